@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -46,10 +47,8 @@ async def ensure_topics(settings: Settings, *, attempts: int = 30) -> None:
             for t in topic_names(settings) if t not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
             log.info("created topics %s", [t.name for t in wanted])
     finally:
         await admin.close()

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(default=None, description="bearer token for the API")
 
     # --- console / logs -------------------------------------------------------------------------
-    log_level: str = "INFO"
+    log_level: str = Field(default="WARNING", description="log level on stderr (-v sets INFO)")
     log_json: bool | None = Field(default=None, description="JSON logs; default: when not on a terminal")
 
     # --- derived ----------------------------------------------------------------------------------

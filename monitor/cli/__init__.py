@@ -50,9 +50,11 @@ class LazyGroup(click.Group):
         try:
             cmd = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:  # a subcommand not built yet must not break --help
-            @click.command(cmd_name, help=f"(unavailable: {exc})")
+            reason = f"{type(exc).__name__}: {exc}"
+
+            @click.command(cmd_name, help=f"(unavailable: {reason})")
             def unavailable() -> None:
-                raise click.ClickException(f"'{cmd_name}' is unavailable: {exc}")
+                raise click.ClickException(f"'{cmd_name}' is unavailable: {reason}")
 
             return unavailable
         return cmd

@@ -1,0 +1,1 @@
+"""monitor's HTTP API (aiohttp): health, metrics, alerts, and the management routes."""

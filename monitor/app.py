@@ -1,0 +1,82 @@
+"""The faust App and its topics. No logic here.
+
+``build_app(settings)`` returns a ``faust.App`` configured for at-least-once processing with
+``acks=all`` and idempotence as the settings say (faust exposes no idempotence setting outside
+transactions, so ``_IdempotentProducer`` adds it), short group timeouts for the embedded broker, and
+faust's own web server off (monitor serves HTTP itself). Topics are declared raw (bytes in, bytes out):
+decoding happens inside the agent so a malformed record goes to ``dead-letter`` instead of crashing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from monitor.settings import Settings
+
+
+class _IdempotentProducer(faust_aiokafka.Producer):
+    idempotence: bool = False
+
+    def _settings_extra(self) -> Any:
+        extra = dict(super()._settings_extra())
+        extra.setdefault("acks", "all")
+        extra.setdefault("enable_idempotence", self.idempotence)
+        return extra
+
+
+class MonitorApp(faust.App):
+    """A faust App whose producer uses acks=all and the configured idempotence."""
+
+    producer_idempotence: bool = False
+
+    def _new_producer_transport(self) -> Any:
+        idem = self.producer_idempotence
+        producer_cls = type("Producer", (_IdempotentProducer,), {"idempotence": idem})
+        transport_cls = type("Transport", (faust_aiokafka.Transport,), {"Producer": producer_cls})
+        return transport_cls(self.conf.broker_producer, self)
+
+
+@dataclass(frozen=True)
+class Topics:
+    articles: faust.TopicT
+    alerts: faust.TopicT
+    dead_letter: faust.TopicT
+
+
+def build_app(settings: Settings, *, app_id: str | None = None) -> tuple[MonitorApp, Topics]:
+    app = MonitorApp(
+        app_id or settings.app_id,
+        broker=[f"kafka://{h.strip()}" for h in settings.kafka_servers.split(",")],
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        topic_allow_declare=False,
+        web_enabled=False,
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        autodiscover=False,
+        stream_wait_empty=True,
+    )
+    app.producer_idempotence = settings.idempotence
+
+    def raw(name: str) -> faust.TopicT:
+        return app.topic(
+            name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+            partitions=settings.topic_partitions, internal=False,
+        )
+
+    return app, Topics(
+        articles=raw(settings.topic_articles),
+        alerts=raw(settings.topic_alerts),
+        dead_letter=raw(settings.topic_dead_letter),
+    )

@@ -1,0 +1,215 @@
+"""One process's components, started and stopped in order. Wiring only.
+
+``Components`` names what this process runs: ``poller``, ``worker`` (the faust processor), ``alerter``
+and ``api``; ``monitor run`` runs all four, the production entry points one each. ``MonitorService``
+(a ``mode.Service``) opens the shared connections (Redis, a Kafka producer), starts the non-faust
+components as tasks, and on stop shuts them down in reverse start order: the poller stops fetching
+first, the alerter finishes its batch and commits, the API closes last. The faust processor is the
+``faust.App`` itself, run by the same ``faust.Worker`` so SIGTERM/SIGINT stop everything together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mode
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from monitor.alerting.recent import RecentAlerts
+from monitor.api.app import ApiDeps, make_app
+from monitor.console import Console
+from monitor.kafka import make_producer
+from monitor.metrics import METRICS
+from monitor.models import Alert
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RedisNotDurable(RuntimeError):
+    """Redis would evict keys: alerts and delivery state could vanish. Not retryable: fix the config."""
+
+
+async def connect_redis(settings: Settings) -> aioredis.Redis:
+    r = aioredis.Redis.from_url(settings.redis, decode_responses=False, health_check_interval=30)
+    await r.ping()
+    if settings.redis_check_durability:
+        policy = (await r.config_get("maxmemory-policy")).get("maxmemory-policy", "noeviction")
+        if policy not in ("noeviction", b"noeviction"):
+            await r.aclose()
+            raise RedisNotDurable(
+                f"Redis maxmemory-policy is {policy!r}: monitor needs 'noeviction' (set "
+                "MONITOR_REDIS_CHECK_DURABILITY=false to run anyway)"
+            )
+    return r
+
+
+@dataclass
+class Components:
+    poller: bool = False
+    worker: bool = False
+    alerter: bool = False
+    api: bool = False
+
+    def names(self) -> list[str]:
+        return [n for n in ("poller", "worker", "alerter", "api") if getattr(self, n)]
+
+
+@dataclass
+class Handles:
+    """What components created, for the console summary and tests."""
+
+    redis: aioredis.Redis | None = None
+    producer: Any = None
+    api_url: str | None = None
+    feeds: int = 0
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    stoppers: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+
+
+class MonitorService(mode.Service):
+    """Poller, alerter and API of one process (the processor is the faust app beside it)."""
+
+    def __init__(
+        self, settings: Settings, components: Components, console: Console, *, rules_count: int = 0,
+        ready_checks: dict[str, Callable[[], Awaitable[bool]]] | None = None, **kwargs: Any,
+    ) -> None:
+        self.settings = settings
+        self.components = components
+        self.console = console
+        self.rules_count = rules_count
+        self.h = Handles()
+        self.extra_ready = ready_checks or {}
+        self.started_event = asyncio.Event()
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        s = self.settings
+        self.h.redis = await connect_redis(s)
+        if self.components.poller or self.components.alerter:
+            self.h.producer = await make_producer(s, client_id="monitor-" + "-".join(self.components.names()))
+        recent = RecentAlerts(self.h.redis, limit=s.alerts_recent)
+        if self.components.api:
+            await self._start_api(recent)
+        if self.components.alerter:
+            await self._start_alerter(recent)
+        if self.components.poller:
+            await self._start_poller()
+        for name in self.components.names():
+            METRICS.up.labels(name).set(1)
+        self.console.started(self.settings, self.h, self.components, self.rules_count)
+        self.started_event.set()
+
+    async def _start_api(self, recent: RecentAlerts) -> None:
+        s = self.settings
+        assert self.h.redis is not None
+        redis = self.h.redis
+
+        async def redis_ready() -> bool:
+            return bool(await redis.ping())
+
+        checks = {"redis": redis_ready, **self.extra_ready}
+        app = make_app(ApiDeps(settings=s, redis=redis, recent=recent, ready_checks=checks))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, s.http_host, s.http_port)
+        await site.start()
+        port = runner.addresses[0][1]
+        host = "127.0.0.1" if s.http_host in ("0.0.0.0", "::", "") else s.http_host
+        self.h.api_url = f"http://{host}:{port}"
+        self.h.stoppers.append(("api", runner.cleanup))
+
+    async def _start_alerter(self, recent: RecentAlerts) -> None:
+        from monitor.stream.alerter import AlertConsumer
+
+        handler = None
+        service = None
+        try:
+            from monitor.alerting.service import AlertService
+        except ImportError:
+            AlertService = None  # type: ignore[assignment,misc]
+        if AlertService is not None:
+            service = AlertService(self.settings, redis=self.h.redis, metrics=METRICS)
+            handler = service.handle
+        consumer = AlertConsumer(
+            self.settings, recent=recent, producer=self.h.producer, handler=handler,
+            on_alert=self._on_alert,
+        )
+        self.h.tasks["alerter"] = asyncio.create_task(consumer.run(), name="alerter")
+        self.h.stoppers.append(("alerter", self._stopper("alerter", consumer.stop)))
+        if service is not None:
+            self.h.tasks["dispatcher"] = asyncio.create_task(service.run(), name="dispatcher")
+            self.h.stoppers.append(("dispatcher", self._stopper("dispatcher", service.stop)))
+
+    async def _start_poller(self) -> None:
+        from monitor.ingest.feeds import load_feeds
+        from monitor.ingest.poller import Poller
+
+        variables = {"MONITOR_API": self.h.api_url or f"http://127.0.0.1:{self.settings.http_port}"}
+        feeds = load_feeds(self.settings.feeds, variables)
+        self.h.feeds = sum(1 for f in feeds if getattr(f, "enabled", True))
+        poller = Poller(self.settings, feeds, redis=self.h.redis, producer=self.h.producer, metrics=METRICS)
+        if self.console.verbose:
+            poller.on_article = self.console.article
+        self.h.tasks["poller"] = asyncio.create_task(poller.run(), name="poller")
+        self.h.stoppers.append(("poller", self._stopper("poller", poller.stop)))
+
+    def _stopper(self, name: str, stop: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def _stop() -> None:
+            await stop()
+            task = self.h.tasks.get(name)
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, 10.0)
+                except TimeoutError:
+                    log.warning("%s did not stop within 10s; cancelling", name)
+                except Exception:
+                    log.exception("%s failed", name)
+
+        return _stop
+
+    def _on_alert(self, alert: Alert) -> None:
+        self.console.alert(alert)
+
+    crash_reason: str | None = None
+
+    @mode.Service.task
+    async def _watch_tasks(self) -> None:
+        """A component that dies takes the process down (the CLI exits 1), rather than idling silently."""
+        await self.started_event.wait()
+        while not self.should_stop:
+            for name, task in list(self.h.tasks.items()):
+                if task.done() and not self.should_stop:
+                    exc = task.exception() if not task.cancelled() else None
+                    self.crash_reason = f"{name}: {exc!r}"
+                    log.error("component %s stopped unexpectedly: %r", name, exc, exc_info=exc)
+                    self.console.error(f"component {name} stopped unexpectedly: {exc!r}")
+                    root = self.beacon.root.data if self.beacon.root is not None else None
+                    if root is not None and hasattr(root, "_schedule_shutdown"):
+                        root._schedule_shutdown(signal.SIGTERM)
+                    return
+            await self.sleep(0.5)
+
+    async def on_stop(self) -> None:
+        for name, stop in reversed(self.h.stoppers):
+            try:
+                await stop()
+            except Exception:
+                log.exception("stopping %s failed", name)
+        self.h.stoppers.clear()
+        if self.h.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.h.producer.stop()
+        if self.h.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.h.redis.aclose()
+        for name in self.components.names():
+            METRICS.up.labels(name).set(0)
+        self.console.stopped()

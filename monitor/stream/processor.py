@@ -1,0 +1,63 @@
+"""The processor agent: thin glue between the ``articles`` topic and ``monitor.processing``.
+
+It takes events in small batches (``worker_batch`` within ``worker_batch_within`` seconds), hands each
+record to ``Processor.process`` and sends what comes back: alerts to ``alerts`` (key: alert id), bad
+records to ``dead-letter``. Sends are buffered, not awaited one by one for their broker ack; faust
+flushes the producer before it commits offsets (``at_least_once``), so nothing is committed before the
+alerts it produced are acknowledged. ``concurrency=1`` (faust-streaming #606).
+
+A timer polls the rules folder (``RuleWatcher``) and swaps in a valid new rule set without a restart;
+an invalid change is logged and the running set stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from monitor.app import MonitorApp, Topics
+from monitor.metrics import METRICS, Metrics
+from monitor.processing import Processor, Record
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def install_processor(
+    app: MonitorApp,
+    topics: Topics,
+    processor: Processor,
+    settings: Settings,
+    *,
+    watcher: Any | None = None,
+    metrics: Metrics = METRICS,
+    on_reload: Callable[[Any], None] | None = None,
+) -> None:
+    """Register the processing agent (and the rules reload timer) on ``app``."""
+
+    @app.agent(topics.articles, concurrency=1, name="monitor.process")
+    async def process(stream: Any) -> None:
+        async for events in stream.take_events(settings.worker_batch, within=settings.worker_batch_within):
+            for event in events:
+                msg = event.message
+                outcome = processor.process(
+                    Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+                )
+                if outcome.dead is not None:
+                    await topics.dead_letter.send(key=msg.key, value=outcome.dead.to_json())
+                for alert in outcome.alerts:
+                    await topics.alerts.send(key=alert.id.encode(), value=alert.to_json())
+
+    if watcher is not None and settings.rules_reload:
+
+        @app.timer(settings.rules_reload_interval, name="monitor.rules_reload")
+        async def reload_rules() -> None:
+            new = watcher.poll()
+            if new is not None:
+                processor.set_rules(new)
+                metrics.rules_reloads.labels("ok").inc()
+                metrics.rules_loaded.set(sum(1 for r in new.rules if r.enabled))
+                log.info("rules reloaded: %d rules", len(new.rules))
+                if on_reload is not None:
+                    on_reload(new)
