@@ -1,0 +1,91 @@
+"""Boilerplate trimming: cut what a page appends after its own report.
+
+``trim_boilerplate(text)`` takes an article field as scraped and returns a string that is *offset
+compatible* with it: a prefix of it, with some spans blanked by spaces, so a position in the result is
+the same position in the input (evidence offsets stay valid without a map).
+
+- Scraper markers such as ``[ad_1]`` are blanked.
+- A line that starts with a related-content marker cuts the text there when the marker stands alone on
+  its line (``إقرأ أيضاً:`` then an appended article, ``مقالات مشابهة`` then a list of headlines,
+  ``Related articles``) or when it is a tags line (``كلمات دلالية: …``, ``Tags: …``), which closes a page.
+- An inline teaser (``اقرأ أيضا: <headline>`` / ``Read also: <headline>`` on one line, in the middle of
+  the body) is blanked, and the text after it is kept.
+- A marker on the very first line never cuts (nothing before it would remain).
+
+Markers are matched tolerantly (hamza forms, tanween, tatweel, case), on line starts only.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from monitor.text.normalize import _table
+
+#: Markers after which the rest of the page is someone else's: cut when alone on their line.
+CUT_MARKERS = (
+    "اقرا ايضا", "اقرا كذلك", "اقرا المزيد", "اقرا اكثر", "مقالات مشابهه", "مقالات ذات صله",
+    "اخبار ذات صله", "مواضيع ذات صله", "مواضيع مشابهه", "اخبار مشابهه", "اخبار متعلقه", "قد يهمك ايضا",
+    "قد يعجبك ايضا", "المزيد من الاخبار", "اقرا ايضا في", "شاهد ايضا", "اخترنا لك",
+    "read more", "read also", "also read", "related", "related articles", "related stories",
+    "related news", "related posts", "related content", "more stories", "more on this story",
+    "you may also like", "recommended", "see also", "more from", "most read",
+)
+#: Markers that close a page even with text after them on the same line.
+TAG_MARKERS = ("كلمات دلاليه", "كلمات مفتاحيه", "الكلمات الدلاليه", "الوسوم", "وسوم", "tags", "keywords")
+
+_IGNORABLE = "\u0640\u064b-\u065f\u0670\u06d6-\u06ed\u200b-\u200f\u0300-\u036f"
+_AD = re.compile(r"\[\s*ads?(?:[_ -]?\d+)?\s*\]", re.IGNORECASE)
+
+
+def _tolerant(phrase: str) -> str:
+    """A regex matching every spelling of ``phrase`` that normalises to it."""
+    inverse: dict[str, set[str]] = {}
+    for cp, img in _table().items():
+        if len(img) == 1 and cp < 0x3000:
+            inverse.setdefault(img, set()).add(chr(cp))
+    parts = []
+    for ch in phrase:
+        if ch == " ":
+            parts.append(r"[\s\-_]+")
+            continue
+        chars = {ch, ch.upper(), *inverse.get(ch, ())}
+        parts.append("[" + "".join(re.escape(c) for c in sorted(chars)) + f"][{_IGNORABLE}]*")
+    return "".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _marker_re() -> re.Pattern[str]:
+    cut = "|".join(_tolerant(m) for m in sorted(CUT_MARKERS, key=len, reverse=True))
+    tags = "|".join(_tolerant(m) for m in sorted(TAG_MARKERS, key=len, reverse=True))
+    lead = r"^[ \t\u00a0>*#•·\-–—|\[(]*"
+    return re.compile(
+        rf"{lead}(?:(?P<cut>{cut})|(?P<tags>{tags}))(?P<rest>[^\n]*)",
+        re.MULTILINE,
+    )
+
+
+_TAIL = re.compile(r"^[\s:：.…»>\-–—|)\]]*$")
+_COLON = re.compile(r"^\s*[:：\-–—|]")
+
+
+def trim_boilerplate(text: str) -> str:
+    """The field without appended related content; offsets unchanged (see the module docstring)."""
+    if not text:
+        return text
+    if "[" in text:
+        text = _AD.sub(lambda m: " " * len(m.group()), text)
+    for m in _marker_re().finditer(text):
+        start = m.start()
+        if not text[:start].strip():
+            continue  # nothing of the article before it: keep
+        rest = m.group("rest")
+        if _TAIL.match(rest):
+            return text[:start]
+        if not _COLON.match(rest):  # "Related to the attack, …", "Tagsfoo": ordinary text
+            continue
+        if m.group("tags") is not None:
+            return text[:start]
+        # an inline teaser ("Read also: <headline>"): blank this line only
+        text = text[:start] + " " * (m.end() - start) + text[m.end():]
+    return text

@@ -1,0 +1,260 @@
+"""Normalisation of Arabic, Persian and Latin news text, with offsets back to the original.
+
+``normalize(text)`` returns a ``Normalized``: the folded string used for matching (``.text``) and a lazy
+map from its positions back to the original string (``.to_original(i)`` / ``.span(start, end)``).
+The same function is applied to rule terms and to article text, so they meet.
+
+What it does (``docs/rules.md`` and ``shared/docs/arabic.md``), in two stages:
+
+1. One ``str.translate`` pass (C speed), char by char: NFKC of the char; drop combining marks
+   (harakat, tanween, shadda, sukun, dagger alef, Quranic marks, Latin accents), tatweel, zero-width
+   and bidi controls; fold أ إ آ ٱ → ا, ؤ ئ → ء, ى ی ې ے → ي, ک گ → ك, ة → ه, پ چ ژ ڤ ڨ → ب ج ز ف ق;
+   Arabic-Indic and Persian digits → 0-9, ٫ → ``.``, ٬ → ``,``; ، ؛ ؟ « » “ ” ’ → plain forms;
+   lower case; every whitespace char → `` `` (line breaks → ``\\n``).
+2. Three constant-replacement regex passes: whitespace runs with a line break → ``\\n``, other
+   runs → one space, and a space between a letter and a digit (``بـ4`` → ``ب 4``).
+
+Offsets: stage 1 changes lengths only at the (rare) chars whose image is not one char; stage 2 only at
+its matches. Both are recomputed lazily, only when evidence needs original offsets, so the hot path
+stays two C passes. ``normalize`` is idempotent: ``normalize(normalize(x).text).text == normalize(x).text``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+# Explicit folds, applied after NFKC of each char (values are final forms).
+_FOLD: dict[str, str] = {
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا",
+    "ؤ": "ء", "ئ": "ء", "ٶ": "ء", "ٸ": "ء",
+    "ى": "ي", "ی": "ي", "ې": "ي", "ے": "ي", "ۍ": "ي", "ێ": "ي", "ۓ": "ي",
+    "ک": "ك", "گ": "ك", "ڪ": "ك",
+    "ة": "ه", "ۀ": "ه", "ہ": "ه", "ە": "ه", "ھ": "ه", "ۂ": "ه",
+    "پ": "ب", "چ": "ج", "ژ": "ز", "ڤ": "ف", "ڨ": "ق", "ڥ": "ف", "ڧ": "ق",
+    "٫": ".", "٬": ",", "،": ",", "؛": ";", "؟": "?", "٪": "%", "۔": ".",
+    "«": '"', "»": '"', "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"',
+    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'",
+    "–": "-", "—": "-", "‐": "-", "‑": "-", "‒": "-", "―": "-", "−": "-",
+    "…": "...",
+}
+_FOLD.update({chr(0x660 + i): str(i) for i in range(10)})  # Arabic-Indic digits
+_FOLD.update({chr(0x6F0 + i): str(i) for i in range(10)})  # Persian (extended) digits
+
+#: Chars removed outright besides combining marks: tatweel, zero-width and bidi controls, BOM, soft hyphen.
+_DROP = (
+    "\u0640\u00ad\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff\u061c\u034f"
+)
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029"
+
+
+def _image(c: str) -> str:
+    """What one char becomes in stage 1 (before the fixpoint step)."""
+    if c in _DROP:
+        return ""
+    if c.isspace():
+        return "\n" if c in _LINE_BREAKS else " "
+    if c in _FOLD:
+        return _FOLD[c]
+    out = []
+    for ch in unicodedata.normalize("NFKC", c):
+        if ch in _FOLD:
+            out.append(_FOLD[ch])
+            continue
+        if ch in _DROP:
+            continue
+        if ch.isspace():
+            out.append(" ")
+            continue
+        dec = unicodedata.normalize("NFD", ch)
+        kept = "".join(d for d in dec if unicodedata.category(d) not in ("Mn", "Me"))
+        if kept != dec:
+            ch = unicodedata.normalize("NFC", kept)
+        out.append(ch.lower())
+    s = "".join(out)
+    # lower() may reintroduce a combining mark (İ → i̇): strip again
+    return "".join(d for d in s if unicodedata.category(d) not in ("Mn", "Me"))
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[int, str]:
+    """The stage-1 translation table over the BMP, closed under itself (so it is idempotent)."""
+    raw: dict[str, str] = {}
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        img = _image(c)
+        if img != c:
+            raw[c] = img
+
+    def close(s: str) -> str:
+        for _ in range(4):
+            t = "".join(raw.get(ch, ch) for ch in s)
+            if t == s:
+                return t
+            s = t
+        return s
+
+    return {ord(c): close(img) for c, img in raw.items()}
+
+
+_BMP = 0x10000
+
+
+@dataclass(frozen=True)
+class _Luts:
+    """Per-code-point lookup arrays over the BMP for the numpy pipeline."""
+
+    one: np.ndarray  # uint32: image code point when the image is one char, else 0
+    length: np.ndarray  # uint8: length of the image (0 = dropped)
+    letter: np.ndarray  # bool: a letter (``[^\\W\\d_]``)
+    digit: np.ndarray  # bool: a decimal digit
+
+
+@lru_cache(maxsize=1)
+def _luts() -> _Luts:
+    table = _table()
+    one = np.arange(_BMP, dtype=np.uint32)
+    length = np.ones(_BMP, dtype=np.uint8)
+    for cp, img in table.items():
+        length[cp] = min(len(img), 255)
+        one[cp] = ord(img) if len(img) == 1 else 0
+    letter = np.zeros(_BMP, dtype=bool)
+    digit = np.zeros(_BMP, dtype=bool)
+    for cp in range(_BMP):
+        c = chr(cp)
+        if c.isdecimal():
+            digit[cp] = True
+        elif c.isalnum():
+            letter[cp] = True
+    return _Luts(one, length, letter, digit)
+
+
+def _codes(s: str) -> np.ndarray:
+    return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _text(codes: np.ndarray) -> str:
+    return codes.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _classes(c1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(is letter, is digit) per char, for arrays holding astral chars (rare, one by one)."""
+    chars = _text(c1)
+    let = np.fromiter((ch.isalnum() and not ch.isdecimal() for ch in chars), bool, len(chars))
+    dig = np.fromiter((ch.isdecimal() for ch in chars), bool, len(chars))
+    return let, dig
+
+
+def _collapse_space(c1: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 2a: a whitespace run becomes its first char, a line break when the run holds one."""
+    wsm = (c1 == 32) | (c1 == 10)
+    dup = wsm[1:] & wsm[:-1]
+    if not dup.any():
+        return c1, pos
+    late_nl = dup & (c1[1:] == 10)
+    if late_nl.any():  # a line break inside a run moves to the run's first char
+        first = wsm.copy()
+        first[1:] &= ~dup
+        run = np.cumsum(first)
+        nl_run = np.zeros(int(run[-1]) + 1, dtype=bool)
+        nl_run[run[c1 == 10]] = True
+        starts = np.flatnonzero(first)
+        c1 = c1.copy()
+        c1[starts] = np.where(nl_run.take(run.take(starts)), 10, 32)
+    keep = np.ones(len(c1), dtype=bool)
+    keep[1:] = ~dup
+    return c1[keep], pos[keep]
+
+
+def _split_letters_digits(c1: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 2b: a space between a letter and a digit."""
+    if len(c1) < 2:
+        return c1, pos
+    if c1.max(initial=0) < _BMP:
+        lut = _luts()
+        dig = lut.digit.take(c1)
+        if not dig.any():
+            return c1, pos
+        let = lut.letter.take(c1)
+    else:
+        let, dig = _classes(c1)
+    cut = np.flatnonzero((let[:-1] & dig[1:]) | (dig[:-1] & let[1:])) + 1
+    if not len(cut):
+        return c1, pos
+    return np.insert(c1, cut, 32), np.insert(pos, cut, pos.take(cut))
+
+
+def _run(text: str) -> tuple[str, np.ndarray]:
+    """Both stages; returns the text and, for each of its chars, the original position."""
+    lut = _luts()
+    codes = _codes(text)
+    n = len(codes)
+    if codes.max(initial=0) >= _BMP:  # astral chars: the C translate path (rare)
+        lens = lut.length.take(np.minimum(codes, _BMP - 1))
+        lens[codes >= _BMP] = 1
+        astral = True
+    else:
+        lens = lut.length.take(codes)
+        astral = False
+    if astral or lens.max(initial=1) > 1:  # expanding chars (ligatures, ﷺ, …): the C translate path
+        c1 = _codes(text.translate(_table()))
+        pos = np.repeat(np.arange(n, dtype=np.int64), lens)
+    else:
+        pos = np.flatnonzero(lens)
+        c1 = lut.one.take(codes.take(pos)) if len(pos) < n else lut.one.take(codes)
+    c1, pos = _collapse_space(c1, pos)
+    c1, pos = _split_letters_digits(c1, pos)
+    return _text(c1), pos
+
+
+@dataclass(eq=False)
+class Normalized:
+    """A normalised string and the way back to the original.
+
+    ``pos[j]`` is the original position of normalised char ``j`` (an inserted space points at the
+    char after it).
+    """
+
+    original: str
+    text: str
+    pos: np.ndarray = field(repr=False)
+
+    def to_original(self, i: int, *, end: bool = False) -> int:
+        """Position in ``original`` of normalised position ``i`` (``end=True`` for exclusive ends)."""
+        n = len(self.text)
+        if n == 0:
+            return 0 if not end else len(self.original)
+        i = max(0, min(i, n))
+        if end:
+            return int(self.pos[i - 1]) + 1 if i > 0 else 0
+        return int(self.pos[i]) if i < n else len(self.original)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of the normalised span ``[start, end)``."""
+        a = self.to_original(start)
+        b = self.to_original(end, end=True)
+        return a, max(a, b)
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise ``text``; see the module docstring."""
+    if not text:
+        return Normalized(original=text, text="", pos=np.zeros(0, dtype=np.int64))
+    out, pos = _run(text)
+    return Normalized(original=text, text=out, pos=pos)
+
+
+def fold(text: str) -> str:
+    """Only the normalised string (no offset map)."""
+    return _run(text)[0] if text else ""
+
+
+def warm() -> None:
+    """Build the tables now (about a second) instead of on the first article."""
+    _luts()

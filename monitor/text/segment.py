@@ -1,0 +1,59 @@
+"""Tokens and sentences of a normalised string, with offsets into it.
+
+Both work on ``Normalized.text`` (``monitor.text.normalize``); map offsets back to the original with
+``Normalized.span``. A token is a run of letters or a run of digits (normalisation already split
+letters from digits). A sentence ends at ``. ! ? ;`` followed by a space, or at a line break; a number
+such as ``2.5`` or an abbreviation without a following space does not end one.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+TOKEN_RE = re.compile(r"[^\W_]+")
+SENTENCE_END = re.compile(r"[.!?;]+[\"')\]]*(?: |$)|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+    text: str
+
+
+def tokens(text: str) -> Iterator[Span]:
+    """Word and number tokens of normalised text."""
+    for m in TOKEN_RE.finditer(text):
+        yield Span(m.start(), m.end(), m.group())
+
+
+def sentence_starts(text: str) -> list[int]:
+    """Start offsets of the sentences (the first is 0)."""
+    return [0, *(m.end() for m in SENTENCE_END.finditer(text))]
+
+
+def sentences(text: str) -> Iterator[Span]:
+    """Sentences of normalised text, stripped of surrounding spaces, empty ones skipped."""
+    starts = sentence_starts(text)
+    ends = [*starts[1:], len(text)]
+    for a, b in zip(starts, ends, strict=True):
+        chunk = text[a:b]
+        stripped = chunk.strip()
+        if stripped:
+            lead = len(chunk) - len(chunk.lstrip())
+            yield Span(a + lead, a + lead + len(stripped), stripped)
+
+
+def sentence_index(starts: list[int], pos: int) -> int:
+    """Index of the sentence holding ``pos``, given ``sentence_starts``."""
+    return bisect_right(starts, pos) - 1
+
+
+def words_between(text: str, a: int, b: int) -> int:
+    """Number of word gaps between positions ``a <= b`` (0 = same or adjacent word)."""
+    if b < a:
+        a, b = b, a
+    return text.count(" ", a, b) + text.count("\n", a, b)
