@@ -137,7 +137,7 @@ def main() -> None:
         (rules / "bench-catch-all.yaml").write_text(CATCH_ALL, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
         env.update({
-            "MONITOR_KAFKA_BOOTSTRAP": bs, "MONITOR_REDIS_URL": svc.redis_url, "MONITOR_TOPIC_ARTICLES": "b-in",
+            "MONITOR_KAFKA_BOOTSTRAP": bs, "MONITOR_KAFKA_IDEMPOTENCE": "false", "MONITOR_REDIS_URL": svc.redis_url, "MONITOR_TOPIC_ARTICLES": "b-in",
             "MONITOR_TOPIC_ALERTS": "b-alerts", "MONITOR_TOPIC_DEAD_LETTER": "b-dead",
             "MONITOR_TOPIC_PARTITIONS": str(PARTITIONS), "MONITOR_RULES": str(rules), "MONITOR_HTTP_PORT": "0",
             "MONITOR_DATA_DIR": str(tmp), "MONITOR_APP_ID": "bench-processor", "MONITOR_RULES_RELOAD": "false",

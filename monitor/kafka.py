@@ -17,7 +17,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from monitor.settings import Settings
 
@@ -54,6 +54,25 @@ async def ensure_topics(settings: Settings, *, attempts: int = 30) -> None:
         await admin.close()
 
 
+class KafkaSetupError(RuntimeError):
+    """The broker cannot serve this configuration; retrying will not help until the settings change."""
+
+
+async def preflight(settings: Settings) -> None:
+    """Create the topics and prove a producer with these settings can start; explain what to change."""
+    await ensure_topics(settings)
+    try:
+        producer = await make_producer(settings, client_id="monitor-preflight")
+    except KafkaError as exc:
+        if settings.idempotence:
+            raise KafkaSetupError(
+                f"the broker at {settings.kafka_bootstrap} refused an idempotent producer ({exc!r}); "
+                "brokers without InitProducerId support (such as Tansu) need MONITOR_KAFKA_IDEMPOTENCE=false"
+            ) from exc
+        raise
+    await producer.stop()
+
+
 async def make_producer(settings: Settings, *, client_id: str = "monitor") -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_servers,
@@ -64,7 +83,11 @@ async def make_producer(settings: Settings, *, client_id: str = "monitor") -> AI
         max_request_size=4 * 1024 * 1024,
         compression_type=None,
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()
+        raise
     return producer
 
 

@@ -84,11 +84,13 @@ def _run_workers(settings: Settings, components: Components, console: Console) -
     import faust
     import mode
 
-    from monitor.kafka import ensure_topics
+    from monitor.kafka import KafkaSetupError, preflight
     from monitor.metrics import METRICS
 
     try:
-        asyncio.run(asyncio.wait_for(ensure_topics(settings), 60))
+        asyncio.run(asyncio.wait_for(preflight(settings), 60))
+    except KafkaSetupError as exc:
+        raise click.ClickException(str(exc)) from None
     except Exception as exc:
         raise click.ClickException(
             f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r} (retry when the broker is up)"

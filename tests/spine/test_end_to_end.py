@@ -95,6 +95,7 @@ def test_poison_record_goes_to_dead_letter_and_the_next_record_is_processed(
     topics = {"articles": f"articles-{unique}", "alerts": f"alerts-{unique}", "dead": f"dead-{unique}"}
     env = {
         "MONITOR_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "MONITOR_KAFKA_IDEMPOTENCE": "false",
         "MONITOR_REDIS_URL": redis_db_url,
         "MONITOR_TOPIC_ARTICLES": topics["articles"],
         "MONITOR_TOPIC_ALERTS": topics["alerts"],
