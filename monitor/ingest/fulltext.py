@@ -1,0 +1,48 @@
+"""Full text for feeds that carry only summaries: an ``Article`` in, the same article with its linked
+page's main text as ``content`` out.
+
+The page is fetched with the feed fetcher (same limits, http(s) only, redirects checked; the body cap is
+``Settings.fulltext_max_bytes``) and its main text extracted by trafilatura in a worker thread (it is
+CPU-bound). Anything that goes wrong leaves the article as it was: full text is an improvement, never a
+reason to drop or delay an article past its fetch deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+
+from monitor.ingest.fetch import FetchLimits, fetch
+from monitor.ingest.parse import MAX_CONTENT, to_text
+from monitor.models import Article
+
+log = logging.getLogger(__name__)
+
+
+def extract_main_text(html: bytes, content_type: str = "", url: str = "") -> str:
+    """Main text of an HTML page (trafilatura), '' when nothing useful was found."""
+    import trafilatura  # imported lazily: it is slow to import and only fulltext feeds need it
+
+    text, _enc = to_text(html, content_type)
+    try:
+        result = trafilatura.extract(text, url=url or None, include_comments=False, include_tables=False,
+                                     favor_precision=True)
+    except Exception as exc:  # trafilatura/lxml failures on hostile pages: the boundary, log and go on
+        log.debug("trafilatura failed on %s: %r", url, exc)
+        return ""
+    return (result or "").strip()
+
+
+async def with_fulltext(session: aiohttp.ClientSession, article: Article, limits: FetchLimits) -> Article:
+    """``article`` with ``content`` from its page when that is longer than what the feed gave."""
+    if not article.url:
+        return article
+    res = await fetch(session, article.url, limits)
+    if res.status != "ok" or not res.body:
+        return article
+    text = await asyncio.to_thread(extract_main_text, res.body, res.content_type, res.final_url)
+    if len(text) <= max(len(article.content), len(article.summary)):
+        return article
+    return article.model_copy(update={"content": text[:MAX_CONTENT]})
