@@ -48,6 +48,7 @@ class Topics:
 
 
 def build_app(settings: Settings, *, app_id: str | None = None) -> tuple[MonitorApp, Topics]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = MonitorApp(
         app_id or settings.app_id,
         broker=[f"kafka://{h.strip()}" for h in settings.kafka_servers.split(",")],
