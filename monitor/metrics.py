@@ -117,6 +117,19 @@ class Metrics:
             "alerts_deduplicated", "Deliveries skipped because the notification log had them.",
             namespace=NS, registry=r,
         )
+        # --- Kafka consumer progress (sampled by the API process) ------------------------------
+        self.consumer_lag = Gauge(
+            "consumer_lag", "Records not yet committed by a consumer group, summed over partitions.",
+            ["group", "topic"], namespace=NS, registry=r,
+        )
+        self.consumer_committed = Gauge(
+            "consumer_committed_offset", "Committed offsets of a consumer group, summed over partitions.",
+            ["group", "topic"], namespace=NS, registry=r,
+        )
+        self.topic_end_offset = Gauge(
+            "topic_end_offset", "Log end offsets of a topic, summed over partitions.", ["topic"],
+            namespace=NS, registry=r,
+        )
         # --- process --------------------------------------------------------------------------
         self.up = Gauge(
             "component_up", "1 while a component (poller, worker, alerter, api) runs in this process.",

@@ -57,6 +57,7 @@ class Components:
     worker: bool = False
     alerter: bool = False
     api: bool = False
+    lag: bool = False  # sample consumer lag into metrics (the process serving the full API does it)
 
     def names(self) -> list[str]:
         return [n for n in ("poller", "worker", "alerter", "api") if getattr(self, n)]
@@ -98,6 +99,12 @@ class MonitorService(mode.Service):
         recent = RecentAlerts(self.h.redis, limit=s.alerts_recent)
         if self.components.api:
             await self._start_api(recent)
+        if self.components.lag:
+            from monitor.stream.lag import LagSampler
+
+            sampler = LagSampler(s)
+            self.h.tasks["lag"] = asyncio.create_task(sampler.run(), name="lag")
+            self.h.stoppers.append(("lag", self._stopper("lag", sampler.stop)))
         if self.components.alerter:
             await self._start_alerter(recent)
         if self.components.poller:

@@ -158,7 +158,7 @@ def run(quiet: bool, verbose: bool) -> None:
       MONITOR_FEEDS=feeds.yaml MONITOR_RULES=./rules monitor run -v
       MONITOR_KAFKA_BOOTSTRAP=kafka:9092 MONITOR_REDIS_URL=redis://redis:6379/0 monitor run
     """
-    serve(Components(poller=True, worker=True, alerter=True, api=True), quiet=quiet, verbose=verbose,
+    serve(Components(poller=True, worker=True, alerter=True, api=True, lag=True), quiet=quiet, verbose=verbose,
           allow_embedded=True)
 
 
@@ -205,4 +205,4 @@ def api(quiet: bool, verbose: bool) -> None:
     Binds MONITOR_HTTP_HOST:MONITOR_HTTP_PORT (127.0.0.1:8080 by default). Needs MONITOR_REDIS_URL and
     MONITOR_KAFKA_BOOTSTRAP.
     """
-    serve(Components(api=True), quiet=quiet, verbose=verbose, allow_embedded=False)
+    serve(Components(api=True, lag=True), quiet=quiet, verbose=verbose, allow_embedded=False)
