@@ -103,6 +103,32 @@ class Settings(BaseSettings):
     log_level: str = Field(default="WARNING", description="log level on stderr (-v sets INFO)")
     log_json: bool | None = Field(default=None, description="JSON logs; default: when not on a terminal")
 
+    # --- alerting (extra) ---
+    delivery_retry_schedule: list[float] = Field(
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="seconds before attempt 1, 2, …; after the last failed attempt a delivery is dead",
+    )
+    delivery_log_ttl: int = Field(
+        default=3 * 86400, ge=60, description="notification-log TTL in seconds (>= the retry horizon)"
+    )
+    delivery_claim_idle: float = Field(
+        default=60.0, gt=0, description="seconds before another alerter claims an unacknowledged delivery"
+    )
+    delivery_endpoint_concurrency: int = Field(default=4, ge=1, description="in-flight sends per endpoint")
+    delivery_endpoint_queue: int = Field(default=1000, ge=1, description="deliveries held per endpoint")
+    delivery_batch: int = Field(default=100, ge=1, description="deliveries an endpoint worker takes at once")
+    delivery_disable_after: float = Field(
+        default=3 * 86400.0, description="seconds of continuous failure before a subscription is disabled"
+    )
+    delivery_consumer: str | None = Field(
+        default=None, description="consumer name in the delivery group; default: host name (unique per alerter)"
+    )
+    stream_notify: bool = Field(default=True, description="PUBLISH a notice after each stream delivery")
+    webhook_connect_timeout: float = 5.0
+    webhook_timeout: float = 15.0
+    smtp_timeout: float = 30.0
+    api_max_body: int = Field(default=256 * 1024, description="largest API request body in bytes")
+
     # --- derived ----------------------------------------------------------------------------------
     @property
     def embedded(self) -> bool:

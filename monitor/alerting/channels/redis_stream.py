@@ -1,0 +1,102 @@
+"""Redis channel: XADD each delivery to the subscription's own stream, plus a PUBLISH notice.
+
+Stream ``monitor:{sub:<id>}:stream`` (see ``keys.stream``), one entry per delivery with fields ``id``
+(the delivery id: consumers dedup on it), ``type`` and ``payload`` (the delivery JSON, as a webhook body).
+The XADD and the notification-log record happen in one Lua script, so this channel is exactly-once
+even when the alerter is killed between sending and acknowledging. ``PUBLISH monitor:notify:<id>`` then
+carries the new entry id to live listeners (at-most-once, a hint only: read the stream).
+
+Trimming (``trim``): entries older than the subscription's ``retention_hours`` go, but never one a
+consumer group has not read yet or still has pending (``XTRIM MINID`` at the oldest of those).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import orjson
+
+from monitor.alerting import keys
+from monitor.alerting.channels.base import Channel, DeliveryError
+
+if TYPE_CHECKING:
+    from monitor.alerting.model import Delivery, Subscription
+
+_SEND = """
+local P = KEYS[1]
+local ttl = tonumber(ARGV[1])
+local notify = ARGV[2] == '1'
+local n = tonumber(ARGV[3])
+local out = {}
+local i = 4
+for k = 1, n do
+  local sub, did, typ, payload = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
+  i = i + 4
+  local skey = P .. ':{sub:' .. sub .. '}:sent:' .. did
+  if redis.call('EXISTS', skey) == 1 then
+    out[k] = 0
+  else
+    local id = redis.call('XADD', P .. ':{sub:' .. sub .. '}:stream', '*', 'id', did, 'type', typ,
+                          'payload', payload)
+    redis.call('SET', skey, 1, 'EX', ttl)
+    if notify then redis.call('PUBLISH', P .. ':notify:' .. sub, id) end
+    out[k] = 1
+  end
+end
+return out
+"""
+
+
+def _ms_id(x: bytes | str) -> tuple[int, int]:
+    s = x.decode() if isinstance(x, bytes) else x
+    a, _, b = s.partition("-")
+    return int(a), int(b or 0)
+
+
+class RedisStreamChannel(Channel):
+    name = "redis"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._script = self.redis.register_script(_SEND)
+
+    async def send(self, delivery: Delivery, subscription: Subscription) -> None:
+        (res,) = await self.send_many([(delivery, subscription)])
+        if res is not None:
+            raise res
+
+    async def send_many(self, items: Sequence[tuple[Delivery, Subscription]]) -> list[BaseException | None]:
+        if not items:
+            return []
+        args: list[str | bytes | int] = [
+            self.settings.delivery_log_ttl,
+            "1" if self.settings.stream_notify else "0",
+            len(items),
+        ]
+        for d, s in items:
+            args += [s.id, d.id, d.kind, orjson.dumps(d.payload())]
+        try:
+            await self._script(keys=[keys.PREFIX], args=args)
+        except Exception as exc:  # Redis down or script error: every item is retried
+            err = DeliveryError(f"redis: {type(exc).__name__}: {str(exc)[:200]}")
+            return [err] * len(items)
+        return [None] * len(items)
+
+    async def trim(self, sub_id: str, retention_hours: float) -> None:
+        """Drop entries older than the retention, never below an unread or pending entry."""
+        stream = keys.stream(sub_id)
+        floor = (int((time.time() - retention_hours * 3600) * 1000), 0)
+        try:
+            groups = await self.redis.xinfo_groups(stream)
+        except Exception:  # no stream yet
+            return
+        for g in groups:
+            name = g["name"]
+            last = g.get("last-delivered-id") or "0-0"
+            floor = min(floor, (_ms_id(last)[0], _ms_id(last)[1] + 1))
+            pend = await self.redis.xpending(stream, name)
+            if pend and pend.get("pending"):
+                floor = min(floor, _ms_id(pend["min"]))
+        await self.redis.xtrim(stream, minid=f"{floor[0]}-{floor[1]}", approximate=False)

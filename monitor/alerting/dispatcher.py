@@ -1,0 +1,337 @@
+"""The delivery loop: due deliveries from Redis -> per-endpoint workers -> channels -> recorded outcomes.
+
+One reader task promotes due scheduled deliveries, reads the per-channel work streams (XREADGROUP, woken
+by new entries or by the next due time, never sleeping through a schedule) and hands each entry to its
+endpoint's (subscription's) in-memory queue. Each endpoint has its own worker and a capped queue, so a
+slow or dead endpoint only ever fills its own queue: when full, its entries are deferred in Redis for a
+second and everyone else goes on. A worker takes a batch, skips what the notification log already has,
+sends through the channel (``send_many``), then records every outcome and acknowledges the entries in
+one MULTI (``DeliveryQueue.finish``). Retries are decided here and only here (``queue.retry_at``).
+
+Errors never escape: a channel error becomes an outcome; a Redis error leaves the entries pending, to be
+claimed again (own pending at start-up, XAUTOCLAIM after ``delivery_claim_idle``). Continuous failure for
+``delivery_disable_after`` seconds, or HTTP 410, disables the subscription and tells its contact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from monitor.alerting import keys
+from monitor.alerting.channels.base import Channel, DeliveryError
+from monitor.alerting.model import Delivery, Subscription
+from monitor.alerting.queue import DeliveryQueue, Entry, Outcome, retry_at
+from monitor.alerting.store import NotFound, Store
+from monitor.models import Alert
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from monitor.metrics import Metrics
+    from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class SubscriptionCache:
+    """Subscriptions and silences, reloaded when the store's change counter moves."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.version = -1
+        self.subscriptions: list[Subscription] = []
+        self.by_id: dict[str, Subscription] = {}
+        self.silences: list = []  # list[Silence]
+
+    async def refresh(self, force: bool = False) -> None:
+        v = await self.store.version()
+        if v == self.version and not force:
+            return
+        self.subscriptions = await self.store.list()
+        self.by_id = {s.id: s for s in self.subscriptions}
+        self.silences = await self.store.list_silences()
+        self.version = v
+
+
+class _Endpoint:
+    def __init__(self, cap: int) -> None:
+        self.queue: asyncio.Queue[Entry] = asyncio.Queue(cap)
+        self.task: asyncio.Task[None] | None = None
+        self.busy = False
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: aioredis.Redis,
+        queue: DeliveryQueue,
+        cache: SubscriptionCache,
+        channels: Mapping[str, Channel],
+        metrics: Metrics,
+        consumer: str,
+    ) -> None:
+        self.s = settings
+        self.redis = redis
+        self.queue = queue
+        self.cache = cache
+        self.channels = channels
+        self.m = metrics
+        self.consumer = consumer
+        self.endpoints: dict[str, _Endpoint] = {}
+        self.inflight: set[str] = set()
+        self._stopping = asyncio.Event()
+        self._last_refresh = 0.0
+        self._last_maint = 0.0
+        self._last_trim = 0.0
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        t = asyncio.create_task(coro)
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
+
+    # --- reader ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        await self.queue.ensure_groups()
+        self._hand_out(await self.queue.read(self.consumer, block_ms=0, pending=True))
+        while not self._stopping.is_set():
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis trouble: keep the loop alive, try again shortly
+                log.exception("delivery loop step failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+
+    async def _step(self) -> None:
+        now = time.time()
+        if now - self._last_refresh > 0.5:
+            await self.cache.refresh()
+            self._last_refresh = now
+        await self.queue.promote(now)
+        nxt = await self.queue.next_due()
+        block = 250 if nxt is None else int(min(250, max(1, (nxt - time.time()) * 1000)))
+        entries = await self.queue.read(self.consumer, block_ms=block)
+        self._hand_out(entries)
+        if now - self._last_maint > 5:
+            self._last_maint = now
+            await self._maintain(now)
+
+    def _hand_out(self, entries: Sequence[Entry]) -> None:
+        deferred: list[Outcome] = []
+        for e in entries:
+            if e.entry_id in self.inflight:
+                continue
+            ep = self.endpoints.get(e.sub_id)
+            if ep is None:
+                ep = self.endpoints[e.sub_id] = _Endpoint(self.s.delivery_endpoint_queue)
+            try:
+                ep.queue.put_nowait(e)
+            except asyncio.QueueFull:
+                deferred.append(Outcome(e, "defer", due=time.time() + 1.0))
+                continue
+            self.inflight.add(e.entry_id)
+            if ep.task is None or ep.task.done():
+                ep.task = asyncio.create_task(self._work(e.sub_id, ep), name=f"deliver-{e.sub_id}")
+        if deferred:
+            self._spawn(self._finish_quietly(deferred))
+
+    async def _finish_quietly(self, outcomes: Sequence[Outcome]) -> None:
+        try:
+            await self.queue.finish(outcomes)
+        except Exception:
+            log.exception("could not record %d delivery outcomes (entries stay pending)", len(outcomes))
+
+    async def _maintain(self, now: float) -> None:
+        claimed = await self.queue.claim(self.consumer, int(self.s.delivery_claim_idle * 1000))
+        self._hand_out(claimed)
+        for ch, n in (await self.queue.depth()).items():
+            self.m.delivery_queue.labels(channel=ch).set(n)
+        disabled: dict[str, int] = dict.fromkeys(self.channels, 0)
+        for sub in self.cache.subscriptions:
+            if not sub.enabled and sub.disabled_reason:
+                disabled[sub.channel_name] = disabled.get(sub.channel_name, 0) + 1
+        for ch, n in disabled.items():
+            self.m.endpoints_disabled.labels(channel=ch).set(n)
+        redis_ch = self.channels.get("redis")
+        if redis_ch is not None and now - self._last_trim > 60:
+            self._last_trim = now
+            for sub in self.cache.subscriptions:
+                if sub.channel_name == "redis":
+                    await redis_ch.trim(sub.id, sub.channel.retention_hours)  # type: ignore[attr-defined,union-attr]
+
+    # --- workers --------------------------------------------------------------------------------
+    async def _work(self, sub_id: str, ep: _Endpoint) -> None:
+        while not self._stopping.is_set():
+            try:
+                first = await asyncio.wait_for(ep.queue.get(), 30.0)
+            except TimeoutError:
+                return
+            batch = [first]
+            while len(batch) < self.s.delivery_batch and not ep.queue.empty():
+                batch.append(ep.queue.get_nowait())
+            ep.busy = True
+            try:
+                await self._process(sub_id, batch)
+            except Exception:
+                log.exception("delivery batch for %s failed; entries stay pending", sub_id)
+            finally:
+                ep.busy = False
+                for e in batch:
+                    self.inflight.discard(e.entry_id)
+
+    async def _process(self, sub_id: str, entries: list[Entry]) -> None:
+        sub = self.cache.by_id.get(sub_id)
+        if sub is None:
+            await self.cache.refresh(force=True)
+            sub = self.cache.by_id.get(sub_id)
+        now = time.time()
+        loaded = await self.queue.load(entries)
+        outcomes: list[Outcome] = []
+        to_send: list[tuple[Entry, Delivery, int]] = []
+        for e, (body, attempts) in zip(entries, loaded, strict=True):
+            if body is None:
+                outcomes.append(Outcome(e, "gone"))
+                continue
+            d = Delivery.model_validate_json(body)
+            members: tuple[str, ...] = ()
+            if d.kind in ("group", "digest"):
+                flush_ttl = int(sub.grouping.repeat_interval) if sub and d.kind == "group" else 0
+                items, mem = await self.queue.seal(d, now, flush_ttl)
+                alerts = tuple(Alert.model_validate_json(x) for x in items)
+                members = tuple(mem)
+                d = d.model_copy(update={"alerts": alerts, "members": members})
+            if sub is None or not sub.enabled:
+                why = (
+                    "subscription deleted" if sub is None else f"subscription disabled: {sub.disabled_reason}"
+                )
+                self.m.deliveries.labels(channel=e.channel, outcome="dropped").inc()
+                outcomes.append(
+                    Outcome(e, "dead", reason=why, members=members, batch=bool(members), body=body)
+                )
+                continue
+            to_send.append((e, d, attempts))
+        if to_send:
+            seen = await self.queue.log.seen([(sub_id, d.id) for _, d, _ in to_send])
+            fresh = []
+            for (e, d, a), was in zip(to_send, seen, strict=True):
+                if was and not d.replay:
+                    self.m.alerts_deduplicated.inc()
+                    outcomes.append(Outcome(e, "dup", members=d.members, batch=bool(d.members)))
+                else:
+                    fresh.append((e, d, a))
+            if fresh:
+                assert sub is not None
+                outcomes += await self._send(sub, fresh)
+        await self.queue.finish(outcomes)
+
+    async def _send(self, sub: Subscription, items: list[tuple[Entry, Delivery, int]]) -> list[Outcome]:
+        ch = self.channels[sub.channel_name]
+        try:
+            results = await ch.send_many([(d, sub) for _, d, _ in items])
+        except Exception as exc:  # a channel bug: treat as a retryable failure of every item
+            log.exception("channel %s raised from send_many", ch.name)
+            results = [exc] * len(items)
+        out: list[Outcome] = []
+        now = time.time()
+        failed: DeliveryError | None = None
+        for (e, d, attempts), res in zip(items, results, strict=True):
+            batch = bool(d.members)
+            if res is None:
+                self.m.deliveries.labels(channel=e.channel, outcome="ok").inc()
+                for a in d.alerts:
+                    seen = a.article.fetched_at or a.created_at
+                    self.m.delivery_seconds.labels(channel=e.channel).observe(
+                        max(0.0, now - seen.timestamp())
+                    )
+                out.append(Outcome(e, "ok", members=d.members, batch=batch))
+                continue
+            err = res if isinstance(res, DeliveryError) else DeliveryError(f"{type(res).__name__}: {res}")
+            failed = err
+            nxt = (
+                retry_at(attempts + 1, now, self.s.delivery_retry_schedule, err.retry_after)
+                if err.retryable
+                else None
+            )
+            if nxt is None:
+                self.m.deliveries.labels(channel=e.channel, outcome="failed").inc()
+                out.append(
+                    Outcome(
+                        e,
+                        "dead",
+                        reason=str(err),
+                        members=d.members,
+                        batch=batch,
+                        body=d.model_dump_json().encode(),
+                    )
+                )
+            else:
+                self.m.deliveries.labels(channel=e.channel, outcome="retry").inc()
+                self.m.delivery_retries.labels(channel=e.channel).inc()
+                out.append(Outcome(e, "retry", due=nxt, reason=str(err)))
+        await self._health(sub, failed, any(o.kind == "ok" for o in out), now)
+        return out
+
+    async def _health(self, sub: Subscription, err: DeliveryError | None, any_ok: bool, now: float) -> None:
+        key = keys.health(sub.id)
+        if err is None:
+            if any_ok:
+                await self.redis.delete(key)
+            return
+        await self.redis.hsetnx(key, "first_failure", repr(now))
+        await self.redis.hset(key, "last_error", str(err)[:500])
+        first = float(await self.redis.hget(key, "first_failure") or now)
+        if err.disable or now - first >= self.s.delivery_disable_after:
+            reason = str(err) if err.disable else f"failing continuously since {time.ctime(first)}: {err}"
+            await self.disable(sub, reason)
+
+    async def disable(self, sub: Subscription, reason: str) -> None:
+        try:
+            await self.cache.store.disable(sub.id, reason)
+        except NotFound:
+            return
+        await self.redis.xadd(
+            keys.NOTICES,
+            {"sub": sub.id, "event": "disabled", "reason": reason[:500]},
+            maxlen=10000,
+            approximate=True,
+        )
+        await self.redis.delete(keys.health(sub.id))
+        log.warning("subscription %s disabled: %s", sub.id, reason)
+        email = self.channels.get("email")
+        if sub.contact and email is not None:
+            self._spawn(self._tell(email, sub, reason))
+
+    async def _tell(self, email: Channel, sub: Subscription, reason: str) -> None:
+        from monitor.alerting.channels.email import send_notice
+
+        try:
+            await send_notice(self.s, sub, reason)
+        except Exception:
+            log.exception("could not tell %s that subscription %s was disabled", sub.contact, sub.id)
+
+    # --- stop -----------------------------------------------------------------------------------
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking work; let the batches being sent finish (bounded), leave the rest pending."""
+        self._stopping.set()
+        tasks = []
+        for ep in self.endpoints.values():  # not started: stays pending in Redis for the next start
+            while not ep.queue.empty():
+                self.inflight.discard(ep.queue.get_nowait().entry_id)
+            if ep.task is not None and not ep.task.done():
+                if ep.busy:
+                    tasks.append(ep.task)
+                else:
+                    ep.task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)

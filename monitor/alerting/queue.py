@@ -1,0 +1,303 @@
+"""The durable delivery queue in Redis: enqueue, schedule, hand out, finish. Survives any process kill.
+
+Layout (all under the ``{q}`` hash tag, see ``keys``):
+- ``body`` HASH delivery id -> Delivery JSON; ``member`` HASH alert delivery id -> the delivery holding it
+  (so a replayed alert is not queued twice while its delivery is still pending).
+- ``work:<channel>`` STREAMs of due deliveries, read with XREADGROUP by the dispatchers' consumer group;
+  an entry is XACKed (and XDELed) only in the same MULTI that records its outcome, so a killed
+  dispatcher leaves it pending, and it is picked up again (own pending at start, XAUTOCLAIM otherwise).
+- ``sched`` ZSET of deliveries due later (grouping, digests, quiet hours, retries); ``promote`` moves the
+  due ones into the work streams atomically. Nothing sleeps for a schedule: the loop wakes on due items.
+- ``batch:<id>``/``batchm:<id>`` the alerts a group or digest collects while ``open:<sub>:<key>`` points
+  at it; ``seal`` closes it when it is first sent.
+- ``dead`` STREAM of deliveries given up on after ``len(schedule)`` attempts, or refused for good.
+
+``retry_at`` is the one place the retry schedule lives (~0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, with
+±20 % jitter, never sooner than the receiver's ``Retry-After``). Redis errors propagate: callers retry.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from monitor.alerting import keys
+from monitor.alerting.dedup import NotificationLog
+from monitor.alerting.model import Delivery
+
+DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+MAX_RETRY_AFTER = 86400.0
+
+_ENQUEUE = """
+local Q = KEYS[1]
+local P = KEYS[2]
+local now = tonumber(ARGV[1])
+local force = ARGV[2] == '1'
+local n = tonumber(ARGV[3])
+local out = {}
+local i = 4
+for k = 1, n do
+  local mode, sub, ch, did, due = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4])
+  local body, bkey, bid, alert = ARGV[i+5], ARGV[i+6], ARGV[i+7], ARGV[i+8]
+  i = i + 9
+  local res
+  if (not force) and redis.call('EXISTS', P .. ':{sub:' .. sub .. '}:sent:' .. did) == 1 then
+    res = 'sent'
+  elseif redis.call('HEXISTS', Q .. ':member', did) == 1 then
+    res = 'queued'
+  elseif mode == 'single' then
+    redis.call('HSET', Q .. ':member', did, did)
+    redis.call('HSET', Q .. ':body', did, body)
+    redis.call('HINCRBY', Q .. ':depth', ch, 1)
+    if due <= now then
+      redis.call('XADD', Q .. ':work:' .. ch, '*', 'id', did, 'sub', sub)
+    else
+      redis.call('ZADD', Q .. ':sched', due, ch .. '|' .. sub .. '|' .. did)
+    end
+    res = 'new'
+  else
+    local okey = Q .. ':open:' .. sub .. ':' .. bkey
+    local open = redis.call('GET', okey)
+    if open then
+      res = 'joined'
+    else
+      if redis.call('HEXISTS', Q .. ':body', bid) == 1 then bid = bid .. '-' .. ARGV[1] end
+      open = bid
+      redis.call('SET', okey, bid)
+      redis.call('HSET', Q .. ':body', bid, body)
+      redis.call('HINCRBY', Q .. ':depth', ch, 1)
+      redis.call('ZADD', Q .. ':sched', due, ch .. '|' .. sub .. '|' .. bid)
+      res = 'new'
+    end
+    redis.call('HSET', Q .. ':member', did, open)
+    redis.call('SADD', Q .. ':batchm:' .. open, did)
+    redis.call('RPUSH', Q .. ':batch:' .. open, alert)
+  end
+  out[k] = res
+end
+return out
+"""
+
+_PROMOTE = """
+local Q = KEYS[1]
+local items = redis.call('ZRANGEBYSCORE', Q .. ':sched', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(items) do
+  local ch, sub, did = string.match(m, '^([^|]+)|([^|]+)|(.+)$')
+  redis.call('XADD', Q .. ':work:' .. ch, '*', 'id', did, 'sub', sub)
+  redis.call('ZREM', Q .. ':sched', m)
+end
+return #items
+"""
+
+_SEAL = """
+local Q = KEYS[1]
+local bid, okey, fkey, now, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if redis.call('GET', okey) == bid then
+  redis.call('DEL', okey)
+  if ttl > 0 then redis.call('SET', fkey, now, 'EX', ttl) end
+end
+return {redis.call('LRANGE', Q .. ':batch:' .. bid, 0, -1), redis.call('SMEMBERS', Q .. ':batchm:' .. bid)}
+"""
+
+
+def retry_at(
+    attempts: int,
+    now: float,
+    schedule: Sequence[float],
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float | None:
+    """When to make attempt ``attempts + 1`` after ``attempts`` failed ones; None = give up (dead)."""
+    if attempts >= len(schedule):
+        return None
+    delay = schedule[attempts] * (rng or random).uniform(0.8, 1.2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return now + delay
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One alert for one subscription to enqueue: alone (``batch_key`` "") or into a batch."""
+
+    sub_id: str
+    channel: str
+    did: str
+    due: float
+    body: bytes  # Delivery JSON (for a batch: its header, alerts empty)
+    batch_key: str = ""
+    batch_id: str = ""
+    alert: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    channel: str
+    entry_id: str
+    sub_id: str
+    did: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    entry: Entry
+    kind: Literal["ok", "dup", "retry", "dead", "defer", "gone"]
+    due: float = 0.0
+    reason: str = ""
+    members: tuple[str, ...] = ()
+    batch: bool = False
+    body: bytes = b""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _s(x: bytes | str) -> str:
+    return x.decode() if isinstance(x, bytes) else x
+
+
+class DeliveryQueue:
+    def __init__(self, redis: aioredis.Redis, log: NotificationLog, channels: Sequence[str]) -> None:
+        self.redis = redis
+        self.log = log
+        self.channels = tuple(channels)
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._promote = redis.register_script(_PROMOTE)
+        self._seal = redis.register_script(_SEAL)
+
+    async def ensure_groups(self) -> None:
+        for ch in self.channels:
+            try:
+                await self.redis.xgroup_create(keys.work(ch), keys.GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def enqueue(self, items: Sequence[Item], now: float, *, force: bool = False) -> list[str]:
+        """Record deliveries durably. Per item: 'new', 'joined' (a batch), 'queued' (already), 'sent'."""
+        out: list[str] = []
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            args: list[bytes | str | float] = [repr(now), "1" if force else "0", len(chunk)]
+            for it in chunk:
+                mode = "batch" if it.batch_key else "single"
+                args += [
+                    mode,
+                    it.sub_id,
+                    it.channel,
+                    it.did,
+                    repr(it.due),
+                    it.body,
+                    it.batch_key,
+                    it.batch_id,
+                    it.alert,
+                ]
+            res = await self._enqueue(keys=[keys.Q, keys.PREFIX], args=args)
+            out += [_s(r) for r in res]
+        return out
+
+    async def promote(self, now: float, limit: int = 1000) -> int:
+        return int(await self._promote(keys=[keys.Q], args=[repr(now), limit]))
+
+    async def next_due(self) -> float | None:
+        first = await self.redis.zrange(keys.SCHED, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    def _entries(self, resp: object) -> list[Entry]:
+        out: list[Entry] = []
+        for stream, rows in resp or []:  # type: ignore[attr-defined]
+            ch = _s(stream).rsplit(":", 1)[1]
+            for eid, fields in rows:
+                if not fields:  # deleted while pending
+                    continue
+                f = {_s(k): _s(v) for k, v in fields.items()}
+                out.append(Entry(ch, _s(eid), f.get("sub", ""), f.get("id", "")))
+        return out
+
+    async def read(
+        self, consumer: str, *, block_ms: int, count: int = 500, pending: bool = False
+    ) -> list[Entry]:
+        """New entries for this consumer (``pending``: its own unacknowledged ones, e.g. after a kill)."""
+        streams = {keys.work(ch): "0" if pending else ">" for ch in self.channels}
+        resp = await self.redis.xreadgroup(
+            keys.GROUP, consumer, streams, count=count, block=None if pending else block_ms
+        )
+        return self._entries(resp)
+
+    async def claim(self, consumer: str, min_idle_ms: int, count: int = 500) -> list[Entry]:
+        """Entries other (dead) consumers held longer than ``min_idle_ms``."""
+        out: list[Entry] = []
+        for ch in self.channels:
+            resp = await self.redis.xautoclaim(
+                keys.work(ch), keys.GROUP, consumer, min_idle_ms, "0-0", count=count
+            )
+            out += self._entries([(keys.work(ch), resp[1])])
+        return out
+
+    async def load(self, entries: Sequence[Entry]) -> list[tuple[bytes | None, int]]:
+        """(body, attempts made) per entry; body None when the delivery is gone (already finished)."""
+        async with self.redis.pipeline(transaction=False) as p:
+            for e in entries:
+                p.hget(keys.BODY, e.did)
+                p.hget(keys.ATTEMPTS, e.did)
+            res = await p.execute()
+        return [(res[i], int(res[i + 1] or 0)) for i in range(0, len(res), 2)]
+
+    async def seal(self, d: Delivery, now: float, flush_ttl: int) -> tuple[list[bytes], list[str]]:
+        """Close a batch to newcomers and return (its alerts JSON, its member delivery ids)."""
+        items, members = await self._seal(
+            keys=[keys.Q],
+            args=[
+                d.id,
+                keys.open_batch(d.subscription, d.group_key),
+                keys.last_flush(d.subscription, d.group_key),
+                repr(now),
+                flush_ttl,
+            ],
+        )
+        return list(items), sorted(_s(m) for m in members)
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> None:
+        """Record every outcome and acknowledge its entry, all in one MULTI."""
+        if not outcomes:
+            return
+        async with self.redis.pipeline(transaction=True) as p:
+            for o in outcomes:
+                e = o.entry
+                member = f"{e.channel}|{e.sub_id}|{e.did}"
+                if o.kind == "gone":
+                    pass
+                elif o.kind in ("retry", "defer"):
+                    if o.kind == "retry":
+                        p.hincrby(keys.ATTEMPTS, e.did, 1)
+                    p.zadd(keys.SCHED, {member: o.due})
+                else:
+                    if o.kind in ("ok", "dup"):
+                        self.log.record(p, e.sub_id, (e.did, *o.members))
+                    else:
+                        p.xadd(
+                            keys.DEAD,
+                            {
+                                "id": e.did,
+                                "sub": e.sub_id,
+                                "channel": e.channel,
+                                "reason": o.reason[:500],
+                                "body": o.body or b"",
+                            },
+                        )
+                    p.hdel(keys.BODY, e.did)
+                    p.hdel(keys.ATTEMPTS, e.did)
+                    p.hdel(keys.MEMBER, *(o.members or (e.did,)))
+                    if o.batch:
+                        p.delete(keys.batch_items(e.did), keys.batch_members(e.did))
+                    p.hincrby(keys.DEPTH, e.channel, -1)
+                p.xack(keys.work(e.channel), keys.GROUP, e.entry_id)
+                p.xdel(keys.work(e.channel), e.entry_id)
+            await p.execute()
+
+    async def depth(self) -> dict[str, int]:
+        raw = await self.redis.hgetall(keys.DEPTH)
+        return {_s(k): max(0, int(v)) for k, v in raw.items()}
