@@ -49,6 +49,21 @@ def _load_rules(settings: Settings, console: Console) -> Any:
         ) from None
 
 
+def _check_feeds(settings: Settings, console: Console) -> None:
+    """Validate the feeds file before anything starts (the poller reloads it with the real API address)."""
+    from monitor.ingest.feeds import FeedsInvalid, load_feeds
+
+    try:
+        load_feeds(settings.feeds, {"MONITOR_API": f"http://127.0.0.1:{settings.http_port}"})
+    except FeedsInvalid as exc:
+        for err in exc.errors:
+            console.error(err)
+        raise click.ClickException(
+            f"{len(exc.errors)} error(s) in the feeds file {settings.feeds}; fix it "
+            "(`monitor feeds check FILE`) and start again"
+        ) from None
+
+
 def serve(components: Components, *, quiet: bool, verbose: bool, allow_embedded: bool) -> None:
     settings = Settings()
     logs.setup("INFO" if verbose else settings.log_level, settings.log_json)
@@ -95,6 +110,8 @@ def _run_workers(settings: Settings, components: Components, console: Console) -
         raise click.ClickException(
             f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r} (retry when the broker is up)"
         ) from None
+    if components.poller:
+        _check_feeds(settings, console)
     ready: dict[str, Any] = {"kafka": _kafka_ready(settings)}
     rules_count = 0
     app = None
