@@ -1,0 +1,272 @@
+"""Compile the YAML of a ``match`` expression, ``score`` terms and lists into nodes.
+
+Input is what ``monitor.rules.yamlload`` produced (mappings and sequences that know their lines);
+output is a tree of ``monitor.rules.expr`` nodes whose terms are registered in the shared
+``TermTable``. Every problem is appended to ``errors`` with the file and line; compilation goes on
+after an error so one run reports them all.
+
+Expression grammar (see ``docs/rules.md``): a string is a term (``"@name"`` a named list); a sequence
+means ``any``; a mapping combines any of ``any``, ``all``, ``none``, ``near`` (+ ``within``),
+``sentence``, ``quantity``, ``regex``, ``source``, ``language`` (all must hold), optionally scoped
+by ``field``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from monitor.rules.errors import RuleError
+from monitor.rules.expr import (
+    FIELD_NAMES,
+    AllNode,
+    AnyNode,
+    FieldNode,
+    LanguageNode,
+    NearNode,
+    Node,
+    NoneNode,
+    QuantityNode,
+    RegexNode,
+    SentenceNode,
+    SourceNode,
+    TermNode,
+)
+from monitor.rules.schema import ListBody
+from monitor.rules.terms import TermSyntaxError, TermTable
+from monitor.rules.yamlload import LDict, LList
+
+EXPR_KEYS = ("any", "all", "none", "near", "within", "sentence", "quantity", "regex", "field", "source",
+             "language")
+DEFAULT_WITHIN = 10
+REGEX_TIMEOUT = 0.05
+
+
+@dataclass
+class CompiledList:
+    name: str
+    description: str
+    #: entity id -> (display name, terms as written)
+    entities: dict[str, tuple[str, tuple[str, ...]]]
+    info: dict[int, tuple[str, str | None, str | None]]
+
+    def node(self) -> TermNode:
+        return TermNode(label=f"@{self.name}", info=self.info)
+
+
+def compile_list(name: str, body: ListBody, table: TermTable, err: Any) -> CompiledList:
+    """Register a list's terms; ``err(message, path)`` reports a bad term."""
+    entities: dict[str, tuple[str, tuple[str, ...]]] = {}
+    if body.entities is not None:
+        for eid, ent in body.entities.items():
+            entities[eid] = (ent.name or eid, tuple(ent.terms))
+    else:
+        for t in body.terms or ():
+            entities[t] = (t, (t,))
+    info: dict[int, tuple[str, str | None, str | None]] = {}
+    for eid, (_, terms) in entities.items():
+        for i, raw in enumerate(terms):
+            try:
+                tid = table.add(raw)
+            except TermSyntaxError as exc:
+                path = ("entities", eid, "terms", i) if body.entities is not None else ("terms", i)
+                err(str(exc), path)
+                continue
+            info.setdefault(tid, (raw, name, eid))
+    return CompiledList(name, body.description, entities, info)
+
+
+class Compiler:
+    """Compiles one rule's expressions; lists are looked up in ``local`` then ``shared``."""
+
+    def __init__(
+        self, table: TermTable, shared: dict[str, CompiledList], local: dict[str, CompiledList],
+        file: str, errors: list[RuleError],
+    ) -> None:
+        self.table = table
+        self.shared = shared
+        self.local = local
+        self.file = file
+        self.errors = errors
+        self.lists_used: set[str] = set()
+
+    def error(self, line: int | None, message: str) -> None:
+        self.errors.append(RuleError(self.file, line, message))
+
+    # --- terms ---------------------------------------------------------------------------------
+    def term(self, raw: Any, line: int | None) -> Node | None:
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            self.error(line, f"a term must be a string, not {type(raw).__name__}: {raw!r}")
+            return None
+        raw = str(raw)
+        if raw.startswith("@"):
+            name = raw[1:].strip()
+            lst = self.local.get(name) or self.shared.get(name)
+            if lst is None:
+                known = ", ".join(sorted({*self.local, *self.shared})) or "none defined"
+                self.error(line, f"unknown list `@{name}` (known lists: {known})")
+                return None
+            self.lists_used.add(name)
+            return lst.node()
+        try:
+            tid = self.table.add(raw)
+        except TermSyntaxError as exc:
+            self.error(line, str(exc))
+            return None
+        return TermNode(label=raw, info={tid: (raw, None, None)})
+
+    def items(self, data: Any, line: int | None, key: str) -> list[Node]:
+        if not isinstance(data, list):
+            data = LList([data])
+        if not data:
+            self.error(line, f"`{key}` needs at least one item")
+        lines = getattr(data, "item_lines", None) or [line] * len(data)
+        out = []
+        for item, ln in zip(data, lines, strict=False):
+            node = self.expr(item, ln)
+            if node is not None:
+                out.append(node)
+        return out
+
+    # --- expressions ---------------------------------------------------------------------------
+    def expr(self, data: Any, line: int | None) -> Node | None:
+        if isinstance(data, LDict | dict):
+            return self.mapping(data, getattr(data, "line", None) or line)
+        if isinstance(data, list):
+            children = self.items(data, getattr(data, "line", None) or line, "any")
+            return AnyNode(children) if children else None
+        if data is None:
+            self.error(line, "empty expression")
+            return None
+        return self.term(data, line)
+
+    def mapping(self, data: dict[Any, Any], line: int | None) -> Node | None:
+        kl = getattr(data, "key_lines", {})
+        for key in data:
+            if key not in EXPR_KEYS:
+                self.error(kl.get(key, line), f"unknown key `{key}` in match expression "
+                           f"(allowed: {', '.join(EXPR_KEYS)})")
+        if not any(k in data for k in EXPR_KEYS if k not in ("field", "within")):
+            self.error(line, "a match mapping needs one of any, all, none, near, sentence, quantity, "
+                       "regex, source, language")
+            return None
+        parts: list[Node] = []
+        if "any" in data:
+            parts.append(AnyNode(self.items(data["any"], kl.get("any", line), "any")))
+        if "all" in data:
+            parts.append(AllNode(self.items(data["all"], kl.get("all", line), "all")))
+        if "none" in data:
+            parts.append(NoneNode(self.items(data["none"], kl.get("none", line), "none")))
+        if "near" in data:
+            parts.append(self.near(data, kl, line))
+        elif "within" in data:
+            self.error(kl.get("within", line), "`within` only goes with `near`")
+        if "sentence" in data:
+            items = self.items(data["sentence"], kl.get("sentence", line), "sentence")
+            if len(items) < 2:
+                self.error(kl.get("sentence", line), "`sentence` needs at least two items")
+            parts.append(SentenceNode(items))
+        if "quantity" in data:
+            q = self.quantity(data["quantity"], kl.get("quantity", line))
+            if q is not None:
+                parts.append(q)
+        if "regex" in data:
+            r = self.regex(data["regex"], kl.get("regex", line))
+            if r is not None:
+                parts.append(r)
+        if "source" in data:
+            s = self.source(data["source"], kl.get("source", line))
+            if s is not None:
+                parts.append(s)
+        if "language" in data:
+            langs = data["language"]
+            langs = [langs] if isinstance(langs, str) else langs
+            if not isinstance(langs, list) or not all(isinstance(x, str) for x in langs) or not langs:
+                self.error(kl.get("language", line), "`language` takes a language code or a list of them")
+            else:
+                parts.append(LanguageNode(frozenset(x.strip().lower() for x in langs)))
+        node: Node = parts[0] if len(parts) == 1 else AllNode(parts)
+        if "field" in data:
+            fields = self.fields(data["field"], kl.get("field", line))
+            if fields is not None:
+                node = FieldNode(fields, node)
+        return node
+
+    def near(self, data: dict[Any, Any], kl: dict[Any, int], line: int | None) -> Node:
+        items = self.items(data["near"], kl.get("near", line), "near")
+        if len(items) < 2:
+            self.error(kl.get("near", line), "`near` needs at least two items")
+        within = data.get("within", DEFAULT_WITHIN)
+        if isinstance(within, bool) or not isinstance(within, int) or within < 0:
+            self.error(kl.get("within", line), f"`within` must be a whole number of words >= 0, not {within!r}")
+            within = DEFAULT_WITHIN
+        return NearNode(items, within=within)
+
+    def quantity(self, data: Any, line: int | None) -> Node | None:
+        if not isinstance(data, dict):
+            self.error(line, "`quantity` takes a mapping: {of: TERM or [TERMS], min: N, max: N}")
+            return None
+        kl = getattr(data, "key_lines", {})
+        for key in data:
+            if key not in ("of", "min", "max"):
+                self.error(kl.get(key, line), f"unknown key `{key}` in quantity (allowed: of, min, max)")
+        if "of" not in data:
+            self.error(line, "`quantity` needs `of`")
+            return None
+        bounds = {}
+        for key in ("min", "max"):
+            v = data.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+                self.error(kl.get(key, line), f"quantity `{key}` must be a number, not {v!r}")
+                v = None
+            bounds[key] = v
+        of = self.expr(data["of"], kl.get("of", line))
+        if of is None:
+            return None
+        return QuantityNode(of, min=bounds["min"], max=bounds["max"])
+
+    def regex(self, data: Any, line: int | None) -> Node | None:
+        if not isinstance(data, str) or not data:
+            self.error(line, "`regex` takes a non-empty string")
+            return None
+        try:
+            compiled = regex.compile(data, regex.IGNORECASE | regex.UNICODE | regex.V0)
+        except (regex.error, ValueError, OverflowError, RecursionError) as exc:
+            self.error(line, f"bad regular expression {data!r}: {exc}")
+            return None
+        return RegexNode(data, compiled, timeout=REGEX_TIMEOUT)
+
+    def source(self, data: Any, line: int | None) -> Node | None:
+        if not isinstance(data, dict):
+            self.error(line, "`source` takes a mapping: {names: [...], tags: [...]}")
+            return None
+        kl = getattr(data, "key_lines", {})
+        got: dict[str, frozenset[str]] = {}
+        for key, value in data.items():
+            if key not in ("names", "tags"):
+                self.error(kl.get(key, line), f"unknown key `{key}` in source (allowed: names, tags)")
+                continue
+            values = [value] if isinstance(value, str) else value
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                self.error(kl.get(key, line), f"source `{key}` takes a string or a list of strings")
+                continue
+            got[key] = frozenset(v.casefold() for v in values)
+        if not got:
+            self.error(line, "`source` needs `names` or `tags`")
+            return None
+        return SourceNode(names=got.get("names", frozenset()), tags=got.get("tags", frozenset()))
+
+    def fields(self, data: Any, line: int | None) -> frozenset[int] | None:
+        values = [data] if isinstance(data, str) else data
+        if not isinstance(values, list) or not values:
+            self.error(line, "`field` takes title, summary, content or a list of them")
+            return None
+        out = set()
+        for v in values:
+            if v not in FIELD_NAMES:
+                self.error(line, f"unknown field {v!r} (allowed: title, summary, content)")
+                continue
+            out.add(FIELD_NAMES.index(v))
+        return frozenset(out) if out else None

@@ -1,0 +1,253 @@
+"""The matcher: a loaded ``RuleSet`` turns an ``Article`` into an ``Analysis`` (language, matches, text).
+
+Per article, in order:
+
+1. each field (title as is; summary and content through ``trim_boilerplate``) is normalised;
+2. the language is detected on the raw text (``detect_language``), falling back to ``article.lang``;
+3. one Aho-Corasick scan per field finds every term of every rule (``TermTable.scan``);
+4. the presearcher picks the candidate rules: those whose trigger terms occurred, plus the rules that
+   can hold without any term (pure ``regex``/``source``/``language``/``none`` rules: always evaluated);
+5. each enabled candidate whose ``languages`` admit the article is evaluated: the ``match`` expression
+   must hold and, with ``score``, the sum of the weights of the distinct matched score terms must reach
+   the threshold;
+6. a ``Match`` carries the evidence mapped back to original offsets, the entities of named lists
+   (canonical ids), the quantities read, and the score (weighted sum, or the number of distinct
+   matched terms when the rule has no ``score``).
+
+Pure: no I/O, no clocks, no global state; safe to share between threads (nothing is mutated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.models import Article, Evidence, Match
+from monitor.rules.expr import FIELD_NAMES, Ev, Node
+from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost
+from monitor.rules.terms import TermTable
+from monitor.text.boilerplate import trim_boilerplate
+from monitor.text.lang import SAMPLE, detect_language
+from monitor.text.normalize import Normalized, normalize
+from monitor.text.segment import sentence_starts
+
+MAX_EVIDENCE = 20
+SNIPPET = 60
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str
+    name: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TermList:
+    """A named list: entities with canonical ids and their spellings."""
+
+    name: str
+    description: str
+    entities: dict[str, Entity]
+    file: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    id: str
+    version: str
+    title: str
+    description: str
+    severity: str
+    tags: tuple[str, ...]
+    languages: tuple[str, ...]
+    enabled: bool
+    fields: tuple[str, ...]
+    file: str = ""
+    line: int | None = None
+    event: EventSpec | None = None
+    min_sources: int | None = None
+    severity_boost: SeverityBoost | None = None
+    examples: ExamplesSpec | None = None
+    expr: Node | None = field(default=None, repr=False)
+    score_terms: tuple[tuple[Node, float], ...] = field(default=(), repr=False)
+    threshold: float | None = None
+    triggers: frozenset[int] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    lang: str
+    matches: list[Match]
+    text: str
+    #: ids of the rules the presearcher let through (evaluated), in rule order
+    evaluated: tuple[str, ...] = ()
+
+
+class _Ctx:
+    """What nodes read while one article is evaluated."""
+
+    __slots__ = ("_sent", "hits", "lang", "numbers", "source", "tags", "texts", "timeouts")
+
+    def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
+                 lang: str) -> None:
+        self.texts = texts
+        self.hits = hits
+        self.source = article.source
+        self.tags = frozenset(t.casefold() for t in article.tags)
+        self.lang = lang
+        self.numbers: list[float] = []
+        self._sent: dict[int, list[int]] = {}
+        self.timeouts = 0
+
+    def sentences(self, f: int) -> list[int]:
+        s = self._sent.get(f)
+        if s is None:
+            s = self._sent[f] = sentence_starts(self.texts[f])
+        return s
+
+    def regex_timeouts(self) -> None:
+        self.timeouts += 1
+
+
+class RuleSet:
+    """Rules and lists loaded from a folder, compiled into one automaton. Build with ``load_rules``."""
+
+    def __init__(self, rules: list[Rule], lists: dict[str, TermList], table: TermTable,
+                 source_hash: str = "") -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self.lists = lists
+        self.source_hash = source_hash
+        self._table = table
+        self._by_term: dict[int, list[int]] = {}
+        always: list[int] = []
+        for i, rule in enumerate(self.rules):
+            if not rule.enabled:
+                continue
+            if rule.triggers is None:
+                always.append(i)
+            else:
+                for tid in rule.triggers:
+                    self._by_term.setdefault(tid, []).append(i)
+        self._always = frozenset(always)
+
+    @property
+    def enabled(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.enabled)
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    # --- matching ------------------------------------------------------------------------------
+    def match(self, article: Article) -> list[Match]:
+        return self.analyse(article).matches
+
+    def analyse(self, article: Article, *, only: frozenset[str] | None = None) -> Analysis:
+        """Run the pipeline on one article (``only``: evaluate just these rule ids, enabled or not)."""
+        raw = (article.title, trim_boilerplate(article.summary), trim_boilerplate(article.content))
+        norms = [normalize(t) for t in raw]
+        texts = [n.text for n in norms]
+        lang = detect_language(f"{article.title}\n{article.summary[:SAMPLE]}\n{article.content[:SAMPLE]}")
+        lang = lang or article.lang.strip().lower()[:8]
+        hits: dict[int, list[tuple[int, int, int]]] = {}
+        for f, text in enumerate(texts):
+            for tid, spans in self._table.scan(text).items():
+                bucket = hits.setdefault(tid, [])
+                bucket.extend((f, a, b) for a, b in spans)
+        if only is not None:
+            candidates = sorted(i for i, r in enumerate(self.rules) if r.id in only)
+        else:
+            found = set(self._always)
+            by_term = self._by_term
+            for tid in hits:
+                rules = by_term.get(tid)
+                if rules:
+                    found.update(rules)
+            candidates = sorted(found)
+        ctx = _Ctx(texts, hits, article, lang)
+        matches = []
+        evaluated = []
+        for i in candidates:
+            rule = self.rules[i]
+            if rule.languages and lang not in rule.languages:
+                continue
+            evaluated.append(rule.id)
+            m = self._evaluate(rule, ctx, norms, raw)
+            if m is not None:
+                matches.append(m)
+        return Analysis(lang=lang, matches=matches, text="\n".join(t for t in texts if t),
+                        evaluated=tuple(evaluated))
+
+    def _evaluate(self, rule: Rule, ctx: _Ctx, norms: list[Normalized], raw: tuple[str, ...]) -> Match | None:
+        scope = frozenset(FIELD_NAMES.index(f) for f in rule.fields)
+        ctx.numbers = []
+        evidence: list[Ev] = []
+        if rule.expr is not None:
+            got = rule.expr.eval(ctx, scope)
+            if got is None:
+                return None
+            evidence.extend(got)
+        if rule.threshold is not None:
+            total = 0.0
+            for node, weight in rule.score_terms:
+                got = node.eval(ctx, scope)
+                if got:
+                    total += weight
+                    if weight > 0:
+                        evidence.extend(got)
+            if total < rule.threshold:
+                return None
+            score = total
+        else:
+            score = float(len({ev[3] for ev in evidence}))
+        return Match(
+            rule=rule.id,
+            rule_version=rule.version,
+            title=rule.title,
+            tags=rule.tags,
+            severity=rule.severity,  # type: ignore[arg-type]
+            score=round(score, 4),
+            evidence=_evidence(evidence, norms, raw),
+            entities=_entities(evidence),
+            numbers=tuple(dict.fromkeys(ctx.numbers)),
+        )
+
+
+def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> tuple[Evidence, ...]:
+    out = []
+    seen: set[tuple[int, int, int]] = set()
+    for f, a, b, written, lst, ent in sorted(evs, key=lambda e: (e[0], e[1], e[2])):
+        if (f, a, b) in seen:
+            continue
+        seen.add((f, a, b))
+        start, end = norms[f].span(a, b)
+        original = raw[f]
+        lo = max(0, start - SNIPPET)
+        hi = min(len(original), end + SNIPPET)
+        snippet = " ".join(original[lo:hi].split())
+        out.append(Evidence(
+            term=written, matched=original[start:end], field=FIELD_NAMES[f],  # type: ignore[arg-type]
+            start=start, end=end,
+            snippet=("…" if lo else "") + snippet + ("…" if hi < len(original) else ""),
+            list=lst, entity=ent,
+        ))
+        if len(out) >= MAX_EVIDENCE:
+            break
+    return tuple(out)
+
+
+def _entities(evs: list[Ev]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, dict[str, None]] = {}
+    for ev in evs:
+        if ev[4] is not None and ev[5] is not None:
+            out.setdefault(ev[4], {})[ev[5]] = None
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def article_from(data: dict[str, Any], default_id: str = "example") -> Article:
+    """An ``Article`` from a loose mapping (examples, JSON Lines): unknown keys are dropped."""
+    keep = {k: v for k, v in data.items() if k in Article.model_fields or k == "schema"}
+    keep.setdefault("id", default_id)
+    if "tags" in keep and isinstance(keep["tags"], list):
+        keep["tags"] = tuple(keep["tags"])
+    return Article.model_validate(keep)

@@ -1,0 +1,336 @@
+"""The match expression: nodes, and how each is evaluated on one article.
+
+A node's ``eval(ctx, fields)`` returns ``None`` when it does not hold, else the evidence that makes it
+hold (a possibly empty list of ``Ev`` tuples: field index, start, end in the normalised field, the
+term as written, list name, entity id). ``fields`` is the set of field indexes in scope (0 title,
+1 summary, 2 content). Term hits come precomputed from the automaton (``ctx.hits``); nodes only combine
+them, so an article costs one scan plus the evaluation of the rules whose terms occurred.
+
+``triggers(node)`` is the presearcher's view of a node: a set of term ids at least one of which must
+occur for the node to hold, or ``None`` when it can hold without any term (``none``, ``regex``,
+``source``, ``language``). For ``all`` the cheapest child set is chosen (the rarest terms), as
+Luwak's presearcher does. The compiler from YAML lives in ``monitor.rules.compile``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from monitor.rules.terms import word_end
+from monitor.text.numbers import number_after, number_before
+from monitor.text.segment import sentence_starts, words_between
+
+Ev = tuple[int, int, int, str, str | None, str | None]
+FIELD_NAMES = ("title", "summary", "content")
+
+
+class Ctx(Protocol):
+    texts: Sequence[str]
+    hits: dict[int, list[tuple[int, int, int]]]
+    source: str
+    tags: frozenset[str]
+    lang: str
+    numbers: list[float]
+
+    def sentences(self, f: int) -> list[int]: ...
+
+    def regex_timeouts(self) -> None: ...
+
+
+class Node:
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        raise NotImplementedError
+
+    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
+        return None
+
+    def term_ids(self) -> set[int]:
+        return set()
+
+    def uses_sentences(self) -> bool:
+        return False
+
+
+@dataclass(eq=False)
+class TermNode(Node):
+    """A term, or a named list (any of its spellings). ``info[id] = (written, list, entity)``."""
+
+    label: str
+    info: dict[int, tuple[str, str | None, str | None]]
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        out: list[Ev] | None = None
+        hits = ctx.hits
+        for tid, (written, lst, ent) in self.info.items():
+            found = hits.get(tid)
+            if found:
+                for f, a, b in found:
+                    if f in fields:
+                        if out is None:
+                            out = []
+                        out.append((f, a, b, written, lst, ent))
+        return out
+
+    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
+        return frozenset(self.info)
+
+    def term_ids(self) -> set[int]:
+        return set(self.info)
+
+
+@dataclass(eq=False)
+class AnyNode(Node):
+    children: list[Node]
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        out: list[Ev] | None = None
+        for child in self.children:
+            r = child.eval(ctx, fields)
+            if r is not None:
+                out = r if out is None else out + r
+        return out
+
+    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
+        acc: set[int] = set()
+        for child in self.children:
+            t = child.triggers(cost)
+            if t is None:
+                return None
+            acc |= t
+        return frozenset(acc)
+
+    def term_ids(self) -> set[int]:
+        return set().union(*(c.term_ids() for c in self.children)) if self.children else set()
+
+    def uses_sentences(self) -> bool:
+        return any(c.uses_sentences() for c in self.children)
+
+
+@dataclass(eq=False)
+class AllNode(AnyNode):
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        out: list[Ev] = []
+        for child in self.children:
+            r = child.eval(ctx, fields)
+            if r is None:
+                return None
+            out += r
+        return out
+
+    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
+        options = [t for t in (c.triggers(cost) for c in self.children) if t is not None]
+        return min(options, key=cost) if options else None
+
+
+@dataclass(eq=False)
+class NoneNode(AnyNode):
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        for child in self.children:
+            if child.eval(ctx, fields) is not None:
+                return None
+        return []
+
+    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
+        return None
+
+
+@dataclass(eq=False)
+class NearNode(AllNode):
+    """Every item within ``within`` words of the others, in any order, in one field."""
+
+    within: int = 10
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        per_item = []
+        for child in self.children:
+            r = child.eval(ctx, fields)
+            if not r:
+                return None
+            per_item.append(r)
+        out: list[Ev] = []
+        k = len(per_item)
+        for f in fields:
+            items = sorted((ev[1], i, ev) for i, evs in enumerate(per_item) for ev in evs if ev[0] == f)
+            if len({i for _, i, _ in items}) < k:
+                continue
+            text = ctx.texts[f]
+            counts = [0] * k
+            have = 0
+            lo = 0
+            for hi in range(len(items)):
+                i = items[hi][1]
+                counts[i] += 1
+                have += counts[i] == 1
+                while have == k:
+                    if words_between(text, items[lo][0], items[hi][0]) <= self.within:
+                        out.extend(ev for _, _, ev in items[lo:hi + 1])
+                    j = items[lo][1]
+                    counts[j] -= 1
+                    have -= counts[j] == 0
+                    lo += 1
+        return _dedupe(out) if out else None
+
+
+@dataclass(eq=False)
+class SentenceNode(AllNode):
+    """Every item inside one sentence."""
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        per_item = []
+        for child in self.children:
+            r = child.eval(ctx, fields)
+            if not r:
+                return None
+            per_item.append(r)
+        keyed: list[dict[tuple[int, int], list[Ev]]] = []
+        for evs in per_item:
+            d: dict[tuple[int, int], list[Ev]] = {}
+            for ev in evs:
+                s = bisect_right(ctx.sentences(ev[0]), ev[1]) - 1
+                d.setdefault((ev[0], s), []).append(ev)
+            keyed.append(d)
+        common = set(keyed[0]).intersection(*keyed[1:])
+        if not common:
+            return None
+        return [ev for d in keyed for key in sorted(common) for ev in d[key]]
+
+    def uses_sentences(self) -> bool:
+        return True
+
+
+@dataclass(eq=False)
+class QuantityNode(Node):
+    """A number right before or after a hit of ``of``; a dual suffix (صاروخين) counts 2."""
+
+    of: Node
+    min: float | None = None
+    max: float | None = None
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        evs = self.of.eval(ctx, fields)
+        if not evs:
+            return None
+        out: list[Ev] = []
+        for ev in evs:
+            text = ctx.texts[ev[0]]
+            start = ev[1]
+            while start > 0 and text[start - 1].isalnum():  # before a proclitic (وثلاثة صواريخ)
+                start -= 1
+            value = number_before(text, start)
+            if value is None:
+                value = number_after(text, word_end(text, ev[2]))
+            if value is None and text[ev[2] - 2:ev[2]] in ("ان", "ين") and ev[3][-2:] not in ("ان", "ين"):
+                value = 2.0
+            if value is None:
+                continue
+            if (self.min is None or value >= self.min) and (self.max is None or value <= self.max):
+                ctx.numbers.append(value)
+                out.append(ev)
+        return out or None
+
+    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
+        return self.of.triggers(cost)
+
+    def term_ids(self) -> set[int]:
+        return self.of.term_ids()
+
+
+@dataclass(eq=False)
+class RegexNode(Node):
+    """A regular expression on the normalised text, bounded in time (``regex`` module timeout)."""
+
+    pattern: str
+    compiled: Any
+    timeout: float = 0.05
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        out: list[Ev] | None = None
+        for f in sorted(fields):
+            text = ctx.texts[f]
+            if not text:
+                continue
+            try:
+                for m in self.compiled.finditer(text, timeout=self.timeout):
+                    if out is None:
+                        out = []
+                    out.append((f, m.start(), m.end(), self.pattern, None, None))
+                    if len(out) >= 20:
+                        return out
+            except TimeoutError:
+                ctx.regex_timeouts()
+        return out
+
+
+@dataclass(eq=False)
+class FieldNode(Node):
+    fields: frozenset[int]
+    child: Node
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        return self.child.eval(ctx, self.fields)
+
+    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
+        return self.child.triggers(cost)
+
+    def term_ids(self) -> set[int]:
+        return self.child.term_ids()
+
+    def uses_sentences(self) -> bool:
+        return self.child.uses_sentences()
+
+
+@dataclass(eq=False)
+class SourceNode(Node):
+    """The article's source (feed name) is one of ``names`` and it has one of ``tags`` (each if given)."""
+
+    names: frozenset[str] = field(default_factory=frozenset)
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        if self.names and ctx.source.casefold() not in self.names:
+            return None
+        if self.tags and not (self.tags & ctx.tags):
+            return None
+        return []
+
+
+@dataclass(eq=False)
+class LanguageNode(Node):
+    langs: frozenset[str]
+
+    def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        return [] if ctx.lang in self.langs else None
+
+
+def _dedupe(evs: list[Ev]) -> list[Ev]:
+    seen: set[tuple[int, int, int]] = set()
+    out = []
+    for ev in evs:
+        k = (ev[0], ev[1], ev[2])
+        if k not in seen:
+            seen.add(k)
+            out.append(ev)
+    return out
+
+
+__all__ = [
+    "FIELD_NAMES",
+    "AllNode",
+    "AnyNode",
+    "Ctx",
+    "Ev",
+    "FieldNode",
+    "LanguageNode",
+    "NearNode",
+    "Node",
+    "NoneNode",
+    "QuantityNode",
+    "RegexNode",
+    "SentenceNode",
+    "SourceNode",
+    "TermNode",
+    "sentence_starts",
+]

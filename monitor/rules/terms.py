@@ -1,0 +1,202 @@
+"""Terms: compiled once into one Aho-Corasick automaton; found in normalised text with affix checks.
+
+A term is written once, unnormalised (``"قاعدة عسكرية"``, ``"base*"``, ``"Ain al-Asad"``). ``TermTable``
+normalises it (``monitor.text.fold``), dedupes it across all rules and lists (one id per distinct
+normalised form and wildcard flag), and registers a few *keys* per term in the automaton:
+
+- the term itself;
+- for an Arabic term ending in ة: the stem with ت (قاعدت…) that must be followed by a suffix
+  (قاعدتين، جولتها), and the sound plural stem+ات (جولات، جولاتها);
+- for an Arabic term starting with ال: the term without it, valid only after a proclitic that carries
+  the article (بال، وال، لل …: للجنة matches اللجنة).
+
+``scan(text)`` runs the automaton over a normalised field and keeps a hit only when it sits on word
+boundaries, allowing inside the same token an Arabic proclitic before (``affixes.PROCLITICS``) and an
+Arabic suffix after (``affixes.SUFFIXES``), or English -s/-es after; a trailing ``*`` allows any
+continuation of the last word. Hits are ``term id -> [(start, end)]`` in normalised offsets, ``end``
+extended over the tolerated suffix (so evidence shows the whole word).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import ahocorasick
+
+from monitor.text.affixes import (
+    ARTICLE_PROCLITICS,
+    EN_SUFFIXES,
+    MAX_PREFIX,
+    MAX_SUFFIX,
+    PROCLITICS,
+    SUFFIXES,
+    TEH_SUFFIXES,
+    is_arabic,
+)
+from monitor.text.normalize import fold
+
+_PRONOUNS_OR_NONE = frozenset({"", "ه", "ها", "هم", "هما", "هن", "نا", "كم", "كما", "كن", "ي"})
+_LAM_PREFIXES = frozenset({"ل", "ول", "فل"})
+_MARKS = re.compile(r"[\u0640\u064b-\u065f\u0670]")
+
+# key kinds
+NORMAL, TEH, PLURAL = 0, 1, 2
+
+
+class TermSyntaxError(ValueError):
+    """A term that cannot be compiled (empty, misplaced wildcard)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    id: int
+    key: str  # normalised form, words separated by single spaces
+    prefix: bool  # trailing * on the last word
+    arabic: bool
+
+
+def parse_term(raw: str) -> tuple[str, bool]:
+    """``(normalised key, prefix wildcard)`` of a term as written."""
+    words = raw.split()
+    if not words:
+        raise TermSyntaxError("empty term")
+    for w in words[:-1]:
+        if "*" in w:
+            raise TermSyntaxError(f"wildcard `*` only at the end of the last word: {raw!r}")
+    last = words[-1]
+    prefix = last.endswith("*")
+    if "*" in last.rstrip("*") or last.count("*") > 1:
+        raise TermSyntaxError(f"wildcard `*` only at the end of the last word: {raw!r}")
+    words[-1] = last.rstrip("*")
+    key = fold(" ".join(words)).strip()
+    if not key or not any(ch.isalnum() for ch in key):
+        raise TermSyntaxError(f"term has no letters or digits after normalisation: {raw!r}")
+    if prefix and len(key.split()[-1]) < 2:
+        raise TermSyntaxError(f"wildcard needs at least 2 letters before `*`: {raw!r}")
+    return key, prefix
+
+
+class TermTable:
+    """All terms of a rule set and their automaton keys."""
+
+    def __init__(self) -> None:
+        self.terms: list[Term] = []
+        self._ids: dict[tuple[str, bool], int] = {}
+        self._teh: set[int] = set()  # terms written with a final ة
+        self._automaton: ahocorasick.Automaton | None = None
+
+    def add(self, raw: str) -> int:
+        """The id of a term as written (raises ``TermSyntaxError``)."""
+        key, prefix = parse_term(raw)
+        tid = self._ids.get((key, prefix))
+        if tid is None:
+            tid = len(self.terms)
+            self._ids[(key, prefix)] = tid
+            self.terms.append(Term(tid, key, prefix, is_arabic(key)))
+        if is_arabic(key) and _MARKS.sub("", raw.rstrip("* ")).endswith("ة"):
+            self._teh.add(tid)
+        return tid
+
+    def keys(self, term: Term) -> list[tuple[str, int, bool]]:
+        """``(key, kind, needs article proclitic)`` registered for a term."""
+        heads = [(term.key, False)]
+        if term.arabic:
+            first = term.key.split(" ", 1)[0]
+            if first.startswith("ال") and len(first) >= 4:
+                heads.append((term.key[2:], True))
+        out: list[tuple[str, int, bool]] = []
+        for head, article in heads:
+            out.append((head, NORMAL, article))
+            if term.id in self._teh and not term.prefix and head.endswith("ه") and len(head) >= 3:
+                out.append((head[:-1] + "ت", TEH, article))
+                out.append((head[:-1] + "ات", PLURAL, article))
+        return out
+
+    def build(self) -> None:
+        """Compile every key into one automaton (call once, after all ``add``)."""
+        grouped: dict[str, list[tuple[int, int, int, bool, bool, bool]]] = {}
+        for term in self.terms:
+            for key, kind, article in self.keys(term):
+                grouped.setdefault(key, []).append(
+                    (len(key), term.id, kind, article, term.prefix, term.arabic)
+                )
+        automaton = ahocorasick.Automaton()
+        for key, pats in grouped.items():
+            automaton.add_word(key, tuple(pats))
+        if grouped:
+            automaton.make_automaton()
+        self._automaton = automaton if grouped else None
+
+    def scan(self, text: str) -> dict[int, list[tuple[int, int]]]:
+        """Term hits in one normalised field: ``term id -> [(start, end), ...]``."""
+        hits: dict[int, list[tuple[int, int]]] = {}
+        if self._automaton is None or not text:
+            return hits
+        n = len(text)
+        for last, pats in self._automaton.iter(text):
+            end = last + 1
+            for klen, tid, kind, article, prefix, arabic in pats:
+                start = end - klen
+                left_word = start > 0 and text[start - 1].isalnum()
+                right_word = end < n and text[end].isalnum()
+                if not left_word and not right_word and kind == NORMAL and not article:
+                    hits.setdefault(tid, []).append((start, end))
+                    continue
+                stop = _check(text, n, start, end, kind, article, prefix, arabic, left_word, right_word)
+                if stop >= 0:
+                    hits.setdefault(tid, []).append((start, stop))
+        return hits
+
+
+def _check(
+    text: str, n: int, start: int, end: int, kind: int, article: bool, prefix: bool, arabic: bool,
+    left_word: bool, right_word: bool,
+) -> int:
+    """The end of an accepted hit (over its suffix), or -1 when the affixes are not allowed."""
+    if left_word:
+        if not arabic:
+            return -1
+        k = start - 1
+        low = max(0, start - MAX_PREFIX - 1)
+        while k >= low and text[k].isalnum():
+            k -= 1
+        if k >= 0 and text[k].isalnum():
+            return -1
+        pre = text[k + 1:start]
+        # ل + ال + a word starting with ل is written with two lams: للجنة = ل + (ا)ل + لجنة
+        lam = article and pre in _LAM_PREFIXES and text[start] == "ل"
+        if pre not in (ARTICLE_PROCLITICS if article else PROCLITICS) and not lam:
+            return -1
+    elif article:
+        return -1
+    if not right_word:
+        return -1 if kind == 1 else end
+    k = end
+    high = min(n, end + MAX_SUFFIX + 1)
+    while k < high and text[k].isalnum():
+        k += 1
+    if prefix:
+        while k < n and text[k].isalnum():
+            k += 1
+        return k
+    if k < n and text[k].isalnum():
+        return -1
+    suffix = text[end:k]
+    if not arabic:
+        allowed = EN_SUFFIXES
+    elif kind == TEH:
+        allowed = TEH_SUFFIXES
+    elif kind == PLURAL:
+        allowed = _PRONOUNS_OR_NONE
+    else:
+        allowed = SUFFIXES
+    return k if suffix in allowed else -1
+
+
+def word_end(text: str, pos: int) -> int:
+    """End of the token that holds ``pos - 1`` (skips a suffix left after a hit)."""
+    n = len(text)
+    while pos < n and text[pos].isalnum():
+        pos += 1
+    return pos
