@@ -160,3 +160,14 @@ class Settings(BaseSettings):
         if not self.redis_url:
             raise RuntimeError("redis_url is not set (embedded services not started?)")
         return self.redis_url
+
+    # --- clustering -------------------------------------------------------------------------------
+    copy_threshold: float = Field(
+        default=0.8, gt=0.0, le=1.0, description="Jaccard similarity (word shingles) that makes a copy"
+    )
+    copy_window_hours: float = Field(default=48.0, gt=0, description="how long an article can be copied")
+    copy_shingle_words: int = Field(default=5, ge=1, le=16, description="words per shingle")
+    event_window_hours: float = Field(default=6.0, gt=0, description="default event length from its start")
+    volume_bucket_seconds: float = Field(default=300.0, gt=0, description="counter bucket for volume rules")
+    volume_retention_hours: float = Field(default=26.0, gt=0, description="how long volume counts are kept")
+    cluster_redis_prefix: str = Field(default="monitor:cluster", description="Redis key prefix of clustering")

@@ -1,0 +1,79 @@
+"""``Clustering``: the one object the processor holds; copies, events and volume over one store.
+
+Per article, in this order (all times are article times, see ``adapt.article_time``):
+1. ``on_article(article_id, text, at, source)`` -> ``CopyDecision`` (its ``copy_group``), for every
+   article, matched or not, so groups do not depend on which rules are loaded; it also moves the
+   source's clock for silence checks.
+2. for each rule match: ``on_match(sighting, policy, tags)`` -> ``EventDecision``; alert when
+   ``decision.alert`` (kind ``new`` or ``update``). It also counts the match for volume rules under the
+   rule id and ``tag:<tag>``.
+3. volume rules whenever the caller likes: ``volume.check_frequency/check_spike(key, spec, now)`` and,
+   on a timer, ``volume.check_silence(feed names, now)``.
+
+State lives in the store; with ``RedisStore`` it survives restarts, with ``MemoryStore`` a
+``snapshot()`` can be saved and ``MemoryStore.restore()``-d.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from monitor.cluster.copies import CopyDecision, CopyDetector
+from monitor.cluster.events import EventDecision, EventPolicy, EventTracker, Sighting
+from monitor.cluster.store import ClusterStore, MemoryStore
+from monitor.cluster.volume import VolumeTracker
+from monitor.settings import Settings
+
+
+class Clustering:
+    def __init__(
+        self,
+        store: ClusterStore,
+        *,
+        copy_threshold: float = 0.8,
+        copy_window_s: float = 48 * 3600,
+        shingle_words: int = 5,
+        event_window_s: float = 6 * 3600,
+        bucket_s: float = 300.0,
+        retention_s: float = 26 * 3600,
+    ) -> None:
+        self.store = store
+        self.event_window_s = event_window_s
+        self.copies = CopyDetector(
+            store, threshold=copy_threshold, window_s=copy_window_s, shingle_words=shingle_words
+        )
+        self.events = EventTracker(store)
+        self.volume = VolumeTracker(store, bucket_s=bucket_s, retention_s=retention_s)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: ClusterStore | None = None) -> Clustering:
+        """With no store given: Redis at ``settings.redis_url`` when set, else in memory."""
+        if store is None:
+            if settings.redis_url:
+                from monitor.cluster.redis_store import RedisStore
+
+                store = RedisStore.from_url(settings.redis_url, prefix=settings.cluster_redis_prefix)
+            else:
+                store = MemoryStore()
+        return cls(
+            store,
+            copy_threshold=settings.copy_threshold,
+            copy_window_s=settings.copy_window_hours * 3600,
+            shingle_words=settings.copy_shingle_words,
+            event_window_s=settings.event_window_hours * 3600,
+            bucket_s=settings.volume_bucket_seconds,
+            retention_s=settings.volume_retention_hours * 3600,
+        )
+
+    def on_article(self, article_id: str, text: str, at: float, source: str = "") -> CopyDecision:
+        if source:
+            self.volume.seen(source, at)
+        return self.copies.check(article_id, text, at)
+
+    def on_match(self, sighting: Sighting, policy: EventPolicy, tags: Iterable[str] = ()) -> EventDecision:
+        decision = self.events.decide(sighting, policy)
+        if not decision.repeat:
+            self.volume.record(sighting.rule, sighting.source, sighting.at)
+            for tag in sorted(set(tags)):
+                self.volume.record(f"tag:{tag}", sighting.source, sighting.at)
+        return decision
