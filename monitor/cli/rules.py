@@ -1,0 +1,206 @@
+"""``monitor rules check|test`` and ``monitor match``: the rule engine from the command line.
+
+Same engine as the stream processor (``monitor.rules``), no Kafka. Errors are printed as
+``file:line: message`` (never a traceback); exit status 1 means something was wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+import orjson
+from pydantic import ValidationError
+
+from monitor.models import Article, Match
+from monitor.rules import RuleSet, RulesInvalid, article_from, load_rules
+from monitor.rules.examples import run_examples
+
+
+def _default_rules() -> Path:
+    from monitor.settings import Settings
+
+    return Settings().rules
+
+
+def _load(folder: Path | None) -> RuleSet:
+    folder = folder or _default_rules()
+    try:
+        return load_rules(folder)
+    except RulesInvalid as exc:
+        for e in exc.errors:
+            click.echo(str(e), err=True)
+        click.echo(f"{len(exc.errors)} error(s) in {folder}", err=True)
+        sys.exit(1)
+
+
+_DIR = click.argument("folder", required=False, type=click.Path(path_type=Path, exists=False))
+
+
+@click.group("rules", context_settings={"help_option_names": ["-h", "--help"]})
+def rules() -> None:
+    """Check and test rule files (YAML under the rules folder; see docs/rules.md).
+
+    \b
+    Examples:
+      monitor rules check               # the folder from MONITOR_RULES (default ./rules)
+      monitor rules check rules/        # every error as file:line: message, exit 1 if any
+      monitor rules test rules/         # run each rule's positive/negative examples
+    """
+
+
+@rules.command("check")
+@_DIR
+def check(folder: Path | None) -> None:
+    """Validate every rule and list file in FOLDER and report every error with file:line.
+
+    Reports YAML syntax errors, unknown or missing keys, wrong types, bad terms and regular
+    expressions, duplicate rule ids or list names, unknown @list references and orphan examples files.
+    Exit status 0 when all is well, 1 otherwise.
+
+    \b
+    Example:
+      monitor rules check rules/
+      rules/attack.yaml:12: unknown list `@base` (known lists: bases, weapons)
+    """
+    rs = _load(folder)
+    enabled = sum(1 for r in rs.rules if r.enabled)
+    disabled = len(rs.rules) - enabled
+    extra = f" ({disabled} disabled)" if disabled else ""
+    click.echo(f"{len(rs.rules)} rules{extra}, {len(rs.lists)} lists OK")
+
+
+@rules.command("test")
+@_DIR
+@click.option("-v", "--verbose", is_flag=True, help="List passing examples too.")
+def test(folder: Path | None, verbose: bool) -> None:
+    """Run the positive and negative examples kept with each rule in FOLDER.
+
+    Examples live in the rule (`examples: {positive: [...], negative: [...]}`) or beside it in
+    <rule-file-stem>.examples.yaml. A positive example must match its rule, a negative one must not.
+    Exit status 1 when any example fails.
+
+    \b
+    Example:
+      monitor rules test rules/
+      FAIL attack-on-base negative #3: matched: "Rockets launched from the base in a test…"
+      42 examples, 1 failed
+    """
+    rs = _load(folder)
+    results = run_examples(rs)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        if not r.passed:
+            what = "did not match" if r.kind == "positive" else "matched"
+            click.echo(f"FAIL {r.rule} {r.kind} #{r.index + 1}: {what}: {r.excerpt!r}")
+        elif verbose:
+            click.echo(f"ok   {r.rule} {r.kind} #{r.index + 1}")
+    rules_with = len({r.rule for r in results})
+    click.echo(f"{len(results)} examples in {rules_with} rules, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
+
+
+def _match_json(m: Match) -> dict[str, Any]:
+    return {
+        "rule": m.rule,
+        "rule_version": m.rule_version,
+        "title": m.title,
+        "tags": list(m.tags),
+        "severity": m.severity,
+        "score": m.score,
+        "entities": {k: list(v) for k, v in m.entities.items()},
+        "numbers": list(m.numbers),
+        "evidence": [e.model_dump(mode="json") for e in m.evidence],
+    }
+
+
+def _highlight(article: Article, m: Match, color: bool) -> list[str]:
+    lines = []
+    for e in m.evidence:
+        text = getattr(article, e.field)
+        lo, hi = max(0, e.start - 60), min(len(text), e.end + 60)
+        before, hit, after = text[lo:e.start], text[e.start:e.end], text[e.end:hi]
+        mark = click.style(hit, bold=True, reverse=True) if color else f"[[{hit}]]"
+        snippet = " ".join(f"{before}{mark}{after}".split())
+        where = f"{e.field}[{e.start}:{e.end}]"
+        origin = f" @{e.list}:{e.entity}" if e.list else ""
+        lines.append(f"    {where} {e.term!r}{origin}: {'…' if lo else ''}{snippet}{'…' if hi < len(text) else ''}")
+    return lines
+
+
+def _explain(out: TextIO, article: Article, rs: RuleSet, color: bool) -> None:
+    analysis = rs.analyse(article)
+    head = f"== {article.id}  lang={analysis.lang or '?'}  {article.title[:80]!r}"
+    click.echo(click.style(head, bold=True) if color else head, file=out)
+    click.echo(f"   evaluated {len(analysis.evaluated)} of {len(rs.rules)} rules", file=out)
+    if not analysis.matches:
+        click.echo("   no match", file=out)
+    for m in analysis.matches:
+        ents = "; ".join(f"{k}: {', '.join(v)}" for k, v in m.entities.items())
+        nums = f" numbers={list(m.numbers)}" if m.numbers else ""
+        click.echo(f"   MATCH {m.rule} [{m.severity}] score={m.score}{nums}{'  ' + ents if ents else ''}", file=out)
+        for line in _highlight(article, m, color):
+            click.echo(line, file=out)
+
+
+@click.command("match", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=None,
+              help="Rules folder (default: MONITOR_RULES, ./rules).")
+@click.option("--explain", is_flag=True, help="Print a readable report with matched terms highlighted "
+              "instead of JSON Lines.")
+@click.argument("input_file", required=False, default="-", type=click.File("rb"))
+def match(rules_dir: Path | None, explain: bool, input_file: Any) -> None:
+    """Backtest rules on articles given as JSON Lines (FILE, or - for stdin).
+
+    Each input line is a JSON object with `id` (required) and optionally `title`, `summary`,
+    `content`, `url`, `lang`, `source`, `published`, `tags`; other fields are ignored. One JSON line is
+    written per input line, in order:
+
+    \b
+      {"id": "...", "matches": [{"rule": "...", "tags": [...], "severity": "...",
+                                 "score": 3.0, "evidence": [...], ...}]}
+
+    A bad input line is reported on stderr with its line number and skipped; the exit status is then 1.
+
+    \b
+    Examples:
+      monitor match --rules rules/ articles.jsonl > matches.jsonl
+      echo '{"id":"1","title":"Rockets hit Ain al-Asad"}' | monitor match --explain -
+    """
+    rs = _load(rules_dir)
+    out = click.get_text_stream("stdout")
+    color = explain and out.isatty()
+    bad = 0
+    for n, raw in enumerate(input_file, start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = orjson.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("expected a JSON object")
+            if "id" not in data or data["id"] in (None, ""):
+                raise ValueError("missing `id`")
+            if isinstance(data["id"], int | float) and not isinstance(data["id"], bool):
+                data["id"] = str(data["id"])
+            article = article_from(data)
+        except (orjson.JSONDecodeError, ValueError, ValidationError) as exc:
+            bad += 1
+            msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            if isinstance(exc, ValidationError):
+                loc = ".".join(str(x) for x in exc.errors()[0]["loc"])
+                msg = f"{loc}: {msg}"
+            click.echo(f"line {n}: {msg}", err=True)
+            continue
+        if explain:
+            _explain(out, article, rs, color)
+            continue
+        matches = rs.match(article)
+        out.write(orjson.dumps({"id": article.id, "matches": [_match_json(m) for m in matches]}).decode())
+        out.write("\n")
+    out.flush()
+    if bad:
+        click.echo(f"{bad} bad input line(s)", err=True)
+        sys.exit(1)
