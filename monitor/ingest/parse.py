@@ -52,7 +52,7 @@ _NUL_PATTERNS = (
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _XML_DECL_ENC = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
-_DOCTYPE_START = re.compile(r"<!\s*doctype\b", re.I)
+_MARKUP_START = re.compile(r"<!\[CDATA\[|<!--|<!\s*doctype\b", re.I)
 _DOCTYPE_TOKENS = re.compile(r"\"[^\"]*\"|'[^']*'|<!--.*?-->|[\[\]>]", re.S)
 _STRAY_ENTITY = re.compile(r"<!\s*entity\b(?:\"[^\"]*\"|'[^']*'|[^>\"'])*>?", re.I)
 
@@ -113,13 +113,26 @@ def to_text(body: bytes, content_type: str = "") -> tuple[str, str]:
 
 
 def strip_doctype(text: str) -> str:
-    """Remove every DOCTYPE (with its internal subset) and any stray ENTITY declaration."""
+    """Remove every DOCTYPE (with its internal subset) outside CDATA sections and comments, and any
+    stray ENTITY declaration. Linear time: every search only moves forward."""
     out: list[str] = []
     pos = 0
+    scan = 0
+    no_close = {"]]>": False, "-->": False}  # once a closer is missing, no later opener can close
     while True:
-        m = _DOCTYPE_START.search(text, pos)
+        m = _MARKUP_START.search(text, scan)
         if m is None:
             break
+        opener = m.group(0)
+        if opener in ("<![CDATA[", "<!--"):
+            closer = "]]>" if opener == "<![CDATA[" else "-->"
+            end = -1 if no_close[closer] else text.find(closer, m.end())
+            if end == -1:
+                no_close[closer] = True
+                scan = m.end()
+            else:
+                scan = end + len(closer)
+            continue
         out.append(text[pos:m.start()])
         depth = 0
         end = len(text)  # unterminated: drop the rest
@@ -132,7 +145,7 @@ def strip_doctype(text: str) -> str:
             elif t == ">" and depth == 0:
                 end = tok.end()
                 break
-        pos = end
+        pos = scan = end
     out.append(text[pos:])
     result = "".join(out)
     if "<!" in result and _STRAY_ENTITY.search(result):
@@ -271,8 +284,6 @@ def to_article(entry: Any, feed: FeedConfig, parsed: ParsedFeed, *, fetched_at: 
     content, content_html = _content(entry)
     if not content_html and summary_raw:
         content_html = summary_raw
-    if content and content == summary:
-        content = ""  # feedparser copies a lone <content> into summary; keep the text once
     published = _when(entry, "published_parsed", "updated_parsed", "created_parsed") or fetched_at
     link = str(entry.get("link") or "").strip()
     return Article(

@@ -1,0 +1,220 @@
+"""The poller against real local feeds, the real embedded Redis and the real embedded Kafka broker.
+
+Proven here: new entries are published once (key = id, value = Article JSON) and consumed back; re-polls
+and re-ordering publish nothing; mark-seen happens only after the broker's ack (a producer whose sends
+fail leaves ids unseen and validators unchanged, and a later poll publishes them); every request after
+the first is conditional; Retry-After is honoured (server-side timestamps against the header value);
+a restart resumes from Redis state (no immediate refetch) while a newly configured feed is polled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CollectorRegistry
+
+from monitor.ingest.feeds import FeedConfig
+from monitor.ingest.fetch import make_session
+from monitor.ingest.poller import Poller
+from monitor.kafka import ensure_topics, make_consumer, make_producer
+from monitor.metrics import Metrics
+from monitor.models import Article
+from monitor.settings import Settings
+
+from .conftest import SMALL, rss_feed, serve, small_settings
+
+pytestmark = pytest.mark.integration
+
+
+class FeedServer:
+    """A feed whose items and behaviour tests change; records every request (server time, headers)."""
+
+    def __init__(self) -> None:
+        self.items = [("1", "one"), ("2", "two"), ("3", "three")]
+        self.etag = True
+        self.requests: list[tuple[float, dict[str, str], int]] = []
+        self.throttle: list[int] = []  # Retry-After seconds to answer with, one per request, first
+
+    async def handle(self, request: web.Request) -> web.Response:
+        now = time.time()
+        body = rss_feed(self.items)
+        tag = f'"{hash(body) & 0xFFFFFFFF:x}"'
+        if self.throttle:
+            wait = self.throttle.pop(0)
+            self.requests.append((now, dict(request.headers), 429))
+            return web.Response(status=429, headers={"Retry-After": str(wait)})
+        if self.etag and request.headers.get("If-None-Match") == tag:
+            self.requests.append((now, dict(request.headers), 304))
+            return web.Response(status=304)
+        self.requests.append((now, dict(request.headers), 200))
+        return web.Response(body=body, headers={"ETag": tag} if self.etag else {},
+                            content_type="application/rss+xml")
+
+
+@pytest.fixture
+async def feed_server() -> AsyncIterator[tuple[FeedServer, str]]:
+    fs = FeedServer()
+    app = web.Application()
+    app.router.add_get("/feed", fs.handle)
+    app.router.add_get("/other", fs.handle)
+    async with serve(app) as base:
+        yield fs, base
+
+
+@pytest.fixture
+async def redis_client(redis_db_url: str) -> AsyncIterator[aioredis.Redis]:
+    r = aioredis.Redis.from_url(redis_db_url)
+    yield r
+    await r.aclose()
+
+
+@pytest.fixture
+async def kafka(kafka_bootstrap: str, redis_db_url: str, unique: str) -> AsyncIterator[tuple[Settings, Any]]:
+    settings = small_settings(kafka_bootstrap=kafka_bootstrap, redis_url=redis_db_url,
+                              topic_articles=f"articles-{unique}", topic_partitions=1)
+    await ensure_topics(settings)
+    producer = await make_producer(settings)
+    yield settings, producer
+    await producer.stop()
+
+
+async def _consume(settings: Settings, n: int, group: str) -> list[tuple[bytes, bytes]]:
+    consumer = make_consumer(settings, settings.topic_articles, group_id=group)
+    await consumer.start()
+    got: list[tuple[bytes, bytes]] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(got) < n and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                got.extend((r.key, r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return got
+
+
+async def test_publish_consume_and_no_republish(feed_server: tuple[FeedServer, str], kafka: Any,
+                                                redis_client: aioredis.Redis, unique: str) -> None:
+    fs, base = feed_server
+    settings, producer = kafka
+    feed = FeedConfig(url=f"{base}/feed", name="f", language="en", tags=("t",))
+    metrics = Metrics(CollectorRegistry())
+    poller = Poller(settings, [feed], redis=redis_client, producer=producer, metrics=metrics, prefix=unique)
+    published: list[Article] = []
+    poller.on_article = published.append
+    async with make_session(SMALL) as session:
+        first = await poller.poll_once(feed, session=session)
+        assert (first.status, first.new, first.duplicate) == ("ok", 3, 0)
+        assert (await poller.poll_once(feed, session=session)).status == "not_modified"
+        fs.items.reverse()  # re-ordered body, new ETag: parsed again, nothing new
+        again = await poller.poll_once(feed, session=session)
+        assert (again.status, again.new, again.duplicate) == ("ok", 0, 3)
+        fs.items.insert(0, ("4", "four"))
+        more = await poller.poll_once(feed, session=session)
+        assert (more.new, more.duplicate) == (1, 3)
+    assert [a.title for a in published] == ["one", "two", "three", "four"] or \
+        sorted(a.title for a in published) == ["four", "one", "three", "two"]
+    records = await _consume(settings, 4, f"g-{unique}")
+    assert len(records) == 4
+    by_key = {k.decode(): Article.from_json(v) for k, v in records}
+    assert set(by_key) == {f"{base}/{i}" for i in "1234"}  # feedparser resolves bare guids
+    a = by_key[f"{base}/1"]
+    assert (a.title, a.source, a.tags, a.lang, a.url) == ("one", "f", ("t",), "en", "http://example.com/1")
+    assert metrics.articles_new._value.get() == 4
+    assert metrics.articles_duplicate._value.get() == 6
+    assert metrics.fetches.labels("not_modified")._value.get() == 1
+    assert metrics.feed_last_success.labels("f")._value.get() > 0
+    headers = [h for _, h, _ in fs.requests]
+    assert "If-None-Match" not in headers[0] and all("If-None-Match" in h for h in headers[1:])
+
+
+async def test_mark_seen_only_after_ack(feed_server: tuple[FeedServer, str], kafka: Any,
+                                        redis_client: aioredis.Redis, unique: str) -> None:
+    fs, base = feed_server
+    settings, good_producer = kafka
+    feed = FeedConfig(url=f"{base}/feed", name="f")
+    # A real producer whose every send fails: records are larger than it may send.
+    tiny = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers, acks="all", max_request_size=64)
+    await tiny.start()
+    try:
+        failing = Poller(settings, [feed], redis=redis_client, producer=tiny, prefix=unique,
+                         metrics=Metrics(CollectorRegistry()))
+        async with make_session(SMALL) as session:
+            out = await failing.poll_once(feed, session=session)
+    finally:
+        await tiny.stop()
+    assert (out.new, out.failed_publish) == (0, 3)
+    ids = [f"{base}/{i}" for i in "123"]
+    assert await failing.store.unseen(ids) == [True, True, True]
+    assert failing.states[feed.key].etag is None  # validators not advanced: the body will be refetched
+
+    ok = Poller(settings, [feed], redis=redis_client, producer=good_producer, prefix=unique,
+                metrics=Metrics(CollectorRegistry()))
+    async with make_session(SMALL) as session:
+        out = await ok.poll_once(feed, session=session)
+    assert (out.new, out.failed_publish) == (3, 0)
+    assert await ok.store.unseen(ids) == [False, False, False]
+    assert "If-None-Match" not in fs.requests[1][1]
+
+
+async def test_run_honours_retry_after_and_conditional_requests(
+        feed_server: tuple[FeedServer, str], kafka: Any, redis_client: aioredis.Redis, unique: str) -> None:
+    fs, base = feed_server
+    settings, producer = kafka
+    feed = FeedConfig(url=f"{base}/feed", name="f", interval=0.1)
+    metrics = Metrics(CollectorRegistry())
+    poller = Poller(settings, [feed], redis=redis_client, producer=producer, metrics=metrics, prefix=unique)
+    task = asyncio.create_task(poller.run())
+    while len(fs.requests) < 2:
+        await asyncio.sleep(0.05)
+    fs.throttle.append(2)  # the next request gets 429 Retry-After: 2
+    while not any(code == 429 for *_, code in fs.requests):
+        await asyncio.sleep(0.05)
+    throttled_at = next(t for t, _, code in fs.requests if code == 429)
+    while fs.requests[-1][2] == 429:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    await poller.stop()
+    await task
+    after = [t for t, _, _ in fs.requests if t > throttled_at]
+    assert after and min(after) >= throttled_at + 2.0  # no request before Retry-After elapsed
+    assert all("If-None-Match" in h for _, h, _ in fs.requests[1:])
+    assert metrics.fetches.labels("throttled")._value.get() == 1
+    assert metrics.fetches.labels("not_modified")._value.get() >= 1
+    assert task.done() and task.exception() is None
+
+
+async def test_restart_resumes_from_redis_state(feed_server: tuple[FeedServer, str], kafka: Any,
+                                                redis_client: aioredis.Redis, unique: str) -> None:
+    fs, base = feed_server
+    settings, producer = kafka
+    known = FeedConfig(url=f"{base}/feed", name="known", interval=300)
+    first = Poller(settings, [known], redis=redis_client, producer=producer, prefix=unique,
+                   metrics=Metrics(CollectorRegistry()))
+    task = asyncio.create_task(first.run())
+    while not fs.requests:
+        await asyncio.sleep(0.05)
+    while first.states.get(known.key) is None or first.states[known.key].polls < 1:
+        await asyncio.sleep(0.05)
+    await first.stop()
+    await task
+    assert len(fs.requests) == 1
+
+    added = FeedConfig(url=f"{base}/other", name="added", interval=300)
+    second = Poller(settings, [known, added], redis=redis_client, producer=producer, prefix=unique,
+                    metrics=Metrics(CollectorRegistry()))
+    task = asyncio.create_task(second.run())
+    while len(fs.requests) < 2:  # the new feed is polled at once
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+    await second.stop()
+    await task
+    assert len(fs.requests) == 2  # the known feed was not refetched: its next poll is 300 s away
+    assert second.states[known.key].polls == 1 and second.states[added.key].polls == 1
