@@ -214,8 +214,9 @@ class Subscription(SubscriptionSpec):
 
     def patched(self, patch: SubscriptionPatch) -> Subscription:
         data = self.model_dump(context={"reveal": True}, exclude_unset=False)
-        for k, v in patch.model_dump(context={"reveal": True}, exclude_unset=True).items():
-            data[k] = v
+        full = patch.model_dump(context={"reveal": True})
+        for k in patch.model_fields_set:
+            data[k] = full[k]
         if patch.enabled:
             data["disabled_reason"] = ""
         data["updated_at"] = utcnow()

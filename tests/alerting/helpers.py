@@ -61,6 +61,7 @@ class Receiver:
     statuses: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # popped per request
     delay: float = 0.0
     bad_signatures: int = 0
+    requests: int = 0
     event: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -69,6 +70,7 @@ class Receiver:
 
     async def handler(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.requests += 1
         headers = {k.lower(): v for k, v in request.headers.items()}
         if self.delay:
             await asyncio.sleep(self.delay)

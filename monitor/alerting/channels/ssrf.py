@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -70,6 +71,9 @@ _BLOCKED_V6 = [
         "fd00:ec2::254/128",
     )
 ]
+
+
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*\.?$", re.IGNORECASE)
 
 
 class UnsafeURL(ValueError):
@@ -147,7 +151,7 @@ def check_url(url: str, allow: Sequence[str] = ()) -> str:
     except ValueError:
         if host.lower() == "localhost" or host.lower().endswith(".localhost"):
             raise UnsafeURL("localhost is not allowed") from None
-        if all(c.isdigit() or c in ".x" for c in host.lower()):
+        if _NUMERIC_HOST.match(host):
             raise UnsafeURL(f"non-canonical numeric host {host!r}") from None
         return host
     if not address_allowed(ip, allow):

@@ -1,0 +1,65 @@
+"""API access: a bearer token (``MONITOR_API_TOKEN``) on everything but ``/healthz``, ``/readyz``, ``/metrics``.
+
+With no token set, the API answers loopback clients only (403 for anyone else), and ``check_bind``
+refuses a bind address beyond loopback, so ``monitor run`` works out of the box and nothing is exposed
+by accident. The token is compared in constant time; failures answer 401 with ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from monitor.settings import Settings
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings) -> str | None:
+    """An error message when the API would listen beyond loopback without a token; else None."""
+    if settings.api_token is None and not is_loopback(settings.http_host):
+        return (
+            f"refusing to serve the API on {settings.http_host}: no MONITOR_API_TOKEN is set. "
+            "Set MONITOR_API_TOKEN, or bind to 127.0.0.1 (MONITOR_HTTP_HOST)."
+        )
+    return None
+
+
+def _deny(status: int, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="monitor"'} if status == 401 else {}
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def auth_middleware(settings: Settings) -> Any:
+    token = settings.api_token.get_secret_value().encode() if settings.api_token else None
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        if token is None:
+            if not is_loopback(request.remote):
+                return _deny(403, "no MONITOR_API_TOKEN set: the API serves loopback clients only")
+            return await handler(request)
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token):
+            return _deny(401, "missing or wrong bearer token")
+        return await handler(request)
+
+    return middleware
