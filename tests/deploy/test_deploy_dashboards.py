@@ -259,3 +259,26 @@ def test_seed_run_series_are_declared_metrics() -> None:
     for q in dashboard_queries():
         for s in promql_metric_names(q.expr):
             assert family_of(s, cat) is not None, f"{q.where()}: {s}"
+
+
+def test_live_test_skips_only_when_monitor_run_is_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The skip is precise: a missing monitor.cli.run skips, a broken import inside it fails."""
+    real = importlib.import_module
+
+    def missing(name: str, *a: object) -> object:
+        if name == "monitor.cli.run":
+            raise ModuleNotFoundError("No module named 'monitor.cli.run'", name="monitor.cli.run")
+        return real(name, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    with pytest.raises(pytest.skip.Exception, match="not built yet"):
+        require_monitor_run()
+
+    def broken(name: str, *a: object) -> object:
+        if name == "monitor.cli.run":
+            raise ModuleNotFoundError("No module named 'somedep'", name="somedep")
+        return real(name, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    with pytest.raises(ModuleNotFoundError):
+        require_monitor_run()

@@ -80,3 +80,12 @@ def test_every_alert_is_unit_tested() -> None:
     # the remaining alerts are single-threshold rules; list them here when they gain a test
     assert untested <= {"MonitorNoRulesLoaded", "MonitorRulesReloadFailing", "MonitorEndpointDisabled",
                         "MonitorDeliveryBacklog"}, untested
+
+
+def test_target_down_covers_every_service_job_but_the_host_run() -> None:
+    config = yaml.safe_load((PROM / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {j["job_name"] for j in config["scrape_configs"] if j["job_name"].startswith("monitor-")}
+    (rule,) = [a for a in _alerts() if a["alert"] == "MonitorTargetDown"]
+    pattern = re.search(r'job=~"([^"]+)"', rule["expr"]).group(1)  # type: ignore[union-attr]
+    covered = {j for j in jobs if re.fullmatch(pattern, j)}
+    assert covered == jobs - {"monitor-run"}, (covered, jobs)
