@@ -144,6 +144,7 @@ def _run_workers(settings: Settings, components: Components, console: Console) -
     common = {"loglevel": level, "quiet": True, "override_logging": False, "redirect_stdouts": False}
     if app is not None:
         worker: Any = faust.Worker(app, service, **common)
+        worker.spinner = None  # faust's spinner writes cursor escapes into our alert feed
     else:
         worker = mode.Worker(service, **common)
     code = 0
