@@ -126,6 +126,7 @@ class PanelQuery:
     panel: str
     ref: str
     expr: str
+    legend: str = ""
 
     def where(self) -> str:
         return f"{self.dashboard} / {self.panel!r} / {self.ref}"
@@ -149,7 +150,8 @@ def dashboard_queries() -> list[PanelQuery]:
         for p in iter_panels(dash.get("panels", [])):
             for t in p.get("targets", []):
                 if t.get("expr"):
-                    out.append(PanelQuery(fname, p.get("title", "?"), t.get("refId", "?"), t["expr"]))
+                    out.append(PanelQuery(fname, p.get("title", "?"), t.get("refId", "?"), t["expr"],
+                                          t.get("legendFormat", "")))
     return out
 
 

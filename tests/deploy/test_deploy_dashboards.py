@@ -199,6 +199,7 @@ def prometheus(monitor_run: str, tmp_path_factory: pytest.TempPathFactory) -> It
     target = monitor_run.removeprefix("http://")
     (tmp / "prometheus.yml").write_text(yaml.safe_dump({
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(DEPLOY / "prometheus" / "alerts.yml")],
         "scrape_configs": [{"job_name": "monitor", "static_configs": [{"targets": [target]}]}],
     }), encoding="utf-8")
     port = free_port()
@@ -238,10 +239,17 @@ def test_every_panel_query_runs_on_prometheus_scraping_a_seed_run(prometheus: st
         if body.get("status") != "success":
             failures.append(f"{q.where()}: {body.get('errorType')}: {body.get('error')}\n    {expr}")
             continue
+        result = body["data"]["result"]
         if expects_data(q, necessary):
             checked_data += 1
-            if not body["data"]["result"]:
+            if not result:
                 failures.append(f"{q.where()}: no data, though a seed run produces its metrics\n    {expr}")
+        legend_labels = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", q.legend))
+        for series in result:
+            missing = legend_labels - set(series["metric"])
+            if missing:
+                failures.append(f"{q.where()}: legend uses {sorted(missing)}, absent from the result\n    {expr}")
+                break
     if failures:
         names = query(prometheus, 'group by (__name__) ({__name__=~"monitor_.*"})')
         present = sorted(s["metric"]["__name__"] for s in names.get("data", {}).get("result", []))
@@ -282,3 +290,20 @@ def test_live_test_skips_only_when_monitor_run_is_not_built(monkeypatch: pytest.
     monkeypatch.setattr(importlib, "import_module", broken)
     with pytest.raises(ModuleNotFoundError):
         require_monitor_run()
+
+
+def test_alert_rules_evaluate_cleanly_on_a_seed_run(prometheus: str) -> None:
+    """deploy/prometheus/alerts.yml loaded into the live Prometheus: every rule evaluates without error
+    against real monitor metrics, and none without a `for:` fires on a healthy seed run."""
+
+    def evaluated() -> list[dict]:
+        groups = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+        return rules if rules and all(r.get("lastEvaluation", "").startswith("2") and
+                                      not r["lastEvaluation"].startswith("0001") for r in rules) else []
+
+    rules = poll("every alert rule evaluated", SCRAPES_DEADLINE, evaluated)
+    broken = [f"{r['name']}: {r.get('lastError')}" for r in rules if r.get("health") != "ok"]
+    assert not broken, "\n".join(broken)
+    firing = [f"{r['name']} {[a['labels'] for a in r.get('alerts', [])]}" for r in rules if r.get("alerts")]
+    assert not firing, "alerts active on a healthy seed run:\n" + "\n".join(firing)
