@@ -78,6 +78,33 @@ def compile_list(name: str, body: ListBody, table: TermTable, err: Any) -> Compi
     return CompiledList(name, body.description, entities, info)
 
 
+def any_of(children: list[Node]) -> Node:
+    """``any`` of the children, with sibling terms merged into one node (one set test, not many)."""
+    terms = [c for c in children if type(c) is TermNode]
+    others = [c for c in children if type(c) is not TermNode]
+    if len(terms) > 1:
+        info: dict[int, tuple[str, str | None, str | None]] = {}
+        for t in terms:
+            for tid, v in t.info.items():
+                info.setdefault(tid, v)
+        terms = [TermNode(label=" | ".join(t.label for t in terms), info=info)]
+    merged = terms + others
+    return merged[0] if len(merged) == 1 else AnyNode(merged)
+
+
+_COST_ORDER = {TermNode: 0, AnyNode: 1, FieldNode: 2, AllNode: 2, SourceNode: 0, LanguageNode: 0,
+               QuantityNode: 3, SentenceNode: 4, NearNode: 4, RegexNode: 5, NoneNode: 6}
+
+
+def all_of(children: list[Node]) -> Node:
+    """``all`` of the children, cheapest first (a conjunction fails fast on a missing term)."""
+    flat: list[Node] = []
+    for c in children:
+        flat.extend(c.children if type(c) is AllNode else [c])  # type: ignore[attr-defined]
+    flat.sort(key=lambda c: _COST_ORDER.get(type(c), 3))
+    return flat[0] if len(flat) == 1 else AllNode(flat)
+
+
 class Compiler:
     """Compiles one rule's expressions; lists are looked up in ``local`` then ``shared``."""
 
@@ -136,7 +163,7 @@ class Compiler:
             return self.mapping(data, getattr(data, "line", None) or line)
         if isinstance(data, list):
             children = self.items(data, getattr(data, "line", None) or line, "any")
-            return AnyNode(children) if children else None
+            return any_of(children) if children else None
         if data is None:
             self.error(line, "empty expression")
             return None
@@ -154,11 +181,11 @@ class Compiler:
             return None
         parts: list[Node] = []
         if "any" in data:
-            parts.append(AnyNode(self.items(data["any"], kl.get("any", line), "any")))
+            parts.append(any_of(self.items(data["any"], kl.get("any", line), "any")))
         if "all" in data:
-            parts.append(AllNode(self.items(data["all"], kl.get("all", line), "all")))
+            parts.append(all_of(self.items(data["all"], kl.get("all", line), "all")))
         if "none" in data:
-            parts.append(NoneNode(self.items(data["none"], kl.get("none", line), "none")))
+            parts.append(NoneNode([any_of(self.items(data["none"], kl.get("none", line), "none"))]))
         if "near" in data:
             parts.append(self.near(data, kl, line))
         elif "within" in data:
@@ -187,7 +214,7 @@ class Compiler:
                 self.error(kl.get("language", line), "`language` takes a language code or a list of them")
             else:
                 parts.append(LanguageNode(frozenset(x.strip().lower() for x in langs)))
-        node: Node = parts[0] if len(parts) == 1 else AllNode(parts)
+        node: Node = parts[0] if len(parts) == 1 else all_of(parts)
         if "field" in data:
             fields = self.fields(data["field"], kl.get("field", line))
             if fields is not None:

@@ -6,7 +6,8 @@ Per article, in order:
 2. the language is detected on the raw text (``detect_language``), falling back to ``article.lang``;
 3. one Aho-Corasick scan per field finds every term of every rule (``TermTable.scan``);
 4. the presearcher picks the candidate rules: those whose trigger terms occurred, plus the rules that
-   can hold without any term (pure ``regex``/``source``/``language``/``none`` rules: always evaluated);
+   can hold without any term (pure ``regex``/``source``/``language``/``none`` rules: always evaluated),
+   and drops those for which another required term group did not occur (set operations, no evaluation);
 5. each enabled candidate whose ``languages`` admit the article is evaluated: the ``match`` expression
    must hold and, with ``score``, the sum of the weights of the distinct matched score terms must reach
    the threshold;
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.models import Article, Evidence, Match
-from monitor.rules.expr import FIELD_NAMES, Ev, Node
+from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode
 from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost
 from monitor.rules.terms import TermTable
 from monitor.text.boilerplate import trim_boilerplate
@@ -70,9 +71,14 @@ class Rule:
     severity_boost: SeverityBoost | None = None
     examples: ExamplesSpec | None = None
     expr: Node | None = field(default=None, repr=False)
-    score_terms: tuple[tuple[Node, float], ...] = field(default=(), repr=False)
+    score_terms: tuple[tuple[TermNode, float], ...] = field(default=(), repr=False)
     threshold: float | None = None
     triggers: frozenset[int] | None = field(default=None, repr=False)
+    requires: tuple[frozenset[int], ...] = field(default=(), repr=False)
+    scope: frozenset[int] = field(default=frozenset((0, 1, 2)), repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", frozenset(FIELD_NAMES.index(f) for f in self.fields))
 
 
 @dataclass(frozen=True)
@@ -87,12 +93,13 @@ class Analysis:
 class _Ctx:
     """What nodes read while one article is evaluated."""
 
-    __slots__ = ("_sent", "hits", "lang", "numbers", "source", "tags", "texts", "timeouts")
+    __slots__ = ("_sent", "hit_ids", "hits", "lang", "numbers", "source", "tags", "texts", "timeouts")
 
     def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
                  lang: str) -> None:
         self.texts = texts
         self.hits = hits
+        self.hit_ids = frozenset(hits)
         self.source = article.source
         self.tags = frozenset(t.casefold() for t in article.tags)
         self.lang = lang
@@ -167,10 +174,13 @@ class RuleSet:
         ctx = _Ctx(texts, hits, article, lang)
         matches = []
         evaluated = []
+        hit_ids = ctx.hit_ids
         for i in candidates:
             rule = self.rules[i]
             if rule.languages and lang not in rule.languages:
                 continue
+            if only is None and rule.requires and not all(not s.isdisjoint(hit_ids) for s in rule.requires):
+                continue  # a required term group did not occur: cannot hold
             evaluated.append(rule.id)
             m = self._evaluate(rule, ctx, norms, raw)
             if m is not None:
@@ -179,7 +189,7 @@ class RuleSet:
                         evaluated=tuple(evaluated))
 
     def _evaluate(self, rule: Rule, ctx: _Ctx, norms: list[Normalized], raw: tuple[str, ...]) -> Match | None:
-        scope = frozenset(FIELD_NAMES.index(f) for f in rule.fields)
+        scope = rule.scope
         ctx.numbers = []
         evidence: list[Ev] = []
         if rule.expr is not None:
@@ -189,7 +199,10 @@ class RuleSet:
             evidence.extend(got)
         if rule.threshold is not None:
             total = 0.0
+            hit_ids = ctx.hit_ids
             for node, weight in rule.score_terms:
+                if node.ids.isdisjoint(hit_ids):
+                    continue
                 got = node.eval(ctx, scope)
                 if got:
                     total += weight
@@ -200,7 +213,8 @@ class RuleSet:
             score = total
         else:
             score = float(len({ev[3] for ev in evidence}))
-        return Match(
+        # model_construct: every value is built here from validated rules; skip re-validation (hot path)
+        return Match.model_construct(
             rule=rule.id,
             rule_version=rule.version,
             title=rule.title,
@@ -225,7 +239,7 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> t
         lo = max(0, start - SNIPPET)
         hi = min(len(original), end + SNIPPET)
         snippet = " ".join(original[lo:hi].split())
-        out.append(Evidence(
+        out.append(Evidence.model_construct(
             term=written, matched=original[start:end], field=FIELD_NAMES[f],  # type: ignore[arg-type]
             start=start, end=end,
             snippet=("…" if lo else "") + snippet + ("…" if hi < len(original) else ""),

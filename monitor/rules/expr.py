@@ -6,10 +6,12 @@ term as written, list name, entity id). ``fields`` is the set of field indexes i
 1 summary, 2 content). Term hits come precomputed from the automaton (``ctx.hits``); nodes only combine
 them, so an article costs one scan plus the evaluation of the rules whose terms occurred.
 
-``triggers(node)`` is the presearcher's view of a node: a set of term ids at least one of which must
-occur for the node to hold, or ``None`` when it can hold without any term (``none``, ``regex``,
-``source``, ``language``). For ``all`` the cheapest child set is chosen (the rarest terms), as
-Luwak's presearcher does. The compiler from YAML lives in ``monitor.rules.compile``.
+``requires(cost)`` is the presearcher's view of a node: sets of term ids such that the node can only
+hold when *every* set has a hit (a conjunction of disjunctions; ``[]`` when it can hold without any
+term: ``none``, ``regex``, ``source``, ``language``). ``all`` concatenates its children's sets; ``any``
+unions the cheapest set of each child. The loader indexes each rule under its cheapest set (the rarest
+terms, as Luwak's presearcher does) and tests the other sets with C-speed set operations before
+evaluating it. The compiler from YAML lives in ``monitor.rules.compile``.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from monitor.text.numbers import number_after, number_before
 from monitor.text.segment import sentence_starts, words_between
 
 Ev = tuple[int, int, int, str, str | None, str | None]
+Cost = Callable[[frozenset[int]], float]
 FIELD_NAMES = ("title", "summary", "content")
 
 
 class Ctx(Protocol):
     texts: Sequence[str]
     hits: dict[int, list[tuple[int, int, int]]]
+    hit_ids: frozenset[int]
     source: str
     tags: frozenset[str]
     lang: str
@@ -44,8 +48,9 @@ class Node:
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         raise NotImplementedError
 
-    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
-        return None
+    def requires(self, cost: Cost) -> list[frozenset[int]]:
+        """Sets of term ids of which each must have a hit for the node to hold ([] = none needed)."""
+        return []
 
     def term_ids(self) -> set[int]:
         return set()
@@ -60,22 +65,28 @@ class TermNode(Node):
 
     label: str
     info: dict[int, tuple[str, str | None, str | None]]
+    ids: frozenset[int] = field(default=frozenset(), init=False)
+
+    def __post_init__(self) -> None:
+        self.ids = frozenset(self.info)
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        if self.ids.isdisjoint(ctx.hit_ids):
+            return None
         out: list[Ev] | None = None
         hits = ctx.hits
-        for tid, (written, lst, ent) in self.info.items():
-            found = hits.get(tid)
-            if found:
-                for f, a, b in found:
-                    if f in fields:
-                        if out is None:
-                            out = []
-                        out.append((f, a, b, written, lst, ent))
+        info = self.info
+        for tid in self.ids & ctx.hit_ids:
+            written, lst, ent = info[tid]
+            for f, a, b in hits[tid]:
+                if f in fields:
+                    if out is None:
+                        out = []
+                    out.append((f, a, b, written, lst, ent))
         return out
 
-    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
-        return frozenset(self.info)
+    def requires(self, cost: Cost) -> list[frozenset[int]]:
+        return [self.ids]
 
     def term_ids(self) -> set[int]:
         return set(self.info)
@@ -93,14 +104,14 @@ class AnyNode(Node):
                 out = r if out is None else out + r
         return out
 
-    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
+    def requires(self, cost: Cost) -> list[frozenset[int]]:
         acc: set[int] = set()
         for child in self.children:
-            t = child.triggers(cost)
-            if t is None:
-                return None
-            acc |= t
-        return frozenset(acc)
+            sets = child.requires(cost)
+            if not sets:
+                return []
+            acc |= min(sets, key=cost)
+        return [frozenset(acc)]
 
     def term_ids(self) -> set[int]:
         return set().union(*(c.term_ids() for c in self.children)) if self.children else set()
@@ -120,9 +131,8 @@ class AllNode(AnyNode):
             out += r
         return out
 
-    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
-        options = [t for t in (c.triggers(cost) for c in self.children) if t is not None]
-        return min(options, key=cost) if options else None
+    def requires(self, cost: Cost) -> list[frozenset[int]]:
+        return [s for c in self.children for s in c.requires(cost)]
 
 
 @dataclass(eq=False)
@@ -133,8 +143,8 @@ class NoneNode(AnyNode):
                 return None
         return []
 
-    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
-        return None
+    def requires(self, cost: Cost) -> list[frozenset[int]]:
+        return []
 
 
 @dataclass(eq=False)
@@ -150,6 +160,8 @@ class NearNode(AllNode):
             if not r:
                 return None
             per_item.append(r)
+        if len(per_item) == 2:
+            return self._pair(ctx, fields, per_item[0], per_item[1])
         out: list[Ev] = []
         k = len(per_item)
         for f in fields:
@@ -171,6 +183,31 @@ class NearNode(AllNode):
                     counts[j] -= 1
                     have -= counts[j] == 0
                     lo += 1
+        return _dedupe(out) if out else None
+
+    def _pair(self, ctx: Ctx, fields: frozenset[int], xs: list[Ev], ys: list[Ev]) -> list[Ev] | None:
+        """Two items: for each hit of the rarer one, its nearest neighbours of the other."""
+        if len(xs) > len(ys):
+            xs, ys = ys, xs
+        out: list[Ev] = []
+        for f in fields:
+            ys_f = sorted((ev for ev in ys if ev[0] == f), key=lambda ev: ev[1])
+            if not ys_f:
+                continue
+            starts = [ev[1] for ev in ys_f]
+            text = ctx.texts[f]
+            for x in xs:
+                if x[0] != f:
+                    continue
+                i = bisect_right(starts, x[1])
+                found = False
+                for j in (i - 1, i):  # nearest before and after; positions order words
+                    if 0 <= j < len(ys_f) and words_between(text, x[1], starts[j]) <= self.within:
+                        if ys_f[j] is not x:
+                            out.append(ys_f[j])
+                            found = True
+                if found:
+                    out.append(x)
         return _dedupe(out) if out else None
 
 
@@ -231,8 +268,8 @@ class QuantityNode(Node):
                 out.append(ev)
         return out or None
 
-    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
-        return self.of.triggers(cost)
+    def requires(self, cost: Cost) -> list[frozenset[int]]:
+        return self.of.requires(cost)
 
     def term_ids(self) -> set[int]:
         return self.of.term_ids()
@@ -272,8 +309,8 @@ class FieldNode(Node):
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         return self.child.eval(ctx, self.fields)
 
-    def triggers(self, cost: Callable[[frozenset[int]], float]) -> frozenset[int] | None:
-        return self.child.triggers(cost)
+    def requires(self, cost: Cost) -> list[frozenset[int]]:
+        return self.child.requires(cost)
 
     def term_ids(self) -> set[int]:
         return self.child.term_ids()

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from monitor.rules.compile import CompiledList, Compiler, compile_list
 from monitor.rules.engine import Entity, Rule, RuleSet, TermList
 from monitor.rules.errors import RuleError, RulesInvalid
-from monitor.rules.expr import Node
+from monitor.rules.expr import Node, TermNode
 from monitor.rules.schema import ExamplesSpec, ListFile, RuleFile, RuleSpec
 from monitor.rules.terms import TermTable
 from monitor.rules.yamlload import LDict, error_line, line_of, load_yaml
@@ -193,7 +193,7 @@ class _Loader:
     def build(self) -> RuleSet:
         extra_examples = self.attach_examples()
         seen: dict[str, tuple[str, int | None]] = {}
-        compiled: list[tuple[RuleSpec, Any, str, Node | None, list[tuple[Node, float]], Compiler]] = []
+        compiled: list[tuple[RuleSpec, Any, str, Node | None, list[tuple[TermNode, float]], Compiler]] = []
         for spec, data, file, _ in self.specs:
             line = getattr(data, "line", None)
             if spec.id in seen:
@@ -208,11 +208,11 @@ class _Loader:
                 local[name] = compile_list(name, body, self.table, bad)
             comp = Compiler(self.table, self.lists, local, file, self.errors)
             expr = comp.expr(data["match"], line_of(data, ("match",))) if spec.match is not None else None
-            score_terms: list[tuple[Node, float]] = []
+            score_terms: list[tuple[TermNode, float]] = []
             if spec.score is not None:
                 for i, wt in enumerate(spec.score.terms):
                     node = comp.term(wt.term, line_of(data, ("score", "terms", i)))
-                    if node is not None:
+                    if isinstance(node, TermNode):
                         score_terms.append((node, wt.weight))
             if spec.event is not None:
                 for i, key in enumerate(spec.event.keys):
@@ -236,12 +236,13 @@ class _Loader:
 
         rules = []
         for spec, data, file, expr, score_terms, _ in compiled:
-            trig = expr.triggers(cost) if expr is not None else None
+            requires = expr.requires(cost) if expr is not None else []
             if spec.score is not None and spec.score.threshold > 0:
-                positive = [n.triggers(cost) for n, w in score_terms if w > 0]
-                score_trig = frozenset().union(*[p for p in positive if p is not None])
-                if trig is None or cost(score_trig) < cost(trig):
-                    trig = score_trig
+                positive = [n.requires(cost) for n, w in score_terms if w > 0]
+                if positive and all(positive):
+                    requires.append(frozenset().union(*(min(p, key=cost) for p in positive)))
+            requires = list(dict.fromkeys(requires))
+            trig = min(requires, key=cost) if requires else None
             rules.append(Rule(
                 id=spec.id, version=spec.version or _version(data), title=spec.title or spec.id,
                 description=spec.description, severity=spec.severity, tags=tuple(spec.tags),
@@ -250,6 +251,7 @@ class _Loader:
                 severity_boost=spec.severity_boost, examples=_merge(spec.examples, extra_examples.get(spec.id)),
                 expr=expr, score_terms=tuple(score_terms),
                 threshold=spec.score.threshold if spec.score is not None else None, triggers=trig,
+                requires=tuple(r for r in requires if r is not trig),
             ))
         lists = {
             name: TermList(name, cl.description,

@@ -57,7 +57,7 @@ class ExampleArticle(Spec):
     summary: str = ""
     content: str = ""
     source: str = ""
-    tags: list[str] = []
+    tags: tuple[str, ...] = ()
     lang: str = ""
     note: str = ""
 
@@ -66,8 +66,8 @@ Example = str | ExampleArticle
 
 
 class ExamplesSpec(Spec):
-    positive: list[Example] = []
-    negative: list[Example] = []
+    positive: tuple[Example, ...] = ()
+    negative: tuple[Example, ...] = ()
 
 
 class WeightedTerm(Spec):
@@ -83,7 +83,7 @@ class ScoreSpec(Spec):
 class EventSpec(Spec):
     """Parsed for the event-grouping stage; unused by the matcher."""
 
-    keys: list[str] = []
+    keys: tuple[str, ...] = ()
     window: float = 86400.0
 
     @field_validator("window", mode="before")
@@ -108,10 +108,10 @@ class RuleSpec(Spec):
     title: str = ""
     description: str = ""
     severity: Severity = "medium"
-    tags: list[str] = []
-    languages: list[str] = []
+    tags: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
     enabled: bool = True
-    fields: list[FieldName] = list(FIELDS)
+    fields: tuple[FieldName, ...] = FIELDS
     match: Any = None
     score: ScoreSpec | None = None
     examples: ExamplesSpec | None = None
@@ -120,7 +120,7 @@ class RuleSpec(Spec):
     min_sources: int | None = Field(default=None, ge=1)
     severity_boost: SeverityBoost | None = None
     author: str = ""
-    references: list[str] = []
+    references: tuple[str, ...] = ()
     notes: str = ""
 
     @field_validator("version", mode="before")
@@ -130,8 +130,8 @@ class RuleSpec(Spec):
 
     @field_validator("languages")
     @classmethod
-    def _lower(cls, v: list[str]) -> list[str]:
-        return [x.strip().lower() for x in v]
+    def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(x.strip().lower() for x in v)
 
     @model_validator(mode="after")
     def _needs_condition(self) -> RuleSpec:

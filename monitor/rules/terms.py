@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ahocorasick
 
@@ -56,6 +57,7 @@ class Term:
     arabic: bool
 
 
+@lru_cache(maxsize=65536)
 def parse_term(raw: str) -> tuple[str, bool]:
     """``(normalised key, prefix wildcard)`` of a term as written."""
     words = raw.split()

@@ -56,7 +56,12 @@ def _sequence(loader: Any, node: yaml.SequenceNode) -> LList:
     return out
 
 
+def _str(loader: Any, node: yaml.ScalarNode) -> str:
+    return str(node.value)
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor("tag:yaml.org,2002:str", _str)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 

@@ -1,0 +1,235 @@
+"""Benchmark of the rule matcher: articles per second at 100, 1,000 and 10,000 rules.
+
+Usage: ``.venv/bin/python bench/rules.py [--sizes 100,1000,10000] [--seconds 3]``
+
+For each size it writes a rules folder (the shipped rules and lists under ``rules/`` plus generated
+variants with realistic Arabic and English term lists: places, people, organisations, weapons, verbs),
+loads it in a fresh subprocess (so ``rss_mb`` is that process's resident memory after loading), and
+pushes a corpus of ~5 KB articles (the seeds, and variants of them and of English wire copy) through the
+whole pipeline: trimming, normalisation, language id, the automaton, the presearcher and the rules.
+Side by side, at 100 and 1,000 rules, a baseline: one compiled regular expression per rule (the rule's
+terms as an alternation) over the normalised text. One JSON line per size on stdout:
+``{"rules", "articles", "articles_per_s", "baseline_articles_per_s", "load_s", "rss_mb"}``.
+Not a test: numbers depend on the machine; run it alone on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.models import Article  # noqa: E402
+from monitor.rules import load_rules  # noqa: E402
+from monitor.text import fold, trim_boilerplate  # noqa: E402
+
+AR_PLACES = ["بغداد", "الموصل", "البصرة", "أربيل", "كركوك", "الأنبار", "دير الزور", "الحسكة", "الرقة", "حلب",
+             "دمشق", "عمان", "الزرقاء", "الكويت", "الدوحة", "المنامة", "صلاح الدين", "ديالى", "نينوى",
+             "السليمانية", "الفلوجة", "الرمادي", "تكريت", "سامراء", "القائم", "البوكمال", "الميادين", "منبج"]
+EN_PLACES = ["Baghdad", "Mosul", "Basra", "Erbil", "Kirkuk", "Anbar", "Deir ez-Zor", "Hasakah", "Raqqa",
+             "Aleppo", "Damascus", "Amman", "Zarqa", "Kuwait", "Doha", "Manama", "Salahuddin", "Diyala",
+             "Nineveh", "Sulaymaniyah", "Fallujah", "Ramadi", "Tikrit", "Samarra", "Qaim", "Bukamal"]
+AR_TOPICS = ["انتخابات", "موازنة", "نفط", "كهرباء", "فيضانات", "جفاف", "صفقة", "استثمار", "مؤتمر", "زيارة",
+             "اتفاقية", "مفاوضات", "هدنة", "انسحاب", "تظاهرات", "اعتقال", "محكمة", "وزير", "برلمان", "سفير",
+             "شركة", "مصرف", "عقوبات", "لاجئين", "مستشفى", "جامعة", "مطار", "ميناء", "حدود", "تهريب"]
+EN_TOPICS = ["election", "budget", "oil", "electricity", "floods", "drought", "deal", "investment", "summit",
+             "visit", "agreement", "talks", "truce", "withdrawal", "protests", "arrest", "court", "minister",
+             "parliament", "ambassador", "company", "bank", "sanctions", "refugees", "hospital", "university",
+             "airport", "port", "border", "smuggling"]
+AR_VERBS = ["استهدف", "يستهدف", "قصف", "هاجم", "أعلن", "كشف", "نفى", "أكد", "وقع", "اتفق", "ناقش", "بحث"]
+EN_VERBS = ["attack*", "strike*", "announce*", "reveal*", "deny", "denied", "confirm*", "sign*", "agree*",
+            "discuss*"]
+AR_SYL = ["كار", "مون", "سال", "دين", "رها", "ليم", "نور", "باس", "طار", "جود", "فهد", "زين", "قاس", "شام"]
+EN_SYL = ["kar", "mon", "sal", "din", "rah", "lim", "nor", "bas", "tar", "jud", "fah", "zen", "qas", "sham"]
+
+EN_PARAS = [
+    "Three rockets struck near Ain al-Asad air base in western Iraq on Tuesday, officials said, in the latest "
+    "of a series of attacks on bases hosting US and coalition forces. No casualties were reported.",
+    "The Iraqi prime minister said the first round of talks with the United States on the future of the "
+    "coalition would begin next month, and that a joint military committee had been formed.",
+    "Oil prices rose on Monday as traders weighed supply concerns in the Middle East against signs of "
+    "slowing demand in China, analysts said, while the dollar held steady against major currencies.",
+    "The football league's second round ended with a surprise win for the visitors, who scored twice in "
+    "the last ten minutes of the match in Basra.",
+    "A drone was shot down near the Harir base in Erbil, the Kurdistan region's counter-terrorism service "
+    "said in a statement, adding that an investigation had been opened.",
+    "Parliament approved the budget after weeks of negotiations between the blocs, the speaker said, "
+    "adding that the electricity and water ministries would receive the largest increases.",
+]
+
+
+def _name(rnd: random.Random, syl: list[str]) -> str:
+    return "".join(rnd.choice(syl) for _ in range(rnd.randint(2, 3)))
+
+
+def generate_rules(n: int, folder: Path, seed: int = 7) -> None:
+    """``n`` generated rules (in files of 100) and two generated lists under ``folder``."""
+    rnd = random.Random(seed)
+    lists = folder / "lists"
+    lists.mkdir(parents=True, exist_ok=True)
+    (lists / "bench_verbs.yaml").write_text(json.dumps({"list": "bench_verbs", "terms": AR_VERBS + EN_VERBS}))
+    (lists / "bench_places.yaml").write_text(json.dumps({"list": "bench_places", "entities": {
+        f"p{i}": {"terms": [a, e]} for i, (a, e) in enumerate(zip(AR_PLACES, EN_PLACES, strict=False))}}))
+    batch: list[dict[str, object]] = []
+    for i in range(n):
+        ar_name, en_name = _name(rnd, AR_SYL), _name(rnd, EN_SYL).capitalize()
+        entity = [ar_name, f"{ar_name} {rnd.choice(AR_SYL)}", en_name, f"{en_name} {rnd.choice(EN_SYL)}*"]
+        topics = rnd.sample(AR_TOPICS, 3) + rnd.sample(EN_TOPICS, 3)
+        kind = i % 20
+        if kind < 14:  # a client watch: a named entity and a topic
+            match: object = {"all": [{"any": entity}, {"any": topics}]}
+        elif kind < 16:  # an entity with an action verb nearby
+            match = {"all": [{"near": [{"any": entity}, "@bench_verbs"], "within": 6}],
+                     "none": [rnd.choice(AR_TOPICS)]}
+        elif kind < 18:  # weighted
+            match = {"any": entity + topics[:1]}
+        elif kind < 19:  # a place watch: a real place, a verb and a topic nearby
+            place = rnd.randrange(len(EN_PLACES))
+            match = {"all": [{"any": [AR_PLACES[place], EN_PLACES[place]]},
+                             {"near": ["@bench_verbs", {"any": topics}], "within": 6}],
+                     "none": [rnd.choice(AR_TOPICS)]}
+        else:  # entity and topic in one sentence
+            match = {"sentence": [{"any": entity}, {"any": topics}]}
+        rule: dict[str, object] = {"id": f"bench-{i}", "title": f"Bench rule {i}", "severity": "low",
+                                   "tags": ["bench"], "match": match}
+        if kind in (16, 17):
+            rule["score"] = {"threshold": 2, "terms": [{"term": t, "weight": 1} for t in entity + topics]}
+        batch.append(rule)
+        if len(batch) == 100 or i == n - 1:
+            (folder / f"bench_{i // 100:04d}.yaml").write_text(json.dumps({"rules": batch}, ensure_ascii=False))
+            batch = []
+
+
+def build_folder(n: int, tmp: Path) -> Path:
+    folder = tmp / f"rules_{n}"
+    folder.mkdir()
+    shipped = 0
+    src = ROOT / "rules"
+    if src.is_dir():
+        for p in src.rglob("*.y*ml"):
+            dest = folder / p.relative_to(src)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(p.read_bytes())
+            if "lists" not in p.parts and not p.name.endswith((".examples.yaml", ".examples.yml")):
+                shipped += 1
+    generate_rules(max(0, n - shipped), folder / "bench")
+    return folder
+
+
+def corpus(n: int = 200, seed: int = 3) -> list[Article]:
+    """~5 KB articles: the seeds, shuffled variants of them, and English copy."""
+    rnd = random.Random(seed)
+    seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    out = []
+    for i in range(n):
+        if i % 3 != 2 and seeds:
+            base = seeds[i % len(seeds)]
+            paras = [p for p in base.split("\n") if p.strip()]
+            head, body = paras[0], paras[1:]
+            rnd.shuffle(body)
+            text = "\n\n".join([head, *body])[:5200]
+        else:
+            paras = [rnd.choice(EN_PARAS) for _ in range(25)]
+            text = "\n\n".join(paras)[:5200]
+        title = text.split("\n", 1)[0][:120]
+        out.append(Article(id=f"a{i}", title=title, content=text, source="bench"))
+    return out
+
+
+def baseline_regexes(folder: Path) -> list[re.Pattern[str]]:
+    """One regex per rule: the alternation of its terms (normalised), on word boundaries."""
+    rs = load_rules(folder)
+    table = rs._table
+    out = []
+    for rule in rs.enabled:
+        ids: set[int] = set()
+        if rule.expr is not None:
+            ids |= rule.expr.term_ids()
+        for node, _ in rule.score_terms:
+            ids |= node.term_ids()
+        keys = sorted({re.escape(table.terms[t].key) + (r"\w*" if table.terms[t].prefix else "") for t in ids})
+        if keys:
+            out.append(re.compile(r"\b(?:" + "|".join(keys) + r")\b"))
+    return out
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        import os
+
+        return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
+    except (OSError, ValueError):
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)
+
+
+def measure(folder: Path, n_rules: int, seconds: float, with_baseline: bool) -> dict[str, object]:
+    from monitor.text.normalize import warm
+
+    warm()
+    t0 = time.perf_counter()
+    rs = load_rules(folder)
+    load_s = time.perf_counter() - t0
+    rss = _rss_mb()
+    articles = corpus()
+    for a in articles[:20]:  # warm caches
+        rs.analyse(a)
+    done = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for a in articles:
+            rs.analyse(a)
+        done += len(articles)
+    rate = done / (time.perf_counter() - t0)
+    base_rate = None
+    if with_baseline:
+        regexes = baseline_regexes(folder)
+        done_b = 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds / 2 or done_b == 0:
+            for a in articles[:20]:
+                texts = [fold(a.title), fold(trim_boilerplate(a.summary)), fold(trim_boilerplate(a.content))]
+                for rx in regexes:
+                    for t in texts:
+                        if rx.search(t):
+                            break
+            done_b += 20
+        base_rate = round(done_b / (time.perf_counter() - t0), 1)
+    return {"rules": len(rs.rules), "articles": done, "articles_per_s": round(rate, 1),
+            "baseline_articles_per_s": base_rate, "load_s": round(load_s, 3), "rss_mb": rss}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100,1000,10000")
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        folder = Path(args.child)
+        print(json.dumps(measure(folder, 0, args.seconds, args.baseline)), flush=True)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(x) for x in args.sizes.split(",")):
+            folder = build_folder(n, Path(tmp))
+            cmd = [sys.executable, __file__, "--child", str(folder), "--seconds", str(args.seconds)]
+            if n <= 1000:
+                cmd.append("--baseline")
+            subprocess.run(cmd, check=True)
+
+
+if __name__ == "__main__":
+    main()

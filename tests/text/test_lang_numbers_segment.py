@@ -1,0 +1,73 @@
+"""Language identification, numbers next to terms, sentences and tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.text import detect_language, fold, sentences, tokens
+from monitor.text.numbers import number_after, number_before
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+@pytest.mark.parametrize("path", sorted(SEEDS.glob("*.txt")), ids=lambda p: p.name[:3])
+def test_seeds_are_arabic_despite_persian_letters(path: Path) -> None:
+    assert detect_language(path.read_text(encoding="utf-8")) == "ar"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("این یک متن فارسی است که برای آزمایش نوشته شده و پس از آن گفتگو ادامه یافت", "fa"),
+        ("Three rockets hit the Ain al-Asad base on Tuesday, officials said.", "en"),
+        ("Rockets hit Ain al-Asad", "en"),
+        ("Le président de la République a dit que la base est dans le nord", "fr"),
+        ("Президент заявил, что база находится на севере", "ru"),
+        ("", ""),
+        ("12345 678", ""),
+    ],
+)
+def test_languages(text: str, lang: str) -> None:
+    assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "noun", "value"),
+    [
+        ("ثلاثة صواريخ", "صواريخ", 3),
+        ("أربع قذائف", "قذائف", 4),
+        ("أكثر من 150 صاروخ", "صاروخ", 150),
+        ("خمسة عشر صاروخا", "صاروخا", 15),
+        ("three rockets", "rockets", 3),
+        ("twenty-five drones", "drones", 25),
+        ("1,500 troops", "troops", 1500),
+        ("بـ٣ صواريخ", "صواريخ", 3),
+    ],
+)
+def test_number_before(text: str, noun: str, value: float) -> None:
+    f = fold(text)
+    assert number_before(f, f.index(fold(noun))) == value
+
+
+def test_vague_quantities_give_no_number() -> None:
+    f = fold("عدة صواريخ")
+    assert number_before(f, f.index("صواريخ")) is None
+    assert number_before("several rockets", 8) is None
+
+
+def test_number_after() -> None:
+    f = fold("صواريخ ثلاثة")
+    assert number_after(f, len("صواريخ")) == 3
+    assert number_after("rockets: 3 more", 7) == 3
+
+
+def test_sentences_and_tokens() -> None:
+    text = fold("الجملة الأولى. الثانية؟ الثالثة\nالرابعة 2.5 مليون")
+    got = [s.text for s in sentences(text)]
+    assert got == ["الجمله الاولي.", "الثانيه?", "الثالثه", "الرابعه 2.5 مليون"]
+    toks = [t.text for t in tokens(fold("بـ4 صواريخ"))]
+    assert toks == ["ب", "4", "صواريخ"]
+    for t in tokens(text):
+        assert text[t.start:t.end] == t.text
