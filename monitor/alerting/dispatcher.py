@@ -59,10 +59,12 @@ class SubscriptionCache:
 
 
 class _Endpoint:
+    """One subscription's capped queue, its worker task, and the sends it has in flight."""
+
     def __init__(self, cap: int) -> None:
         self.queue: asyncio.Queue[Entry] = asyncio.Queue(cap)
         self.task: asyncio.Task[None] | None = None
-        self.busy = False
+        self.sending: set[asyncio.Task[None]] = set()
 
 
 class Dispatcher:
@@ -169,23 +171,38 @@ class Dispatcher:
 
     # --- workers --------------------------------------------------------------------------------
     async def _work(self, sub_id: str, ep: _Endpoint) -> None:
+        """Take entries and send them: a batching channel (redis) gets up to ``delivery_batch`` per call,
+        one call at a time; others get one entry per send, ``channel.concurrency`` at a time, each
+        recorded as soon as it completes (so a kill repeats at most that many sends)."""
+        sem: asyncio.Semaphore | None = None
         while not self._stopping.is_set():
             try:
                 first = await asyncio.wait_for(ep.queue.get(), 30.0)
             except TimeoutError:
+                if ep.sending:
+                    continue
                 return
+            ch = self.channels.get(first.channel)
+            batching = bool(ch is not None and ch.batching)
+            if sem is None:
+                sem = asyncio.Semaphore(1 if batching or ch is None else ch.concurrency)
             batch = [first]
-            while len(batch) < self.s.delivery_batch and not ep.queue.empty():
+            while batching and len(batch) < self.s.delivery_batch and not ep.queue.empty():
                 batch.append(ep.queue.get_nowait())
-            ep.busy = True
-            try:
-                await self._process(sub_id, batch)
-            except Exception:
-                log.exception("delivery batch for %s failed; entries stay pending", sub_id)
-            finally:
-                ep.busy = False
-                for e in batch:
-                    self.inflight.discard(e.entry_id)
+            await sem.acquire()
+            task = asyncio.create_task(self._run(sub_id, batch, sem))
+            ep.sending.add(task)
+            task.add_done_callback(ep.sending.discard)
+
+    async def _run(self, sub_id: str, batch: list[Entry], sem: asyncio.Semaphore) -> None:
+        try:
+            await self._process(sub_id, batch)
+        except Exception:
+            log.exception("delivery batch for %s failed; entries stay pending", sub_id)
+        finally:
+            sem.release()
+            for e in batch:
+                self.inflight.discard(e.entry_id)
 
     async def _process(self, sub_id: str, entries: list[Entry]) -> None:
         sub = self.cache.by_id.get(sub_id)
@@ -319,19 +336,19 @@ class Dispatcher:
 
     # --- stop -----------------------------------------------------------------------------------
     async def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking work; let the batches being sent finish (bounded), leave the rest pending."""
+        """Stop taking work; let the sends in flight finish (bounded), leave the rest pending in Redis."""
         self._stopping.set()
-        tasks = []
-        for ep in self.endpoints.values():  # not started: stays pending in Redis for the next start
-            while not ep.queue.empty():
+        sending: list[asyncio.Task[None]] = []
+        for ep in self.endpoints.values():
+            while not ep.queue.empty():  # not started: stays pending in Redis for the next start
                 self.inflight.discard(ep.queue.get_nowait().entry_id)
             if ep.task is not None and not ep.task.done():
-                if ep.busy:
-                    tasks.append(ep.task)
-                else:
-                    ep.task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
+                ep.task.cancel()
+            sending += ep.sending
+        if sending:
+            _, pending = await asyncio.wait(sending, timeout=timeout)
             for t in pending:
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        tasks = [ep.task for ep in self.endpoints.values() if ep.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -37,11 +37,13 @@ class DeliveryError(Exception):
 
 class Channel:
     name: ClassVar[str] = ""
-    concurrency: int = 4
+    #: True: ``send_many`` does one round trip for many deliveries (the dispatcher then batches)
+    batching: ClassVar[bool] = False
 
     def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
         self.settings = settings
         self.redis = redis
+        self.concurrency = settings.delivery_endpoint_concurrency  # sends in flight per endpoint
 
     async def send(self, delivery: Delivery, subscription: Subscription) -> None:
         raise NotImplementedError

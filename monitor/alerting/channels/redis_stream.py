@@ -57,6 +57,7 @@ def _ms_id(x: bytes | str) -> tuple[int, int]:
 
 class RedisStreamChannel(Channel):
     name = "redis"
+    batching = True
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -77,7 +77,6 @@ class WebhookChannel(Channel):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.concurrency = self.settings.delivery_endpoint_concurrency
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
