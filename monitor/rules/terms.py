@@ -8,13 +8,15 @@ normalised form and wildcard flag), and registers a few *keys* per term in the a
 - for an Arabic term ending in ة: the stem with ت (قاعدت…) that must be followed by a suffix
   (قاعدتين، جولتها), and the sound plural stem+ات (جولات، جولاتها);
 - for an Arabic term starting with ال: the term without it, valid only after a proclitic that carries
-  the article (بال، وال، لل …: للجنة matches اللجنة).
+  the article (بال، وال، لل …: للجنة matches اللجنة);
+- for an indefinite Arabic phrase of 2-3 words (قاعدة عسكرية): its definite form (القاعدة العسكرية),
+  every later word with ال and the first after an article-carrying proclitic.
 
 ``scan(text)`` runs the automaton over a normalised field and keeps a hit only when it sits on word
 boundaries, allowing inside the same token an Arabic proclitic before (``affixes.PROCLITICS``) and an
 Arabic suffix after (``affixes.SUFFIXES``), or English -s/-es after; a trailing ``*`` allows any
-continuation of the last word. Hits are ``term id -> [(start, end)]`` in normalised offsets, ``end``
-extended over the tolerated suffix (so evidence shows the whole word).
+continuation of the last word. Hits are ``term id -> [(start, end)]`` in normalised offsets, extended
+over the tolerated proclitic and suffix (so evidence shows the whole word).
 """
 
 from __future__ import annotations
@@ -104,9 +106,12 @@ class TermTable:
         """``(key, kind, needs article proclitic)`` registered for a term."""
         heads = [(term.key, False)]
         if term.arabic:
-            first = term.key.split(" ", 1)[0]
-            if first.startswith("ال") and len(first) >= 4:
+            words = term.key.split(" ")
+            if words[0].startswith("ال") and len(words[0]) >= 4:
                 heads.append((term.key[2:], True))
+            elif 1 < len(words) <= 3 and all(is_arabic(w) and not w.startswith("ال") for w in words):
+                # a noun-adjective phrase also matches its definite form: القاعدة العسكرية
+                heads.append((" ".join([words[0], *("ال" + w for w in words[1:])]), True))
         out: list[tuple[str, int, bool]] = []
         for head, article in heads:
             out.append((head, NORMAL, article))
@@ -145,35 +150,37 @@ class TermTable:
                 if not left_word and not right_word and kind == NORMAL and not article:
                     hits.setdefault(tid, []).append((start, end))
                     continue
-                stop = _check(text, n, start, end, kind, article, prefix, arabic, left_word, right_word)
-                if stop >= 0:
-                    hits.setdefault(tid, []).append((start, stop))
+                span = _check(text, n, start, end, kind, article, prefix, arabic, left_word, right_word)
+                if span is not None:
+                    hits.setdefault(tid, []).append(span)
         return hits
 
 
 def _check(
     text: str, n: int, start: int, end: int, kind: int, article: bool, prefix: bool, arabic: bool,
     left_word: bool, right_word: bool,
-) -> int:
-    """The end of an accepted hit (over its suffix), or -1 when the affixes are not allowed."""
+) -> tuple[int, int] | None:
+    """The span of an accepted hit (over its proclitic and suffix), or None when the affixes are not allowed."""
+    word_start = start
     if left_word:
         if not arabic:
-            return -1
+            return None
         k = start - 1
         low = max(0, start - MAX_PREFIX - 1)
         while k >= low and text[k].isalnum():
             k -= 1
         if k >= 0 and text[k].isalnum():
-            return -1
+            return None
         pre = text[k + 1:start]
         # ل + ال + a word starting with ل is written with two lams: للجنة = ل + (ا)ل + لجنة
         lam = article and pre in _LAM_PREFIXES and text[start] == "ل"
         if pre not in (ARTICLE_PROCLITICS if article else PROCLITICS) and not lam:
-            return -1
+            return None
+        word_start = k + 1
     elif article:
-        return -1
+        return None
     if not right_word:
-        return -1 if kind == 1 else end
+        return None if kind == TEH else (word_start, end)
     k = end
     high = min(n, end + MAX_SUFFIX + 1)
     while k < high and text[k].isalnum():
@@ -181,9 +188,9 @@ def _check(
     if prefix:
         while k < n and text[k].isalnum():
             k += 1
-        return k
+        return word_start, k
     if k < n and text[k].isalnum():
-        return -1
+        return None
     suffix = text[end:k]
     if not arabic:
         allowed = EN_SUFFIXES
@@ -193,7 +200,7 @@ def _check(
         allowed = _PRONOUNS_OR_NONE
     else:
         allowed = SUFFIXES
-    return k if suffix in allowed else -1
+    return (word_start, k) if suffix in allowed else None
 
 
 def word_end(text: str, pos: int) -> int:

@@ -6,7 +6,7 @@ All strings are in normalised form (``monitor.text.normalize``: ة → ه, alef 
   then ال, and ل + ال written لل (وال، بال، فال، ولل، وبال، فلل …).
 - ``SUFFIXES``: what may follow an Arabic term inside the same token: pronouns (ه ها هم هما هن نا كم
   كما كن ي ني), duals (ان ين, construct ا), plurals (ون ات), tanween alef (ا), nisba (ي يه يا يين يون
-  يات) and plural/dual + pronoun (اتها، انه، يهم …).
+  يات), plural/dual + pronoun (اتها، انه، يهم …) and past-tense verb endings (استهدفت، استهدفوه).
 - ``TEH_SUFFIXES``: suffixes allowed after a ة-final stem written with ت (قاعدتين، جولتها، قاعدتا).
 - ``EN_SUFFIXES``: English plural -s/-es (the possessive 's is a separate token after normalisation).
 """
@@ -32,6 +32,7 @@ SUFFIXES: frozenset[str] = frozenset(
     {*_PRONOUNS, *_NUMBER}
     | {n + p for n in ("ات", "ا", "ي", "و") for p in _PRONOUNS}
     | {"اه", "اها", "اهم"}
+    | {"ت", "تا", "تم", "تن", "ته", "تها", "تهم", "تنا", "وه", "وها", "وهم"}  # past-tense verb endings
 )
 TEH_SUFFIXES: frozenset[str] = frozenset({*_PRONOUNS, "ين", "ان", "ا", "ي"} | {"ا" + p for p in _PRONOUNS})
 
