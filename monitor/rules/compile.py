@@ -171,13 +171,14 @@ class Compiler:
 
     def mapping(self, data: dict[Any, Any], line: int | None) -> Node | None:
         kl = getattr(data, "key_lines", {})
-        for key in data:
-            if key not in EXPR_KEYS:
-                self.error(kl.get(key, line), f"unknown key `{key}` in match expression "
-                           f"(allowed: {', '.join(EXPR_KEYS)})")
+        unknown = [key for key in data if key not in EXPR_KEYS]
+        for key in unknown:
+            self.error(kl.get(key, line), f"unknown key `{key}` in match expression "
+                       f"(allowed: {', '.join(EXPR_KEYS)})")
         if not any(k in data for k in EXPR_KEYS if k not in ("field", "within")):
-            self.error(line, "a match mapping needs one of any, all, none, near, sentence, quantity, "
-                       "regex, source, language")
+            if not unknown:
+                self.error(line, "a match mapping needs one of any, all, none, near, sentence, quantity, "
+                           "regex, source, language")
             return None
         parts: list[Node] = []
         if "any" in data:
@@ -281,7 +282,8 @@ class Compiler:
                 continue
             got[key] = frozenset(v.casefold() for v in values)
         if not got:
-            self.error(line, "`source` needs `names` or `tags`")
+            if all(k in ("names", "tags") for k in data):
+                self.error(line, "`source` needs `names` or `tags`")
             return None
         return SourceNode(names=got.get("names", frozenset()), tags=got.get("tags", frozenset()))
 

@@ -202,10 +202,10 @@ class NearNode(AllNode):
                 i = bisect_right(starts, x[1])
                 found = False
                 for j in (i - 1, i):  # nearest before and after; positions order words
-                    if 0 <= j < len(ys_f) and words_between(text, x[1], starts[j]) <= self.within:
-                        if ys_f[j] is not x:
-                            out.append(ys_f[j])
-                            found = True
+                    near = 0 <= j < len(ys_f) and words_between(text, x[1], starts[j]) <= self.within
+                    if near and ys_f[j] is not x:
+                        out.append(ys_f[j])
+                        found = True
                 if found:
                     out.append(x)
         return _dedupe(out) if out else None

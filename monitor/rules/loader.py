@@ -172,7 +172,7 @@ class _Loader:
             if not isinstance(data, dict):
                 self.err(file, getattr(data, "line", 1), "expected a mapping of positive/negative examples")
                 continue
-            if set(data) <= {"positive", "negative"}:
+            if "positive" in data or "negative" in data:
                 if len(rules) != 1:
                     self.err(file, 1, "the rule file holds several rules: key the examples by rule id")
                     continue

@@ -10,7 +10,6 @@ from monitor.models import Article
 from monitor.rules import load_rules
 
 
-
 def rule_for(tmp_path: Path, *terms: str) -> object:
     quoted = ", ".join(f'"{t}"' for t in terms)
     tmp_path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,146 @@
+"""Engine features on the fixture rules (tests/rules/fixtures/basic) and on small inline rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.models import Article
+from monitor.rules import RuleSet, load_rules
+
+
+def art(content: str = "", title: str = "", **kw: object) -> Article:
+    return Article(id="x", title=title, content=content, **kw)  # type: ignore[arg-type]
+
+
+def rules_of(ms: list) -> set[str]:  # type: ignore[type-arg]
+    return {m.rule for m in ms}
+
+
+def test_attack_in_arabic_reports_entity(basic: RuleSet) -> None:
+    (m,) = [m for m in basic.match(art("سقطت ثلاثة صواريخ استهدفت قاعدة عين الأسد الجوية")) if m.rule == "attack-on-base"]
+    assert m.entities["bases"] == ("ain-al-asad",)
+    assert m.entities["weapons"] == ("rocket",)
+    assert m.severity == "high" and m.rule_version == "3" and m.tags == ("attack-on-base",)
+    assert any(e.list == "bases" and e.entity == "ain-al-asad" and e.matched == "عين الأسد" for e in m.evidence)
+
+
+def test_same_entity_across_languages(basic: RuleSet) -> None:
+    en = basic.match(art("Two rockets struck the Al Asad Airbase on Tuesday."))
+    ar = basic.match(art("صاروخان استهدفا قاعدة عين الأسد"))
+    pick = lambda ms: next(m for m in ms if m.rule == "attack-on-base")  # noqa: E731
+    assert pick(en).entities["bases"] == pick(ar).entities["bases"] == ("ain-al-asad",)
+
+
+def test_none_excludes(basic: RuleSet) -> None:
+    assert "attack-on-base" not in rules_of(basic.match(art("Rockets struck a Russian base near Ain al-Asad.")))
+
+
+def test_sentence_requires_same_sentence(basic: RuleSet) -> None:
+    same = "وفي خبر آخر استهدفت صواريخ قاعدة عين الأسد. وصلت تعزيزات إلى المخازن"
+    assert "attack-on-base" in rules_of(basic.match(art(same)))
+    apart = "وصلت صواريخ جديدة إلى المخازن. وفي خبر آخر استهدف مسلحون قاعدة عين الأسد"
+    assert "attack-on-base" not in rules_of(basic.match(art(apart)))
+
+
+def test_language_filter(basic: RuleSet) -> None:
+    persian = "سه موشک به پایگاه عین الاسد شلیک شد و این حمله را گروه‌ها انجام دادند که گفت"
+    an = basic.analyse(art(persian))
+    assert an.lang == "fa"
+    assert "attack-on-base" not in an.evaluated  # languages: [ar, en]
+    assert "farsi" in rules_of(an.matches)
+
+
+def test_near_within(basic: RuleSet) -> None:
+    assert "negotiation-round" in rules_of(basic.match(art("انطلقت اليوم الجولة الأولى من الحوار")))
+    far = "انطلقت الجولة الأولى من بطولة كبيرة وبعد أسابيع طويلة جدا جدا بدأ الحوار"
+    assert "negotiation-round" not in rules_of(basic.match(art(far)))
+    assert "negotiation-round" not in rules_of(basic.match(art("الجولة الثانية من الدوري والحوار")))
+
+
+def test_quantity_ar_en(basic: RuleSet) -> None:
+    for text, value in [("أطلقت ثلاثة صواريخ", 3), ("five rockets", 5), ("أكثر من 150 صاروخ", 150),
+                        ("أطلقوا 4 قذائف هاون", 4)]:
+        (m,) = [m for m in basic.match(art(text)) if m.rule == "quantity-rockets"]
+        assert m.numbers == (value,)
+    for text in ["صاروخان", "two rockets", "عدة صواريخ", "rockets"]:
+        assert "quantity-rockets" not in rules_of(basic.match(art(text)))
+
+
+def test_weights_with_negative(basic: RuleSet) -> None:
+    (m,) = [m for m in basic.match(art("استهدف صاروخ الموقع")) if m.rule == "weighted"]
+    assert m.score == 3
+    assert "weighted" not in rules_of(basic.match(art("استهدف صاروخ الموقع خلال مناورات")))  # 3 - 3
+    assert "weighted" not in rules_of(basic.match(art("صاروخ")))  # 2 < 3
+    assert "weighted" not in rules_of(basic.match(Article(id="x", summary="استهدف صاروخ")))  # fields
+
+
+def test_field_scoping(basic: RuleSet) -> None:
+    assert "title-only" in rules_of(basic.match(art("x", title="عاجل: انفجار")))
+    assert "title-only" not in rules_of(basic.match(art("عاجل: انفجار")))
+
+
+def test_source_condition(basic: RuleSet) -> None:
+    hit = basic.match(art("x", source="Reuters", tags=("Iraq", "world")))
+    assert "source-reuters" in rules_of(hit)
+    assert "source-reuters" not in rules_of(basic.match(art("x", source="AP", tags=("iraq",))))
+    assert "source-reuters" not in rules_of(basic.match(art("x", source="reuters", tags=("syria",))))
+
+
+def test_regex_on_normalised_text(basic: RuleSet) -> None:
+    (m,) = [m for m in basic.match(art("Two UAVs were downed")) if m.rule == "drones-regex"]
+    assert m.evidence[0].matched == "UAVs"
+
+
+def test_disabled_rules_are_kept_but_not_run(basic: RuleSet) -> None:
+    assert any(r.id == "disabled-rule" and not r.enabled for r in basic.rules)
+    assert "disabled-rule" not in rules_of(basic.match(art("صاروخ")))
+
+
+def test_presearcher_skips_rules_whose_terms_did_not_occur(basic: RuleSet) -> None:
+    an = basic.analyse(art("مقال عن الطقس والزراعة"))
+    assert an.matches == [] or rules_of(an.matches) <= {"source-reuters", "farsi", "drones-regex"}
+    assert "attack-on-base" not in an.evaluated and "negotiation-round" not in an.evaluated
+    assert {"source-reuters", "drones-regex"} <= set(an.evaluated)  # no terms: always evaluated
+    an = basic.analyse(art("عين الأسد"))  # bases occur, but no weapon nor verb: prefiltered
+    assert "attack-on-base" not in an.evaluated
+
+
+def test_boilerplate_is_not_matched(basic: RuleSet) -> None:
+    text = "خبر عن الاقتصاد.\n\nمقالات مشابهة\n\nثلاثة صواريخ تستهدف قاعدة عين الأسد\n"
+    an = basic.analyse(art(text))
+    assert "attack-on-base" not in rules_of(an.matches)
+    assert "صواريخ" not in an.text
+
+
+def test_analysis_text_is_normalised(basic: RuleSet) -> None:
+    an = basic.analyse(art("أطلقت الصواريخُ", title="عاجل"))
+    assert an.text == "عاجل\nاطلقت الصواريخ"
+    assert an.lang == "ar"
+
+
+def test_unknown_language_does_not_fail(basic: RuleSet) -> None:
+    an = basic.analyse(art("これは日本語の記事です", lang="ja"))
+    assert an.lang == "ja" and an.matches == []
+
+
+def test_local_lists_and_prefix(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "id: r\nlists:\n  people:\n    entities:\n      sudani:\n        terms: [السوداني, Sudani]\n"
+        "match:\n  all: ['@people', 'negotiat*']\n", encoding="utf-8")
+    rs = load_rules(tmp_path)
+    (m,) = rs.match(art("Sudani said negotiations would start"))
+    assert m.entities == {"people": ("sudani",)}
+
+
+@pytest.mark.parametrize("seed", ["000", "001", "002", "003", "004"])
+def test_seeds_do_not_crash_and_map_evidence(basic: RuleSet, seed: str) -> None:
+    path = next((Path(__file__).resolve().parents[2] / "seeds").glob(f"{seed}_*.txt"))
+    text = path.read_text(encoding="utf-8")
+    an = basic.analyse(art(text))
+    assert an.lang == "ar"
+    for m in an.matches:
+        assert m.rule != "attack-on-base"  # no seed reports an attack
+        for e in m.evidence:
+            assert text[e.start:e.end] == e.matched
