@@ -227,9 +227,9 @@ class EventTracker:
         if len(articles) < _MAX_ARTICLES:
             articles = (*articles, (s.article_id, kind))
         groups = ev.copy_groups
-        if s.copy_group and not is_copy:
+        if s.copy_group and not is_copy and len(groups) < _MAX_ARTICLES:
             groups = (*groups, s.copy_group)
-        ev = EventRecord(
+        old, ev = ev, EventRecord(
             event_id=ev.event_id,
             rule=ev.rule,
             start=ev.start,
@@ -244,13 +244,21 @@ class EventTracker:
             copy_groups=groups,
             articles=articles,
         )
-        self._save(ev, policy)
+        self._save(ev, policy, old)
         return self._decision(ev, kind, tuple(facts))
 
-    def _save(self, ev: EventRecord, policy: EventPolicy) -> None:
+    def _save(self, ev: EventRecord, policy: EventPolicy, old: EventRecord | None = None) -> None:
+        """Store the record; index it under the evidence keys it gained (stores keep earlier keys)."""
         lists = policy.keys if policy.keys is not None else tuple(ev.entities)
-        keys = [_key(ev.rule, "e", f"{ln}{_SEP}{e}") for ln in lists for e in ev.entities.get(ln, ())]
-        keys += [_key(ev.rule, "c", g) for g in ev.copy_groups]
+        had = old.entities if old is not None else {}
+        keys = [
+            _key(ev.rule, "e", f"{ln}{_SEP}{e}")
+            for ln in lists
+            for e in ev.entities.get(ln, ())
+            if e not in had.get(ln, ())
+        ]
+        had_groups = set(old.copy_groups) if old is not None else set()
+        keys += [_key(ev.rule, "c", g) for g in ev.copy_groups if g not in had_groups]
         self.store.event_put(ev, keys, ev.start + policy.window_s)
 
     @staticmethod

@@ -30,7 +30,7 @@ import numpy as np
 NUM_BINS = 128
 _BIN_SHIFT = np.uint64(64 - 7)  # top 7 bits of a shingle hash pick its bin (2**7 == NUM_BINS)
 _LOW32 = np.uint64(0xFFFFFFFF)
-_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+_EMPTY32 = np.uint32(0xFFFFFFFF)  # an empty bin (a real minimum of 2**32-1 counts as empty: harmless)
 
 
 def _constants(label: str, n: int) -> np.ndarray:
@@ -78,10 +78,13 @@ def word_hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
     Words are split on whitespace and stripped of punctuation at their ends; a per-process cache of
     word -> hash makes this mostly dictionary lookups (the hash itself is blake2b, so stable everywhere).
     """
-    get = _cache.get
     words = text.replace("\n", f" {_LINE} ").split()
-    hashes = [h if (h := get(w)) is not None else _word_hash(w) for w in words]
-    h = np.frombuffer(array("Q", hashes), dtype=np.uint64)
+    hashes: list[int | None] = list(map(_cache.get, words))
+    try:
+        packed = array("Q", hashes)  # type: ignore[arg-type]
+    except TypeError:  # some words not cached yet (None)
+        packed = array("Q", [h if h is not None else _word_hash(w) for h, w in zip(hashes, words, strict=True)])
+    h = np.frombuffer(packed, dtype=np.uint64)
     para = np.cumsum(h == _LINE_HASH)
     keep = h > _LINE_HASH  # drops line marks (1) and punctuation-only words (0)
     return h[keep], para[keep]
@@ -117,24 +120,19 @@ def _shingles(words: np.ndarray, para: np.ndarray, k: int) -> np.ndarray:
 
 def minhash(shingles: np.ndarray) -> np.ndarray:
     """A ``NUM_BINS`` uint32 one-permutation MinHash signature of a set of 64-bit shingle hashes."""
-    sig = np.full(NUM_BINS, _EMPTY, dtype=np.uint64)
+    sig = np.full(NUM_BINS, _EMPTY32, dtype=np.uint32)
     if len(shingles) == 0:
-        return sig.astype(np.uint32)
-    bins = shingles >> _BIN_SHIFT
-    keys = np.sort((bins << np.uint64(32)) | (shingles & _LOW32))
-    kb = keys >> np.uint64(32)
-    first = np.ones(len(keys), dtype=bool)
-    first[1:] = kb[1:] != kb[:-1]
-    sig[kb[first].astype(np.intp)] = keys[first] & _LOW32
-    empty = sig == _EMPTY
+        return sig
+    bins = (shingles >> _BIN_SHIFT).astype(np.intp)
+    np.minimum.at(sig, bins, (shingles & _LOW32).astype(np.uint32))
+    empty = sig == _EMPTY32
     if empty.any():  # rotation: an empty bin borrows the next non-empty bin's value, offset by distance
         full = np.flatnonzero(~empty)
         holes = np.flatnonzero(empty)
-        nxt = np.searchsorted(full, holes) % len(full)
-        src = full[nxt]
+        src = full[np.searchsorted(full, holes) % len(full)]
         dist = ((src - holes) % NUM_BINS).astype(np.uint64)
-        sig[holes] = (sig[src] + dist * np.uint64(0x9E3779B1)) & _LOW32
-    return sig.astype(np.uint32)
+        sig[holes] = ((sig[src].astype(np.uint64) + dist * np.uint64(0x9E3779B1)) & _LOW32).astype(np.uint32)
+    return sig
 
 
 def similarity(a: bytes, b: bytes) -> float:
@@ -170,7 +168,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[int]:
     """The LSH keys of a signature: one 64-bit key per band, the band number mixed in."""
     used = sig[: bands * rows].astype(np.uint64).reshape(bands, rows)
     keys = (used * _BAND_MIX[:rows]).sum(axis=1) ^ _BAND_SALT[:bands]
-    return [int(v) for v in _fmix64(keys)]
+    return _fmix64(keys).tolist()  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
