@@ -93,7 +93,8 @@ class Analysis:
 class _Ctx:
     """What nodes read while one article is evaluated."""
 
-    __slots__ = ("_sent", "hit_ids", "hits", "lang", "numbers", "source", "tags", "texts", "timeouts")
+    __slots__ = ("_sent", "hit_ids", "hits", "lang", "memo", "numbers", "regex_cache", "source", "tags",
+                 "texts", "timeouts")
 
     def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
                  lang: str) -> None:
@@ -105,6 +106,8 @@ class _Ctx:
         self.lang = lang
         self.numbers: list[float] = []
         self._sent: dict[int, list[int]] = {}
+        self.memo: dict[tuple[int, frozenset[int]], Any] = {}
+        self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.timeouts = 0
 
     def sentences(self, f: int) -> list[int]:
@@ -193,7 +196,7 @@ class RuleSet:
         ctx.numbers = []
         evidence: list[Ev] = []
         if rule.expr is not None:
-            got = rule.expr.eval(ctx, scope)
+            got = rule.expr.run(ctx, scope)
             if got is None:
                 return None
             evidence.extend(got)

@@ -38,15 +38,37 @@ class Ctx(Protocol):
     tags: frozenset[str]
     lang: str
     numbers: list[float]
+    memo: dict[tuple[int, frozenset[int]], Any]
+    regex_cache: dict[tuple[str, int], list[tuple[int, int]]]
 
     def sentences(self, f: int) -> list[int]: ...
 
     def regex_timeouts(self) -> None: ...
 
 
+_MISSING: Any = object()
+
+
 class Node:
+    #: evaluated at most once per article and field scope (shared sub-expressions, see ``intern``)
+    memo = False
+
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         raise NotImplementedError
+
+    def run(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        """``eval``, memoised per article for the costly node kinds. Results are never mutated."""
+        if not self.memo:
+            return self.eval(ctx, fields)
+        key = (id(self), fields)
+        got = ctx.memo.get(key, _MISSING)
+        if got is _MISSING:
+            got = ctx.memo[key] = self.eval(ctx, fields)
+        return got
+
+    def key(self) -> tuple[Any, ...]:
+        """Structural identity: equal keys evaluate identically (used to share nodes across rules)."""
+        return (type(self).__name__, id(self))
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         """Sets of term ids of which each must have a hit for the node to hold ([] = none needed)."""
@@ -88,6 +110,9 @@ class TermNode(Node):
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return [self.ids]
 
+    def key(self) -> tuple[Any, ...]:
+        return ("T", tuple(sorted(self.info.items(), key=lambda kv: kv[0])))
+
     def term_ids(self) -> set[int]:
         return set(self.info)
 
@@ -99,7 +124,7 @@ class AnyNode(Node):
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         out: list[Ev] | None = None
         for child in self.children:
-            r = child.eval(ctx, fields)
+            r = child.run(ctx, fields)
             if r is not None:
                 out = r if out is None else out + r
         return out
@@ -116,6 +141,10 @@ class AnyNode(Node):
     def term_ids(self) -> set[int]:
         return set().union(*(c.term_ids() for c in self.children)) if self.children else set()
 
+    def key(self) -> tuple[Any, ...]:
+        extra = getattr(self, "within", None)
+        return (type(self).__name__, extra, tuple(c.key() for c in self.children))
+
     def uses_sentences(self) -> bool:
         return any(c.uses_sentences() for c in self.children)
 
@@ -125,7 +154,7 @@ class AllNode(AnyNode):
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         out: list[Ev] = []
         for child in self.children:
-            r = child.eval(ctx, fields)
+            r = child.run(ctx, fields)
             if r is None:
                 return None
             out += r
@@ -139,7 +168,7 @@ class AllNode(AnyNode):
 class NoneNode(AnyNode):
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         for child in self.children:
-            if child.eval(ctx, fields) is not None:
+            if child.run(ctx, fields) is not None:
                 return None
         return []
 
@@ -152,11 +181,12 @@ class NearNode(AllNode):
     """Every item within ``within`` words of the others, in any order, in one field."""
 
     within: int = 10
+    memo = True
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         per_item = []
         for child in self.children:
-            r = child.eval(ctx, fields)
+            r = child.run(ctx, fields)
             if not r:
                 return None
             per_item.append(r)
@@ -215,10 +245,12 @@ class NearNode(AllNode):
 class SentenceNode(AllNode):
     """Every item inside one sentence."""
 
+    memo = True
+
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         per_item = []
         for child in self.children:
-            r = child.eval(ctx, fields)
+            r = child.run(ctx, fields)
             if not r:
                 return None
             per_item.append(r)
@@ -245,9 +277,25 @@ class QuantityNode(Node):
     of: Node
     min: float | None = None
     max: float | None = None
+    memo = True
+
+    def key(self) -> tuple[Any, ...]:
+        return ("Q", self.min, self.max, self.of.key())
+
+    def run(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        # memoised with the numbers read, so every rule sharing this node reports them
+        key = (id(self), fields)
+        got = ctx.memo.get(key, _MISSING)
+        if got is _MISSING:
+            before = len(ctx.numbers)
+            result = self.eval(ctx, fields)
+            got = ctx.memo[key] = (result, ctx.numbers[before:])
+        else:
+            ctx.numbers.extend(got[1])
+        return got[0]
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        evs = self.of.eval(ctx, fields)
+        evs = self.of.run(ctx, fields)
         if not evs:
             return None
         out: list[Ev] = []
@@ -282,22 +330,36 @@ class RegexNode(Node):
     pattern: str
     compiled: Any
     timeout: float = 0.05
+    limit: int = 1000
+
+    def key(self) -> tuple[Any, ...]:
+        return ("R", self.pattern)
+
+    def spans(self, ctx: Ctx, f: int) -> list[tuple[int, int]]:
+        """Match spans in one field, computed once per article for each pattern."""
+        got = ctx.regex_cache.get((self.pattern, f))
+        if got is None:
+            got = []
+            text = ctx.texts[f]
+            if text:
+                try:
+                    for m in self.compiled.finditer(text, timeout=self.timeout):
+                        got.append((m.start(), m.end()))
+                        if len(got) >= self.limit:
+                            break
+                except TimeoutError:
+                    ctx.regex_timeouts()
+            ctx.regex_cache[(self.pattern, f)] = got
+        return got
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         out: list[Ev] | None = None
         for f in sorted(fields):
-            text = ctx.texts[f]
-            if not text:
-                continue
-            try:
-                for m in self.compiled.finditer(text, timeout=self.timeout):
-                    if out is None:
-                        out = []
-                    out.append((f, m.start(), m.end(), self.pattern, None, None))
-                    if len(out) >= 20:
-                        return out
-            except TimeoutError:
-                ctx.regex_timeouts()
+            spans = self.spans(ctx, f)
+            if spans:
+                if out is None:
+                    out = []
+                out.extend((f, a, b, self.pattern, None, None) for a, b in spans)
         return out
 
 
@@ -306,8 +368,11 @@ class FieldNode(Node):
     fields: frozenset[int]
     child: Node
 
+    def key(self) -> tuple[Any, ...]:
+        return ("F", tuple(sorted(self.fields)), self.child.key())
+
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        return self.child.eval(ctx, self.fields)
+        return self.child.run(ctx, self.fields)
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return self.child.requires(cost)
@@ -326,6 +391,9 @@ class SourceNode(Node):
     names: frozenset[str] = field(default_factory=frozenset)
     tags: frozenset[str] = field(default_factory=frozenset)
 
+    def key(self) -> tuple[Any, ...]:
+        return ("S", tuple(sorted(self.names)), tuple(sorted(self.tags)))
+
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         if self.names and ctx.source.casefold() not in self.names:
             return None
@@ -338,8 +406,23 @@ class SourceNode(Node):
 class LanguageNode(Node):
     langs: frozenset[str]
 
+    def key(self) -> tuple[Any, ...]:
+        return ("L", tuple(sorted(self.langs)))
+
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         return [] if ctx.lang in self.langs else None
+
+
+def intern(node: Node, seen: dict[tuple[Any, ...], Node]) -> Node:
+    """The canonical instance of ``node``: structurally equal sub-expressions of all rules become one
+    object, so a memoised node (near, sentence, quantity, regex) is evaluated once per article."""
+    if isinstance(node, AnyNode):
+        node.children = [intern(c, seen) for c in node.children]
+    elif isinstance(node, QuantityNode):
+        node.of = intern(node.of, seen)
+    elif isinstance(node, FieldNode):
+        node.child = intern(node.child, seen)
+    return seen.setdefault(node.key(), node)
 
 
 def _dedupe(evs: list[Ev]) -> list[Ev]:
@@ -369,5 +452,6 @@ __all__ = [
     "SentenceNode",
     "SourceNode",
     "TermNode",
+    "intern",
     "sentence_starts",
 ]

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from monitor.rules.compile import CompiledList, Compiler, compile_list
 from monitor.rules.engine import Entity, Rule, RuleSet, TermList
 from monitor.rules.errors import RuleError, RulesInvalid
-from monitor.rules.expr import Node, TermNode
+from monitor.rules.expr import Node, TermNode, intern
 from monitor.rules.schema import ExamplesSpec, ListFile, RuleFile, RuleSpec
 from monitor.rules.terms import TermTable
 from monitor.rules.yamlload import LDict, error_line, line_of, load_yaml
@@ -234,8 +234,11 @@ class _Loader:
         def cost(ids: frozenset[int]) -> float:
             return sum(1.0 + uses.get(t, 0) + (50.0 if len(terms[t].key) < 4 else 0.0) for t in ids)
 
+        shared: dict[tuple[Any, ...], Node] = {}
         rules = []
         for spec, data, file, expr, score_terms, _ in compiled:
+            if expr is not None:
+                expr = intern(expr, shared)
             requires = expr.requires(cost) if expr is not None else []
             if spec.score is not None and spec.score.threshold > 0:
                 positive = [n.requires(cost) for n, w in score_terms if w > 0]

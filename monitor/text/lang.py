@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 
-_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+import numpy as np
+
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _HEBREW = re.compile(r"[\u0590-\u05ff]")
 _GREEK = re.compile(r"[\u0370-\u03ff]")
-_PERSIAN = re.compile(r"[پچژگیک]")
-_URDU = re.compile(r"[ٹڈڑںےھ]")
-_ARABIC_ONLY = re.compile(r"[ةيكى]")
+_PERSIAN_CODES = np.array([ord(c) for c in "پچژگیک"], dtype=np.uint32)
+_URDU_CODES = np.array([ord(c) for c in "ٹڈڑںےھ"], dtype=np.uint32)
+_ARABIC_ONLY_CODES = np.array([ord(c) for c in "ةيكى"], dtype=np.uint32)
 _WORD = re.compile(r"[a-zà-ÿ']+")
 
 _STOPWORDS_RAW: dict[str, str] = {
@@ -37,17 +37,22 @@ _STOPWORDS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _ST
 SAMPLE = 1500
 
 
+def _count(codes: np.ndarray, lo: int, hi: int) -> int:
+    return int(np.count_nonzero((codes >= lo) & (codes <= hi)))
+
+
 def detect_language(text: str) -> str:
     """``ar``, ``fa``, ``ur``, ``en`` (or another code), or ``""`` when unsure."""
     sample = text[:SAMPLE]
-    arabic = len(_ARABIC_SCRIPT.findall(sample))
-    latin = len(_LATIN.findall(sample))
+    codes = np.frombuffer(sample.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    arabic = _count(codes, 0x600, 0x6FF) + _count(codes, 0x750, 0x77F) + _count(codes, 0xFB50, 0xFEFF)
+    latin = (_count(codes, 0x41, 0x5A) + _count(codes, 0x61, 0x7A) + _count(codes, 0xC0, 0x24F))
     if arabic and arabic >= latin:
-        persian = len(_PERSIAN.findall(sample))
+        persian = int(np.isin(codes, _PERSIAN_CODES).sum())
         if persian > 3:
-            arabic_only = len(_ARABIC_ONLY.findall(sample))
+            arabic_only = int(np.isin(codes, _ARABIC_ONLY_CODES).sum())
             if persian > arabic_only:
-                urdu = len(_URDU.findall(sample))
+                urdu = int(np.isin(codes, _URDU_CODES).sum())
                 return "ur" if urdu > persian / 4 else "fa"
         return "ar"
     others = {

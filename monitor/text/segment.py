@@ -3,7 +3,8 @@
 Both work on ``Normalized.text`` (``monitor.text.normalize``); map offsets back to the original with
 ``Normalized.span``. A token is a run of letters or a run of digits (normalisation already split
 letters from digits). A sentence ends at ``. ! ? ;`` followed by a space, or at a line break; a number
-such as ``2.5`` or an abbreviation without a following space does not end one.
+such as ``2.5``, a single letter with a period (``u.s.``, ``j. smith``) or a listed abbreviation
+(``mr.``, ``gen.``, ``jan.`` …) does not end one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 TOKEN_RE = re.compile(r"[^\W_]+")
-SENTENCE_END = re.compile(r"[.!?;]+[\"')\]]*(?: |$)|\n")
+#: Lower-case (normalised) abbreviations whose period does not end a sentence.
+ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "capt", "sgt", "adm", "cmdr",
+                 "gov", "sen", "rep", "pres", "st", "vs", "etc", "inc", "ltd", "co", "corp", "jr",
+                 "sr", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
+_NOT_ABBR = "".join(rf"(?<!\b{a})" for a in ABBREVIATIONS)
+# a period ends a sentence unless it follows a single letter (u.s., j. smith) or an abbreviation
+SENTENCE_END = re.compile(
+    rf"(?<!\b[^\W\d_]){_NOT_ABBR}\.+[\"')\]]*(?: |$)|[!?;]+[\"')\]]*(?: |$)|\n"
+)
 
 
 @dataclass(frozen=True, slots=True)

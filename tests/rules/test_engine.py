@@ -144,3 +144,12 @@ def test_seeds_do_not_crash_and_map_evidence(basic: RuleSet, seed: str) -> None:
         assert m.rule != "attack-on-base"  # no seed reports an attack
         for e in m.evidence:
             assert text[e.start:e.end] == e.matched
+
+
+def test_shared_quantity_nodes_report_numbers_for_each_rule(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n"
+        "  - id: a\n    match:\n      quantity: {of: [صواريخ, rockets], min: 2}\n"
+        "  - id: b\n    match:\n      quantity: {of: [صواريخ, rockets], min: 2}\n", encoding="utf-8")
+    ms = load_rules(tmp_path).match(art("أطلقت خمسة صواريخ"))
+    assert [(m.rule, m.numbers) for m in ms] == [("a", (5.0,)), ("b", (5.0,))]

@@ -71,3 +71,8 @@ def test_sentences_and_tokens() -> None:
     assert toks == ["ب", "4", "صواريخ"]
     for t in tokens(text):
         assert text[t.start:t.end] == t.text
+
+
+def test_abbreviations_do_not_end_sentences() -> None:
+    got = [s.text for s in sentences(fold("A drone targeted U.S. forces at al-Tanf. Then Gen. Smith spoke."))]
+    assert got == ["a drone targeted u.s. forces at al-tanf.", "then gen. smith spoke."]
