@@ -171,3 +171,14 @@ class Settings(BaseSettings):
     volume_bucket_seconds: float = Field(default=300.0, gt=0, description="counter bucket for volume rules")
     volume_retention_hours: float = Field(default=26.0, gt=0, description="how long volume counts are kept")
     cluster_redis_prefix: str = Field(default="monitor:cluster", description="Redis key prefix of clustering")
+
+    # --- ingest (extra) ---
+    ingest_redis_prefix: str = Field(
+        default="monitor:ingest:", description="Redis key prefix of feed state and seen article ids"
+    )
+    poll_restart_spread: float = Field(
+        default=30.0, ge=0, description="seconds over which feeds found overdue at start are spread"
+    )
+    poll_retry_after_max: float = Field(
+        default=86400.0, gt=0, description="longest Retry-After honoured (seconds); longer values are capped"
+    )

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import feedparser
 
 from monitor.ingest.feeds import FeedConfig
-from monitor.ingest.textify import clean_space, html_to_text
+from monitor.ingest.textify import clean_space, html_to_texts
 from monitor.models import Article, stable_id
 
 #: Field caps, in characters: an article must fit in one Kafka record comfortably.
@@ -175,6 +175,11 @@ def _lang(code: object) -> str:
 def parse_feed(body: bytes, *, content_type: str = "", base_url: str = "") -> ParsedFeed:
     """Parse a feed body. Raises ``FeedParseError`` when feedparser itself raises."""
     data, enc = sanitise(body, content_type)
+    return parse_sanitised(data, encoding=enc, base_url=base_url)
+
+
+def parse_sanitised(data: bytes, *, encoding: str = "utf-8", base_url: str = "") -> ParsedFeed:
+    """Parse bytes that ``sanitise`` produced (UTF-8, no DOCTYPE). Raises ``FeedParseError``."""
     headers = {"content-type": "application/xml; charset=utf-8"}
     if base_url:
         headers["content-location"] = base_url
@@ -192,7 +197,7 @@ def parse_feed(body: bytes, *, content_type: str = "", base_url: str = "") -> Pa
         bozo_reason=f"{type(reason).__name__}: {reason}" if reason else "",
         language=_lang(feed.get("language")),
         title=str(feed.get("title", "")),
-        encoding=enc,
+        encoding=encoding,
     )
 
 
@@ -256,49 +261,62 @@ def _when(entry: Any, *keys: str) -> datetime | None:
     return None
 
 
-def _text_of(detail: Any, value: str) -> str:
-    kind = str(detail.get("type", "")) if detail else ""
-    if kind == "text/plain":
-        return clean_space(value)
-    return html_to_text(value)
+def _is_plain(detail: Any) -> bool:
+    return bool(detail) and str(detail.get("type", "")) == "text/plain"
 
 
-def _content(entry: Any) -> tuple[str, str]:
-    """(text, html) of the entry's richest content, falling back to the summary."""
+def _richest(entry: Any) -> tuple[Any, str]:
+    """(detail, HTML) of the entry's longest content, or (None, '')."""
     best: Any = None
     for c in entry.get("content") or ():
         if best is None or len(c.get("value", "")) > len(best.get("value", "")):
             best = c
     if best is not None and best.get("value"):
-        value = str(best["value"])
-        return _text_of(best, value[:MAX_HTML]), value
-    return "", ""
+        return best, str(best["value"])
+    return None, ""
+
+
+def to_articles(items: list[tuple[str, Any]], feed: FeedConfig, parsed: ParsedFeed, *,
+                fetched_at: datetime) -> list[Article]:
+    """(id, feedparser entry) pairs as ``Article`` models: text cleaned (one HTML parse for the whole
+    batch, see ``textify.html_to_texts``), times in UTC, language from the feed's hint, else the entry's
+    or the feed's declared language, else ''."""
+    fragments: list[str] = []
+    for _aid, entry in items:
+        content_detail, content_html = _richest(entry)
+        for detail, value in ((entry.get("title_detail"), str(entry.get("title") or "")),
+                              (entry.get("summary_detail"), str(entry.get("summary") or "")[:MAX_HTML]),
+                              (content_detail, content_html[:MAX_HTML])):
+            fragments.append(value if not _is_plain(detail) else value.replace("&", "&amp;").replace("<", "&lt;"))
+    texts = html_to_texts(fragments)
+    out: list[Article] = []
+    for n, (aid, entry) in enumerate(items):
+        title, summary, content = texts[3 * n:3 * n + 3]
+        _detail, content_html = _richest(entry)
+        if not content_html:
+            content_html = str(entry.get("summary") or "")
+        link = str(entry.get("link") or "").strip()
+        out.append(Article(
+            id=aid,
+            url=normalise_link(link) if link else "",
+            title=title[:MAX_TITLE],
+            summary=summary[:MAX_SUMMARY],
+            content=content[:MAX_CONTENT],
+            content_html=content_html[:MAX_HTML],
+            author=clean_space(str(entry.get("author") or ""))[:500],
+            published=_when(entry, "published_parsed", "updated_parsed", "created_parsed") or fetched_at,
+            updated=_when(entry, "updated_parsed"),
+            fetched_at=fetched_at,
+            source=feed.name,
+            feed_url=feed.url,
+            tags=feed.tags,
+            lang=feed.language or _lang(entry.get("language")) or parsed.language,
+        ))
+    return out
 
 
 def to_article(entry: Any, feed: FeedConfig, parsed: ParsedFeed, *, fetched_at: datetime,
                article_id: str | None = None) -> Article:
-    """One feedparser entry as an ``Article`` (text cleaned, times UTC, language from hint or feed)."""
-    title = _text_of(entry.get("title_detail"), str(entry.get("title") or ""))[:MAX_TITLE]
-    summary_raw = str(entry.get("summary") or "")
-    summary = _text_of(entry.get("summary_detail"), summary_raw[:MAX_HTML])[:MAX_SUMMARY]
-    content, content_html = _content(entry)
-    if not content_html and summary_raw:
-        content_html = summary_raw
-    published = _when(entry, "published_parsed", "updated_parsed", "created_parsed") or fetched_at
-    link = str(entry.get("link") or "").strip()
-    return Article(
-        id=article_id or entry_id(entry, feed.url),
-        url=normalise_link(link) if link else "",
-        title=title,
-        summary=summary,
-        content=content[:MAX_CONTENT],
-        content_html=content_html[:MAX_HTML],
-        author=clean_space(str(entry.get("author") or ""))[:500],
-        published=published,
-        updated=_when(entry, "updated_parsed"),
-        fetched_at=fetched_at,
-        source=feed.name,
-        feed_url=feed.url,
-        tags=feed.tags,
-        lang=feed.language or _lang(entry.get("language")) or parsed.language,
-    )
+    """One feedparser entry as an ``Article`` (see ``to_articles``)."""
+    aid = article_id or entry_id(entry, feed.url)
+    return to_articles([(aid, entry)], feed, parsed, fetched_at=fetched_at)[0]

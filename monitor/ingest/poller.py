@@ -1,13 +1,14 @@
 """The poller: configured feeds in, new ``Article`` records on Kafka ``articles`` out.
 
 Each enabled feed runs on its own schedule, kept in Redis (``FeedStore``) so a restart resumes it:
-- a feed with no state is polled at once; an overdue feed after a restart is spread over a short window
-  instead of everyone at the same instant;
+- a feed with no state is polled at once; feeds found overdue after a restart are spread over
+  ``poll_restart_spread`` seconds instead of all at the same instant;
 - after a success the next poll is ``interval`` away: the feed's configured ``interval`` when set,
   otherwise an adaptive one between ``poll_interval_min`` and ``poll_interval_max`` from an EWMA of the
   feed's observed publishing rate (about two polls per new article), with ±10 % jitter;
 - after a failure: exponential backoff with jitter (interval × 2^(errors-1), capped at the ceiling);
-- 429/503: never before the server's ``Retry-After`` (capped at a day), else the backoff.
+- 429/503: never before the server's ``Retry-After`` (capped at ``poll_retry_after_max``), else the
+  backoff.
 Concurrency: at most ``fetch_concurrency`` fetches in all and ``fetch_per_host`` per host.
 
 One poll = ``read_feed`` (conditional GET, limits, parse only when changed) → canonical ids → ids not
@@ -38,7 +39,7 @@ from redis.exceptions import RedisError
 from monitor.ingest.feeds import FeedConfig
 from monitor.ingest.fetch import FetchLimits, make_session
 from monitor.ingest.fulltext import with_fulltext
-from monitor.ingest.parse import entry_id, to_article
+from monitor.ingest.parse import entry_id, to_articles
 from monitor.ingest.read import FeedRead, read_feed
 from monitor.ingest.state import FeedState, FeedStore
 from monitor.metrics import METRICS, Metrics
@@ -46,9 +47,6 @@ from monitor.models import Article
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
-
-MAX_RETRY_AFTER = 86_400.0
-RESTART_SPREAD = 30.0  # seconds over which overdue feeds are spread at start
 
 
 def limits_from(settings: Settings, *, max_bytes: int | None = None) -> FetchLimits:
@@ -81,13 +79,14 @@ class Poller:
         redis: aioredis.Redis,
         producer: Any,
         metrics: Metrics = METRICS,
-        prefix: str = "monitor:",
+        prefix: str | None = None,
     ) -> None:
         self.settings = settings
         self.feeds = [f for f in feeds if f.enabled]
         self.producer = producer
         self.metrics = metrics
-        self.store = FeedStore(redis, prefix=prefix, seen_ttl_s=settings.seen_ttl_days * 86400)
+        self.store = FeedStore(redis, prefix=settings.ingest_redis_prefix if prefix is None else prefix,
+                               seen_ttl_s=settings.seen_ttl_days * 86400)
         self.limits = limits_from(settings)
         self.fulltext_limits = limits_from(settings, max_bytes=settings.fulltext_max_bytes)
         self.on_article: Callable[[Article], None] | None = None
@@ -98,6 +97,7 @@ class Poller:
         self._publish_phase: set[asyncio.Task[Any]] = set()
         self._session: Any = None
         self._done = asyncio.Event()
+        self._dirty: dict[str, FeedState] | None = None  # batched state saves while run() runs
 
     # --- scheduling ------------------------------------------------------------------------------
 
@@ -110,7 +110,7 @@ class Poller:
         if state.retry_until is not None and state.retry_until > now:
             return max(state.next_due, state.retry_until)
         if state.next_due <= now:
-            return now + random.uniform(0, RESTART_SPREAD)
+            return now + random.uniform(0, self.settings.poll_restart_spread)
         return state.next_due
 
     async def run(self) -> None:
@@ -130,6 +130,8 @@ class Poller:
         ready: dict[str, deque[FeedConfig]] = {}
         active: dict[str, int] = {}
         self._session = make_session(self.limits, concurrency=self.settings.fetch_concurrency)
+        self._dirty = {}
+        flusher = asyncio.create_task(self._flush_states())
         limit, per_host = self.settings.fetch_concurrency, self.settings.fetch_per_host
 
         def finished(t: asyncio.Task[None]) -> None:
@@ -169,8 +171,34 @@ class Poller:
                     await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
             await self._drain()
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await self._flush_once()
+            self._dirty = None
             await self._session.close()
             self._done.set()
+
+    async def _flush_states(self, every: float = 0.1) -> None:
+        """Write changed feed states every ``every`` seconds, one pipeline per batch (a crash loses at
+        most that much state: a feed is then fetched again; seen ids are never batched)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._flush_once()
+            except RedisError as exc:
+                log.warning("saving feed state failed (will retry): %r", exc)
+
+    async def _flush_once(self) -> None:
+        if not self._dirty:
+            return
+        batch, self._dirty = self._dirty, {}
+        try:
+            await self.store.save_many(batch)
+        except RedisError:
+            for key, state in batch.items():  # keep them for the next attempt unless newer ones exist
+                self._dirty.setdefault(key, state)
+            raise
 
     async def _drain(self) -> None:
         """Cancel fetches; give publishes (produce → ack → mark seen) up to 5 s to finish."""
@@ -218,7 +246,7 @@ class Poller:
         started = time.time()
         with self.metrics.fetch_seconds.time():
             read = await read_feed(session, feed.url, self.limits, etag=st.etag,
-                                   last_modified=st.last_modified, body_hash=st.body_hash)
+                                   last_modified=st.last_modified, body_hash=st.body_hash, items=st.items)
         self.metrics.fetches.labels(read.fetch.status).inc()
         if read.fetch.body:
             self.metrics.fetch_bytes.inc(len(read.fetch.body))
@@ -230,10 +258,10 @@ class Poller:
             st = self._failed(feed, st, now)
         elif read.parse_error:
             self.metrics.parse_errors.labels(read.parse_error).inc()
-            st = self._failed(feed, st, now, body_hash=read.body_hash)
-        elif read.parsed is not None and read.parsed.bozo and not read.parsed.entries:
+            st = self._failed(feed, st, now)
+        elif read.parsed is not None and read.parsed.bozo and not read.parsed.entries and not read.partial:
             self.metrics.parse_errors.labels("bozo_no_entries").inc()
-            st = self._failed(feed, st, now, body_hash=read.body_hash)
+            st = self._failed(feed, st, now)
             outcome.status = "error"
         else:
             if read.parsed is not None:
@@ -241,7 +269,10 @@ class Poller:
             st = self._succeeded(feed, st, now, read, outcome)
             self.metrics.feed_last_success.labels(feed.name).set(now)
         self.states[feed.key] = st
-        await self.store.save(feed.key, st)
+        if self._dirty is not None:
+            self._dirty[feed.key] = st
+        else:
+            await self.store.save(feed.key, st)
         return outcome
 
     def _succeeded(self, feed: FeedConfig, st: FeedState, now: float, read: FeedRead,
@@ -264,24 +295,23 @@ class Poller:
         if outcome.failed_publish == 0:  # advance validators only when every new article was acked
             f = read.fetch
             if f.status == "ok":
-                update.update(etag=f.etag, last_modified=f.last_modified, body_hash=read.body_hash)
+                update.update(etag=f.etag, last_modified=f.last_modified, body_hash=read.body_hash,
+                              items=read.items)
         return st.model_copy(update=update)
 
-    def _failed(self, feed: FeedConfig, st: FeedState, now: float, *, retry_after: float | None = None,
-                body_hash: str | None = None) -> FeedState:
+    def _failed(self, feed: FeedConfig, st: FeedState, now: float, *,
+                retry_after: float | None = None) -> FeedState:
         errors = st.errors + 1
         interval = st.interval or self._base_interval(feed)
         ceiling = max(self.settings.poll_interval_max, interval)
         delay = min(ceiling, interval * 2 ** min(errors - 1, 20)) * random.uniform(0.8, 1.2)
         retry_until = None
         if retry_after is not None:
-            wait = min(MAX_RETRY_AFTER, max(0.0, retry_after))
+            wait = min(self.settings.poll_retry_after_max, max(0.0, retry_after))
             retry_until = now + wait
             delay = max(delay if errors > 1 else 0.0, wait)
         update: dict[str, Any] = {"last_attempt": now, "errors": errors, "last_status": "error",
                                   "next_due": now + delay, "retry_until": retry_until, "polls": st.polls + 1}
-        if body_hash is not None:
-            update["body_hash"] = body_hash  # the same broken body is not parsed again
         return st.model_copy(update=update)
 
     async def _publish_new(self, feed: FeedConfig, read: FeedRead, fetched_at: datetime) -> PollOutcome:
@@ -299,9 +329,9 @@ class Poller:
             entries.append(entry)
         unseen = await self.store.unseen(ids)
         fresh = [(a, e) for a, e, u in zip(ids, entries, unseen, strict=True) if u]
-        duplicate = len(ids) - len(fresh)
+        duplicate = len(ids) - len(fresh) + read.skipped
         self.metrics.articles_duplicate.inc(duplicate)
-        articles = [to_article(e, feed, parsed, fetched_at=fetched_at, article_id=a) for a, e in fresh]
+        articles = to_articles(fresh, feed, parsed, fetched_at=fetched_at)
         if feed.fulltext and articles:
             articles = list(await asyncio.gather(
                 *(with_fulltext(self._session, a, self.fulltext_limits) for a in articles)))

@@ -6,7 +6,7 @@
 - ``{prefix}seen:{sha256(article id)}``: exists while the article id is "seen", with a TTL
   (``Settings.seen_ttl_days``). Written only after Kafka acknowledged the article.
 
-Every call is one round trip (MGET / pipelined SET). Redis errors propagate: they are retryable, and the
+Every call is one round trip (MGET / pipelined SET); the poller batches state saves (``save_many``). Redis errors propagate: they are retryable, and the
 poller treats them as a failed poll of that feed.
 """
 
@@ -29,6 +29,7 @@ class FeedState(BaseModel):
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    items: list[str] | None = None  # digests of the last fully handled body's items (delta parsing)
     last_attempt: float | None = None
     last_success: float | None = None
     last_status: str = ""
@@ -72,6 +73,15 @@ class FeedStore:
 
     async def save(self, feed_key: str, state: FeedState) -> None:
         await self.redis.set(self._feed_key(feed_key), orjson.dumps(state.model_dump(exclude_none=True)))
+
+    async def save_many(self, states: dict[str, FeedState]) -> None:
+        """Save several feeds' states in one round trip."""
+        if not states:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, state in states.items():
+                pipe.set(self._feed_key(key), orjson.dumps(state.model_dump(exclude_none=True)))
+            await pipe.execute()
 
     async def unseen(self, article_ids: Sequence[str]) -> list[bool]:
         """For each id, True when it is not marked seen."""
