@@ -110,8 +110,11 @@ def main(argv: list[str]) -> int:
     rs = load_rules(RULES)
     for tag in (*MAIN_TAGS, *EXTRA_TAGS):
         pairs = list(predictions(rs, tag, load(tag)))
-        print(f"== {tag}: all {score(pairs)}")
-        for split in ("tune", "holdout"):
+        if show_holdout:
+            print(f"== {tag}: all {score(pairs)}")
+        else:
+            print(f"== {tag}")
+        for split in ("tune", "holdout") if show_holdout else ("tune",):
             for lang in ("ar", "en"):
                 sub = [(i, p) for i, p in pairs if i.split == split and i.lang == lang]
                 print(f"   {split:7} {lang}: {score(sub)}")

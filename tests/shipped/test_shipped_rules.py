@@ -115,3 +115,13 @@ def test_corpus_files_are_well_formed() -> None:
 
 def test_seeds_present() -> None:
     assert len(list(Path(SEEDS).glob("*.txt"))) == 5
+
+
+def test_attack_or_weapon_is_the_union_of_attack_acts_and_weapons() -> None:
+    """A list cannot include another, so ``attack_or_weapon`` is a hand-kept union; keep it in sync."""
+    import yaml
+
+    def terms(name: str) -> set[str]:
+        return set(yaml.safe_load((RULES / "lists" / f"{name}.yaml").read_text(encoding="utf-8"))["terms"])
+
+    assert terms("attack_or_weapon") == terms("attack_acts") | terms("weapons")
