@@ -165,11 +165,45 @@ def rates(n: int, cpu: float, wall: float) -> dict[str, float]:
     }
 
 
+def bench_redis(corpus: Corpus, url: str, n: int, t0: float, spacing: float) -> None:
+    """The same stream through ``RedisStore`` (wall time: the round trips are the cost)."""
+    import redis
+
+    from monitor.cluster.redis_store import RedisStore
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    c = Clustering(RedisStore(client, prefix="bench"))
+    policy = EventPolicy(keys=("bases",), min_sources=2)
+
+    def cluster(it: Item) -> None:
+        aid, text, at, source, s = it
+        d = c.on_article(aid, text, at, source)
+        if s is not None:
+            c.on_match(Sighting(s.rule, s.article_id, s.at, s.source, d.copy_group, s.severity, s.entities, s.numbers), policy)
+
+    n, cpu, wall = timed(cluster, items(corpus, 0, n, t0, spacing))
+    info = client.info("memory")
+    emit(
+        case="clustering-redis",
+        articles=n,
+        articles_per_s_wall=round(n / wall),
+        us_per_article_wall=round(wall / n * 1e6, 1),
+        client_cpu_us_per_article=round(cpu / n * 1e6, 1),
+        redis_used_mb=round(int(info["used_memory"]) / 2**20, 1),
+        redis_keys=client.dbsize(),
+        loadavg_1m=round(os.getloadavg()[0], 2),
+    )
+    client.flushdb()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--articles", type=int, default=100_000, help="articles in the window when measuring")
     ap.add_argument("--measure", type=int, default=10_000, help="articles timed with the window full")
     ap.add_argument("--pairs-sample", type=int, default=300, help="articles timed for all-pairs Jaccard")
+    ap.add_argument("--redis-url", help="also time RedisStore on --redis-articles articles (a scratch db!)")
+    ap.add_argument("--redis-articles", type=int, default=5_000)
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -230,6 +264,9 @@ def main() -> None:
         copy_rate_expected=0.15,
         store=c.store.sizes() if isinstance(c.store, MemoryStore) else {},
     )
+
+    if args.redis_url:
+        bench_redis(corpus, args.redis_url, args.redis_articles, t0, spacing)
 
     # --- baseline: naive all-pairs exact Jaccard, extrapolated -----------------------------------
     sample = [frozenset(shingle_hashes(it[1]).tolist()) for it in items(corpus, 0, args.pairs_sample, t0, spacing)]

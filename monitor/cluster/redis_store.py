@@ -7,7 +7,8 @@ window in article time (``expires_at - now``, at least one second) plus ``grace_
 - ``{p}:e:{event id}`` -> ``EventRecord`` JSON; ``{p}:k:{evidence key}`` -> set of event ids;
 - ``{p}:n:{counter key}:{bucket}`` -> hash source -> count;
 - ``{p}:o:{name}`` -> blob.
-Each operation is at most two round trips (a pipeline, then an ``MGET`` of what the first found).
+Each operation is one round trip: a Lua script (lookups return the entries, not just their ids), so
+this needs a single Redis (or a proxy that runs scripts on one node), not Redis Cluster.
 TTLs are wall-clock while windows are article time, so in a fast replay entries outlive their window;
 the callers check article times, so answers are the same as ``MemoryStore``'s.
 
@@ -26,10 +27,55 @@ import redis
 from monitor.cluster.records import CopyEntry, EventRecord
 from monitor.cluster.store import Counts
 
-_INDEX_ADD = """
+# Lua, so that one operation is one round trip and one command for redis-py to encode. Entry keys
+# built inside the scripts (prefix .. id) are not declared in KEYS: a single Redis, not Redis Cluster.
+_COPY_LOOKUP = """
+local own = redis.call('GET', KEYS[1])
+local exact = redis.call('GET', KEYS[2])
+local seen, ids = {}, {}
+if exact then seen[exact] = true; ids[1] = exact end
+for i = 3, #KEYS do
+  for _, m in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+    if not seen[m] then seen[m] = true; ids[#ids + 1] = m end
+  end
+end
+local out = {own or false, exact or false}
+for _, id in ipairs(ids) do
+  local v = redis.call('GET', ARGV[1] .. id)
+  if v then out[#out + 1] = id; out[#out + 1] = v end
+end
+return out
+"""
+_COPY_ADD = """
+local ttl = tonumber(ARGV[3])
+if not redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl, 'NX') then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ttl, 'NX')
+for i = 3, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[2])
+  redis.call('EXPIRE', KEYS[i], ttl)
+end
+return 1
+"""
+_EVENTS_LOOKUP = """
+local seen, out = {}, {}
 for _, k in ipairs(KEYS) do
-  redis.call('SADD', k, ARGV[1])
-  if redis.call('TTL', k) < tonumber(ARGV[2]) then redis.call('EXPIRE', k, ARGV[2]) end
+  for _, id in ipairs(redis.call('SMEMBERS', k)) do
+    if not seen[id] then
+      seen[id] = true
+      local v = redis.call('GET', ARGV[1] .. id)
+      if v then out[#out + 1] = v end
+    end
+  end
+end
+return out
+"""
+# index sets are shared by events: their TTL may only grow (EXPIRE GT needs Redis 7)
+_EVENT_PUT = """
+local ttl = tonumber(ARGV[3])
+redis.call('SET', ARGV[1], ARGV[2], 'EX', ttl)
+for _, k in ipairs(KEYS) do
+  redis.call('SADD', k, ARGV[4])
+  if redis.call('TTL', k) < ttl then redis.call('EXPIRE', k, ttl) end
 end
 return 0
 """
@@ -41,7 +87,10 @@ class RedisStore:
         self.p = prefix
         self.grace_s = grace_s
         self._now = float("-inf")
-        self._index_add = client.register_script(_INDEX_ADD)
+        self._copy_lookup = client.register_script(_COPY_LOOKUP)
+        self._copy_add = client.register_script(_COPY_ADD)
+        self._events_lookup = client.register_script(_EVENTS_LOOKUP)
+        self._event_put = client.register_script(_EVENT_PUT)
 
     @classmethod
     def from_url(cls, url: str, **kw: object) -> RedisStore:
@@ -62,61 +111,36 @@ class RedisStore:
     def copy_lookup(
         self, article_id: str, digest: bytes, bands: Sequence[int]
     ) -> tuple[CopyEntry | None, CopyEntry | None, list[CopyEntry]]:
-        pipe = self.r.pipeline(transaction=False)
-        pipe.get(f"{self.p}:c:{article_id}")
-        pipe.get(f"{self.p}:x:{digest.hex()}")
-        for band in bands:
-            pipe.smembers(f"{self.p}:b:{band:016x}")
-        own_raw, exact_id, *members = pipe.execute()
+        keys = [f"{self.p}:c:{article_id}", f"{self.p}:x:{digest.hex()}"]
+        keys += [f"{self.p}:b:{band:016x}" for band in bands]
+        own_raw, exact_raw, *flat = self._copy_lookup(keys=keys, args=[f"{self.p}:c:"])
         own = CopyEntry.from_bytes(article_id, own_raw) if own_raw is not None else None
-        ids: set[str] = set()
-        for m in members:
-            ids.update(x.decode("utf-8") for x in m)
-        exact_aid = exact_id.decode("utf-8") if exact_id is not None else None
-        if exact_aid is not None:
-            ids.add(exact_aid)
-        ids.discard(article_id)
-        order = sorted(ids)
-        found: dict[str, CopyEntry] = {}
-        if order:
-            for aid, raw in zip(order, self.r.mget([f"{self.p}:c:{a}" for a in order]), strict=True):
-                if raw is not None:
-                    found[aid] = CopyEntry.from_bytes(aid, raw)
-        exact = own if exact_aid == article_id else found.get(exact_aid) if exact_aid is not None else None
+        exact_id = exact_raw.decode("utf-8") if exact_raw is not None else None
+        found = {
+            aid: CopyEntry.from_bytes(aid, raw)
+            for aid, raw in ((flat[i].decode("utf-8"), flat[i + 1]) for i in range(0, len(flat), 2))
+            if aid != article_id
+        }
+        exact = own if exact_id == article_id else found.get(exact_id) if exact_id is not None else None
         return own, exact, list(found.values())
 
     def copy_add(self, entry: CopyEntry, digest: bytes, bands: Sequence[int], expires_at: float) -> None:
-        ttl = self._ttl(expires_at)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.set(f"{self.p}:c:{entry.article_id}", entry.to_bytes(), ex=ttl, nx=True)
-        pipe.set(f"{self.p}:x:{digest.hex()}", entry.article_id, ex=ttl, nx=True)
-        for band in bands:
-            k = f"{self.p}:b:{band:016x}"
-            pipe.sadd(k, entry.article_id)
-            pipe.expire(k, ttl)
-        pipe.execute()
+        keys = [f"{self.p}:c:{entry.article_id}", f"{self.p}:x:{digest.hex()}"]
+        keys += [f"{self.p}:b:{band:016x}" for band in bands]
+        self._copy_add(keys=keys, args=[entry.to_bytes(), entry.article_id, self._ttl(expires_at)])
 
     # --- events -------------------------------------------------------------------------------
     def events_by_keys(self, keys: Sequence[str]) -> list[EventRecord]:
         if not keys:
             return []
-        pipe = self.r.pipeline(transaction=False)
-        for key in keys:
-            pipe.smembers(f"{self.p}:k:{key}")
-        ids = sorted({x.decode("utf-8") for m in pipe.execute() for x in m})
-        if not ids:
-            return []
-        raws = self.r.mget([f"{self.p}:e:{i}" for i in ids])
-        return [EventRecord.from_bytes(raw) for raw in raws if raw is not None]
+        raws = self._events_lookup(keys=[f"{self.p}:k:{k}" for k in keys], args=[f"{self.p}:e:"])
+        return [EventRecord.from_bytes(raw) for raw in raws]
 
     def event_put(self, record: EventRecord, keys: Sequence[str], expires_at: float) -> None:
-        ttl = self._ttl(expires_at)
-        pipe = self.r.pipeline(transaction=False)
-        pipe.set(f"{self.p}:e:{record.event_id}", record.to_bytes(), ex=ttl)
-        if keys:
-            # index sets are shared by events: their TTL may only grow (EXPIRE GT needs Redis 7)
-            self._index_add(keys=[f"{self.p}:k:{k}" for k in keys], args=[record.event_id, ttl], client=pipe)
-        pipe.execute()
+        self._event_put(
+            keys=[f"{self.p}:k:{k}" for k in keys],
+            args=[f"{self.p}:e:{record.event_id}", record.to_bytes(), self._ttl(expires_at), record.event_id],
+        )
 
     # --- counters -----------------------------------------------------------------------------
     def count_add(self, key: str, bucket: int, source: str, expires_at: float) -> None:

@@ -142,6 +142,9 @@ class VolumeTracker:
         self.bucket_s = bucket_s
         self.retention_s = retention_s
         self.silence_spec = silence or SilenceSpec()
+        self.clock_write_s = 60.0
+        self._clocks: dict[str, SourceClock] = {}
+        self._written: dict[str, float] = {}
 
     def bucket(self, at: float) -> int:
         return math.floor(at / self.bucket_s)
@@ -152,26 +155,45 @@ class VolumeTracker:
         self.store.count_add(key, self.bucket(at), source, at + self.retention_s)
 
     def seen(self, source: str, at: float) -> None:
-        """A source published an article at ``at`` (call for every article, matched or not)."""
+        """A source published an article at ``at`` (call for every article, matched or not).
+
+        Clocks are cached here and written to the store at most every ``clock_write_s`` (60 s) of
+        article time per source: after a restart a clock is at most that stale, which silence checks
+        (hours) do not notice.
+        """
         self.store.advance(at)
-        name = f"clock:{source}"
-        raw = self.store.blob_get(name)
-        old = SourceClock.from_bytes(raw) if raw is not None else None
+        old = self._clocks.get(source)
+        if old is None:
+            raw = self.store.blob_get(f"clock:{source}")
+            old = SourceClock.from_bytes(raw) if raw is not None else None
         new = tick(old, source, at, self.silence_spec.alpha)
-        if new is not old:
-            self.store.blob_put(name, new.to_bytes(), at + 30 * 24 * 3600)
+        if new is old:
+            return
+        self._clocks[source] = new
+        written = self._written.get(source)
+        if written is None or new.last - written >= self.clock_write_s:
+            self.store.blob_put(f"clock:{source}", new.to_bytes(), at + 30 * 24 * 3600)
+            self._written[source] = new.last
 
     def frequency(self, key: str, spec: FrequencySpec, now: float) -> Reading:
         nb = self.bucket(now)
         return frequency(self._counts(key, spec.window_s, nb), spec, nb, self.bucket_s)
 
     def spike(self, key: str, spec: SpikeSpec, now: float) -> Reading:
+        if spec.window_s + spec.baseline_s > self.retention_s:
+            raise ValueError(
+                f"spike window + baseline ({spec.window_s + spec.baseline_s:.0f} s) is longer than the "
+                f"counters are kept ({self.retention_s:.0f} s): raise volume_retention_hours"
+            )
         nb = self.bucket(now)
         return spike(self._counts(key, spec.window_s + spec.baseline_s, nb), spec, nb, self.bucket_s)
 
     def silence(self, source: str, now: float) -> Reading:
-        raw = self.store.blob_get(f"clock:{source}")
-        return silence(SourceClock.from_bytes(raw) if raw is not None else None, self.silence_spec, now)
+        clock = self._clocks.get(source)
+        if clock is None:
+            raw = self.store.blob_get(f"clock:{source}")
+            clock = SourceClock.from_bytes(raw) if raw is not None else None
+        return silence(clock, self.silence_spec, now)
 
     def check_frequency(self, key: str, spec: FrequencySpec, now: float) -> VolumeAlert | None:
         return self._edge("frequency", key, self.frequency(key, spec, now), now)

@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from monitor.cluster import Clustering, EventPolicy, MemoryStore, Sighting
+from monitor.cluster import Clustering, EventPolicy, FrequencySpec, MemoryStore, Sighting
 from monitor.cluster.store import ClusterStore
 from tests.cluster.conftest import HOUR, T0
 from tests.cluster.texts import ATTACK_AR, ATTACK_EN, ATTACK_HARIR_EN, NEAR_COPIES
 
 POLICY = EventPolicy(keys=("bases",), min_sources=2)
+FREQUENCY = FrequencySpec(count=3, sources=2, window_s=HOUR)
 Step = tuple[str, str, float, str, str | None]  # article id, text, time, source, base (None: no match)
 
 
@@ -44,6 +45,7 @@ def run(c: Clustering, steps: list[Step]) -> Iterator[tuple]:
             s = Sighting("attack-on-base", aid, at, source, copy.copy_group, "high", {"bases": (base,)})
             d = c.on_match(s, POLICY, tags=("attack",))
             yield ("event", aid, d.event_id, d.kind, d.sources, d.severity)
+            yield ("volume", c.volume.frequency("tag:attack", FREQUENCY, at), c.volume.silence(source, at))
 
 
 def uninterrupted(seeds, norm) -> list[tuple]:

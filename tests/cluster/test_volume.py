@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from monitor.cluster import FrequencySpec, MemoryStore, SilenceSpec, SpikeSpec, VolumeTracker
 from monitor.cluster.records import SourceClock
 from monitor.cluster.volume import frequency, silence, spike, tick
@@ -111,3 +113,9 @@ def test_old_items_do_not_move_a_source_clock_back():
     c = tick(None, "s", T0, 0.2)
     c = tick(c, "s", T0 + 600, 0.2)
     assert tick(c, "s", T0 + 100, 0.2) == c
+
+
+def test_a_spike_baseline_longer_than_the_counters_is_refused():
+    v = tracker(retention_s=6 * HOUR)
+    with pytest.raises(ValueError, match="volume_retention_hours"):
+        v.spike("r", SpikeSpec(factor=3, window_s=HOUR, baseline_s=24 * HOUR), T0)
