@@ -33,5 +33,10 @@ bench: $(VENV)/.stamp-dev
 	$(PY) bench/rules.py
 	$(PY) bench/pipeline.py
 
+## make chaos: the chaos harness at full size (10,000 articles, real processes, faults, checker);
+## see docs/reliability.md. `$(PY) -m chaos.run --small` is the CI size.
+chaos: $(VENV)/.stamp-dev
+	$(PY) -m chaos.run --articles 10000
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
