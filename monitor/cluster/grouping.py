@@ -4,7 +4,7 @@ Per article, in this order (all times are article times, see ``adapt.article_tim
 1. ``on_article(article_id, text, at, source)`` -> ``CopyDecision`` (its ``copy_group``), for every
    article, matched or not, so groups do not depend on which rules are loaded; it also moves the
    source's clock for silence checks.
-2. for each rule match: ``on_match(sighting, policy, tags)`` -> ``EventDecision``; alert when
+2. for each rule match: ``on_match(sighting, self.policy(rule), tags)`` -> ``EventDecision``; alert when
    ``decision.alert`` (kind ``new`` or ``update``). It also counts the match for volume rules under the
    rule id and ``tag:<tag>``.
 3. volume rules whenever the caller likes: ``volume.check_frequency/check_spike(key, spec, now)`` and,
@@ -17,7 +17,9 @@ State lives in the store; with ``RedisStore`` it survives restarts, with ``Memor
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from monitor.cluster.adapt import policy_for_rule
 from monitor.cluster.copies import CopyDecision, CopyDetector
 from monitor.cluster.events import EventDecision, EventPolicy, EventTracker, Sighting
 from monitor.cluster.store import ClusterStore, MemoryStore
@@ -64,6 +66,10 @@ class Clustering:
             bucket_s=settings.volume_bucket_seconds,
             retention_s=settings.volume_retention_hours * 3600,
         )
+
+    def policy(self, rule: Any) -> EventPolicy:
+        """The event policy of a rule object, with this configuration's default window."""
+        return policy_for_rule(rule, default_window_s=self.event_window_s)
 
     def on_article(self, article_id: str, text: str, at: float, source: str = "") -> CopyDecision:
         if source:
