@@ -65,7 +65,7 @@ def test_main_tags_precision_and_recall(ruleset, tag: str) -> None:  # type: ign
         assert sum(1 for i, _ in pairs if i.lang == lang and not i.label) >= 25, f"{tag}/{lang}: negatives"
     overall = score(pairs)
     print(f"\n{tag} all: {overall}")
-    for split in ("tune", "holdout"):
+    for split in ("tune", "holdout", "holdout2"):
         s = score((i, p) for i, p in pairs if i.split == split)
         print(f"{tag} {split}: {s}")
         assert s.precision >= 0.9 and s.recall >= 0.9, f"{tag} {split}: {s}"
@@ -107,10 +107,11 @@ def test_corpus_files_are_well_formed() -> None:
         items = load(tag)
         assert len({i.id for i in items}) == len(items), f"{tag}: duplicate ids"
         assert {i.lang for i in items} == {"ar", "en"}
-        assert {i.split for i in items} == {"tune", "holdout"}
+        assert {i.split for i in items} <= {"tune", "holdout", "holdout2"}
+        assert "tune" in {i.split for i in items} and "holdout" in {i.split for i in items}
         assert all(i.title and i.content and i.note for i in items)
-        holdout = sum(1 for i in items if i.split == "holdout") / len(items)
-        assert 0.2 <= holdout <= 0.45, f"{tag}: holdout share {holdout:.2f}"
+        holdout = sum(1 for i in items if i.split != "tune") / len(items)
+        assert 0.2 <= holdout <= 0.5, f"{tag}: holdout share {holdout:.2f}"
 
 
 def test_seeds_present() -> None:
