@@ -24,6 +24,7 @@ import hashlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,8 @@ def _fmix64(x: np.ndarray) -> np.ndarray:
     x = x * np.uint64(0xFF51AFD7ED558CCD)
     x = x ^ (x >> np.uint64(33))
     x = x * np.uint64(0xC4CEB9FE1A85EC53)
-    return x ^ (x >> np.uint64(33))
+    out: np.ndarray = x ^ (x >> np.uint64(33))
+    return out
 
 
 # Characters stripped from both ends of a word: ASCII and Unicode punctuation, quotes, zero-width marks.
@@ -79,9 +81,9 @@ def word_hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
     word -> hash makes this mostly dictionary lookups (the hash itself is blake2b, so stable everywhere).
     """
     words = text.replace("\n", f" {_LINE} ").split()
-    hashes: list[int | None] = list(map(_cache.get, words))
+    hashes: list[Any] = list(map(_cache.get, words))
     try:
-        packed = array("Q", hashes)  # type: ignore[arg-type]
+        packed = array("Q", hashes)
     except TypeError:  # some words not cached yet (None)
         packed = array("Q", [h if h is not None else _word_hash(w) for h, w in zip(hashes, words, strict=True)])
     h = np.frombuffer(packed, dtype=np.uint64)

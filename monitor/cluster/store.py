@@ -28,6 +28,7 @@ import orjson
 from monitor.cluster.records import CopyEntry, EventRecord
 
 Counts = dict[int, dict[str, int]]  # bucket -> source -> count
+_Key = str | tuple[str, int]  # an article, event or blob name; or a (counter key, bucket)
 
 
 class ClusterStore(Protocol):
@@ -73,8 +74,8 @@ class MemoryStore:
         self._counts: dict[tuple[str, int], dict[str, int]] = {}
         self._count_exp: dict[tuple[str, int], float] = {}
         self._blobs: dict[str, tuple[bytes, float]] = {}
-        self._heap: list[tuple[float, int, str, object]] = []
-        self._scheduled: set[tuple[str, object]] = set()
+        self._heap: list[tuple[float, int, str, _Key]] = []
+        self._scheduled: set[tuple[str, _Key]] = set()
         self._seq = 0
 
     # --- clock and expiry -------------------------------------------------------------------
@@ -98,38 +99,38 @@ class MemoryStore:
             else:  # extended since it was scheduled: look again then
                 self._push(expires_at, kind, key)
 
-    def _schedule(self, expires_at: float, kind: str, key: object) -> None:
+    def _schedule(self, expires_at: float, kind: str, key: _Key) -> None:
         """Make sure (kind, key) is looked at when it may expire; one heap item per live key."""
         if (kind, key) not in self._scheduled:
             self._scheduled.add((kind, key))
             self._push(expires_at, kind, key)
 
-    def _push(self, expires_at: float, kind: str, key: object) -> None:
+    def _push(self, expires_at: float, kind: str, key: _Key) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (expires_at, self._seq, kind, key))
 
-    def _expiry(self, kind: str, key: object) -> float | None:
+    def _expiry(self, kind: str, key: _Key) -> float | None:
+        if isinstance(key, tuple):  # counters
+            return self._count_exp.get(key)
         if kind == "c":
-            cm = self._copy_meta.get(key)  # type: ignore[call-overload]
+            cm = self._copy_meta.get(key)
             return cm[2] if cm is not None else None
         if kind == "e":
-            em = self._event_meta.get(key)  # type: ignore[call-overload]
+            em = self._event_meta.get(key)
             return em[1] if em is not None else None
-        if kind == "n":
-            return self._count_exp.get(key)  # type: ignore[call-overload]
-        blob = self._blobs.get(key)  # type: ignore[call-overload]
+        blob = self._blobs.get(key)
         return blob[1] if blob is not None else None
 
-    def _drop(self, kind: str, key: object) -> None:
-        if kind == "c":
-            self._drop_copy(key)  # type: ignore[arg-type]
+    def _drop(self, kind: str, key: _Key) -> None:
+        if isinstance(key, tuple):
+            del self._count_exp[key]
+            self._counts.pop(key, None)
+        elif kind == "c":
+            self._drop_copy(key)
         elif kind == "e":
-            self._drop_event(key)  # type: ignore[arg-type]
-        elif kind == "n":
-            del self._count_exp[key]  # type: ignore[arg-type]
-            self._counts.pop(key, None)  # type: ignore[arg-type]
+            self._drop_event(key)
         else:
-            del self._blobs[key]  # type: ignore[arg-type]
+            del self._blobs[key]
 
     # --- copies -------------------------------------------------------------------------------
     def copy_lookup(
