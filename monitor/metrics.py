@@ -66,6 +66,10 @@ class Metrics:
             "rule_matches", "Rule matches by rule and article language.", ["rule", "lang"],
             namespace=NS, registry=r,
         )
+        self.tag_matches = Counter(
+            "tag_matches", "Rule matches by rule tag and article language (once per tag of the rule).",
+            ["tag", "lang"], namespace=NS, registry=r,
+        )
         self.alerts_raised = Counter(
             "alerts_raised", "Alerts produced to the alerts topic, by rule and kind (new, update).",
             ["rule", "kind"], namespace=NS, registry=r,

@@ -128,6 +128,8 @@ class Processor:
         self.metrics.articles_processed.labels(lang).inc()
         for m in analysis.matches:
             self.metrics.matches.labels(m.rule, lang).inc()
+            for tag in m.tags:
+                self.metrics.tag_matches.labels(tag, lang).inc()
         for a in alerts:
             self.metrics.alerts_raised.labels(a.rule, a.kind).inc()
         return Outcome(alerts=alerts, lang=analysis.lang)

@@ -12,6 +12,7 @@ an invalid change is logged and the running set stays.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +54,8 @@ def install_processor(
 
         @app.timer(settings.rules_reload_interval, name="monitor.rules_reload")
         async def reload_rules() -> None:
-            new = watcher.poll()
+            # loading a large rule set takes a while: keep the event loop (and heartbeats) free
+            new = await asyncio.to_thread(watcher.poll)
             if new is not None:
                 processor.set_rules(new)
                 metrics.rules_reloads.labels("ok").inc()
