@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from monitor.alerting import keys
@@ -92,6 +92,9 @@ class Dispatcher:
         self._last_maint = 0.0
         self._last_trim = 0.0
         self._background: set[asyncio.Task[None]] = set()
+        self._outq: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._healthy: set[str] = set()
+        self._sends_done = asyncio.Event()
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         t = asyncio.create_task(coro)
@@ -101,6 +104,21 @@ class Dispatcher:
     # --- reader ---------------------------------------------------------------------------------
     async def run(self) -> None:
         await self.queue.ensure_groups()
+        finisher = asyncio.create_task(self._finisher(), name="delivery-finisher")
+        try:
+            await self._loop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sends_done.wait(), 30.0)
+        finally:
+            await self._drain_outcomes(finisher)
+
+    async def _drain_outcomes(self, finisher: asyncio.Task[None], timeout: float = 5.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._outq.join(), timeout)
+        finisher.cancel()
+        await asyncio.gather(finisher, return_exceptions=True)
+
+    async def _loop(self) -> None:
         self._hand_out(await self.queue.read(self.consumer, block_ms=0, pending=True))
         while not self._stopping.is_set():
             try:
@@ -143,13 +161,8 @@ class Dispatcher:
             if ep.task is None or ep.task.done():
                 ep.task = asyncio.create_task(self._work(e.sub_id, ep), name=f"deliver-{e.sub_id}")
         if deferred:
-            self._spawn(self._finish_quietly(deferred))
-
-    async def _finish_quietly(self, outcomes: Sequence[Outcome]) -> None:
-        try:
-            await self.queue.finish(outcomes)
-        except Exception:
-            log.exception("could not record %d delivery outcomes (entries stay pending)", len(outcomes))
+            for o in deferred:
+                self._outq.put_nowait(o)
 
     async def _maintain(self, now: float) -> None:
         claimed = await self.queue.claim(self.consumer, int(self.s.delivery_claim_idle * 1000))
@@ -171,9 +184,9 @@ class Dispatcher:
 
     # --- workers --------------------------------------------------------------------------------
     async def _work(self, sub_id: str, ep: _Endpoint) -> None:
-        """Take entries and send them: a batching channel (redis) gets up to ``delivery_batch`` per call,
-        one call at a time; others get one entry per send, ``channel.concurrency`` at a time, each
-        recorded as soon as it completes (so a kill repeats at most that many sends)."""
+        """Take entries and send them. A batching channel (redis) gets up to ``delivery_batch`` per call,
+        one call at a time; others send one entry per request, ``channel.concurrency`` at a time. Each
+        outcome goes to the finisher as soon as it is known (so a kill repeats at most a few sends)."""
         sem: asyncio.Semaphore | None = None
         while not self._stopping.is_set():
             try:
@@ -186,68 +199,103 @@ class Dispatcher:
             batching = bool(ch is not None and ch.batching)
             if sem is None:
                 sem = asyncio.Semaphore(1 if batching or ch is None else ch.concurrency)
-            batch = [first]
-            while batching and len(batch) < self.s.delivery_batch and not ep.queue.empty():
-                batch.append(ep.queue.get_nowait())
             await sem.acquire()
-            task = asyncio.create_task(self._run(sub_id, batch, sem))
+            held = 1
+            batch = [first]
+            while not ep.queue.empty():
+                if batching:
+                    if len(batch) >= self.s.delivery_batch:
+                        break
+                else:
+                    if sem.locked():
+                        break
+                    await sem.acquire()
+                    held += 1
+                batch.append(ep.queue.get_nowait())
+            task = asyncio.create_task(self._run(sub_id, batch, sem, held, batching))
             ep.sending.add(task)
             task.add_done_callback(ep.sending.discard)
 
-    async def _run(self, sub_id: str, batch: list[Entry], sem: asyncio.Semaphore) -> None:
+    async def _run(
+        self, sub_id: str, batch: list[Entry], sem: asyncio.Semaphore, held: int, batching: bool
+    ) -> None:
+        slots = [held]
+
+        def record(outcomes: Sequence[Outcome]) -> None:
+            for o in outcomes:
+                self._outq.put_nowait(o)
+            if not batching:
+                n = min(len(outcomes), slots[0])
+                slots[0] -= n
+                for _ in range(n):
+                    sem.release()
+
         try:
-            await self._process(sub_id, batch)
+            sub, to_send = await self._prepare(sub_id, batch, record)
+            if to_send and sub is not None:
+                if batching:
+                    record(await self._send(sub, to_send))
+                else:
+
+                    async def one(item: tuple[Entry, Delivery, int]) -> None:
+                        record(await self._send(sub, [item]))
+
+                    await asyncio.gather(*(one(item) for item in to_send))
         except Exception:
             log.exception("delivery batch for %s failed; entries stay pending", sub_id)
-        finally:
-            sem.release()
             for e in batch:
                 self.inflight.discard(e.entry_id)
+        finally:
+            for _ in range(slots[0]):
+                sem.release()
 
-    async def _process(self, sub_id: str, entries: list[Entry]) -> None:
+    async def _prepare(
+        self, sub_id: str, entries: list[Entry], record: Callable[[Sequence[Outcome]], None]
+    ) -> tuple[Subscription | None, list[tuple[Entry, Delivery, int]]]:
+        """Load bodies; settle what needs no send (gone, already sent, subscription gone or disabled)."""
         sub = self.cache.by_id.get(sub_id)
         if sub is None:
             await self.cache.refresh(force=True)
             sub = self.cache.by_id.get(sub_id)
         now = time.time()
-        loaded = await self.queue.load(entries)
-        outcomes: list[Outcome] = []
+        settled: list[Outcome] = []
         to_send: list[tuple[Entry, Delivery, int]] = []
-        for e, (body, attempts) in zip(entries, loaded, strict=True):
+        recovered = [e for e in entries if e.recovered]
+        loaded = (
+            dict(zip((e.entry_id for e in recovered), await self.queue.load(recovered), strict=True))
+            if recovered
+            else {}
+        )
+        for e in entries:
+            body, attempts, sent = loaded.get(e.entry_id, (e.body, e.attempts, False))
             if body is None:
-                outcomes.append(Outcome(e, "gone"))
+                settled.append(Outcome(e, "gone"))
                 continue
             d = Delivery.model_validate_json(body)
-            members: tuple[str, ...] = ()
             if d.kind in ("group", "digest"):
                 flush_ttl = int(sub.grouping.repeat_interval) if sub and d.kind == "group" else 0
                 items, mem = await self.queue.seal(d, now, flush_ttl)
-                alerts = tuple(Alert.model_validate_json(x) for x in items)
-                members = tuple(mem)
-                d = d.model_copy(update={"alerts": alerts, "members": members})
+                d = d.model_copy(
+                    update={
+                        "alerts": tuple(Alert.model_validate_json(x) for x in items),
+                        "members": tuple(mem),
+                    }
+                )
+            batch = bool(d.members)
             if sub is None or not sub.enabled:
                 why = (
                     "subscription deleted" if sub is None else f"subscription disabled: {sub.disabled_reason}"
                 )
                 self.m.deliveries.labels(channel=e.channel, outcome="dropped").inc()
-                outcomes.append(
-                    Outcome(e, "dead", reason=why, members=members, batch=bool(members), body=body)
-                )
-                continue
-            to_send.append((e, d, attempts))
-        if to_send:
-            seen = await self.queue.log.seen([(sub_id, d.id) for _, d, _ in to_send])
-            fresh = []
-            for (e, d, a), was in zip(to_send, seen, strict=True):
-                if was and not d.replay:
-                    self.m.alerts_deduplicated.inc()
-                    outcomes.append(Outcome(e, "dup", members=d.members, batch=bool(d.members)))
-                else:
-                    fresh.append((e, d, a))
-            if fresh:
-                assert sub is not None
-                outcomes += await self._send(sub, fresh)
-        await self.queue.finish(outcomes)
+                settled.append(Outcome(e, "dead", reason=why, members=d.members, batch=batch, body=body))
+            elif sent and not d.replay:
+                self.m.alerts_deduplicated.inc()
+                settled.append(Outcome(e, "dup", members=d.members, batch=batch))
+            else:
+                to_send.append((e, d, attempts))
+        if settled:
+            record(settled)
+        return sub, to_send
 
     async def _send(self, sub: Subscription, items: list[tuple[Entry, Delivery, int]]) -> list[Outcome]:
         ch = self.channels[sub.channel_name]
@@ -263,12 +311,10 @@ class Dispatcher:
             batch = bool(d.members)
             if res is None:
                 self.m.deliveries.labels(channel=e.channel, outcome="ok").inc()
+                hist = self.m.delivery_seconds.labels(channel=e.channel)
                 for a in d.alerts:
-                    seen = a.article.fetched_at or a.created_at
-                    self.m.delivery_seconds.labels(channel=e.channel).observe(
-                        max(0.0, now - seen.timestamp())
-                    )
-                out.append(Outcome(e, "ok", members=d.members, batch=batch))
+                    hist.observe(max(0.0, now - (a.article.fetched_at or a.created_at).timestamp()))
+                out.append(Outcome(e, "ok", members=d.members, batch=batch, logged=ch.batching))
                 continue
             err = res if isinstance(res, DeliveryError) else DeliveryError(f"{type(res).__name__}: {res}")
             failed = err
@@ -296,15 +342,37 @@ class Dispatcher:
         await self._health(sub, failed, any(o.kind == "ok" for o in out), now)
         return out
 
+    async def _finisher(self) -> None:
+        """Record outcomes as they come, many per MULTI under load; then let their entries go."""
+        while True:
+            batch = [await self._outq.get()]
+            if self._outq.empty():  # let outcomes completing right now join this round trip
+                await asyncio.sleep(0.001)
+            while not self._outq.empty() and len(batch) < 1000:
+                batch.append(self._outq.get_nowait())
+            try:
+                await self.queue.finish(batch)
+            except Exception:
+                log.exception("could not record %d delivery outcomes (entries stay pending)", len(batch))
+            finally:
+                for o in batch:
+                    self.inflight.discard(o.entry.entry_id)
+                    self._outq.task_done()
+
     async def _health(self, sub: Subscription, err: DeliveryError | None, any_ok: bool, now: float) -> None:
+        """Track continuous failure per endpoint; disable after ``delivery_disable_after`` (or on 410)."""
         key = keys.health(sub.id)
         if err is None:
-            if any_ok:
+            if any_ok and sub.id not in self._healthy:
                 await self.redis.delete(key)
+                self._healthy.add(sub.id)
             return
-        await self.redis.hsetnx(key, "first_failure", repr(now))
-        await self.redis.hset(key, "last_error", str(err)[:500])
-        first = float(await self.redis.hget(key, "first_failure") or now)
+        self._healthy.discard(sub.id)
+        async with self.redis.pipeline(transaction=False) as p:
+            p.hsetnx(key, "first_failure", repr(now))
+            p.hset(key, "last_error", str(err)[:500])
+            p.hget(key, "first_failure")
+            first = float((await p.execute())[2] or now)
         if err.disable or now - first >= self.s.delivery_disable_after:
             reason = str(err) if err.disable else f"failing continuously since {time.ctime(first)}: {err}"
             await self.disable(sub, reason)
@@ -352,3 +420,6 @@ class Dispatcher:
             await asyncio.gather(*pending, return_exceptions=True)
         tasks = [ep.task for ep in self.endpoints.values() if ep.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._sends_done.set()
+        with contextlib.suppress(TimeoutError):  # outcomes recorded before we say we stopped
+            await asyncio.wait_for(self._outq.join(), 5.0)

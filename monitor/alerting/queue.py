@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import redis.asyncio as aioredis
@@ -55,7 +55,7 @@ for k = 1, n do
     redis.call('HSET', Q .. ':body', did, body)
     redis.call('HINCRBY', Q .. ':depth', ch, 1)
     if due <= now then
-      redis.call('XADD', Q .. ':work:' .. ch, '*', 'id', did, 'sub', sub)
+      redis.call('XADD', Q .. ':work:' .. ch, '*', 'id', did, 'sub', sub, 'body', body, 'att', '0')
     else
       redis.call('ZADD', Q .. ':sched', due, ch .. '|' .. sub .. '|' .. did)
     end
@@ -88,10 +88,55 @@ local Q = KEYS[1]
 local items = redis.call('ZRANGEBYSCORE', Q .. ':sched', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, m in ipairs(items) do
   local ch, sub, did = string.match(m, '^([^|]+)|([^|]+)|(.+)$')
-  redis.call('XADD', Q .. ':work:' .. ch, '*', 'id', did, 'sub', sub)
+  local body = redis.call('HGET', Q .. ':body', did)
+  if body then
+    local att = redis.call('HGET', Q .. ':attempts', did) or '0'
+    redis.call('XADD', Q .. ':work:' .. ch, '*', 'id', did, 'sub', sub, 'body', body, 'att', att)
+  end
   redis.call('ZREM', Q .. ':sched', m)
 end
 return #items
+"""
+
+_FINISH = """
+local Q = KEYS[1]
+local P = KEYS[2]
+local ttl = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local i = 3
+for k = 1, n do
+  local kind, ch, sub, did, eid, due = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5]
+  local logged, members, isbatch, reason, body = ARGV[i+6], ARGV[i+7], ARGV[i+8], ARGV[i+9], ARGV[i+10]
+  i = i + 11
+  if kind == 'retry' or kind == 'defer' then
+    if kind == 'retry' then redis.call('HINCRBY', Q .. ':attempts', did, 1) end
+    redis.call('ZADD', Q .. ':sched', due, ch .. '|' .. sub .. '|' .. did)
+  elseif kind ~= 'gone' then
+    local ms = {}
+    for m in string.gmatch(members, '[^,]+') do ms[#ms + 1] = m end
+    if kind == 'ok' or kind == 'dup' then
+      if logged ~= '1' then
+        local base = P .. ':{sub:' .. sub .. '}:sent:'
+        redis.call('SET', base .. did, 1, 'EX', ttl)
+        for _, m in ipairs(ms) do redis.call('SET', base .. m, 1, 'EX', ttl) end
+      end
+    else
+      redis.call('XADD', Q .. ':dead', '*', 'id', did, 'sub', sub, 'channel', ch, 'reason', reason, 'body', body)
+    end
+    redis.call('HDEL', Q .. ':body', did)
+    redis.call('HDEL', Q .. ':attempts', did)
+    if #ms == 0 then
+      redis.call('HDEL', Q .. ':member', did)
+    else
+      for _, m in ipairs(ms) do redis.call('HDEL', Q .. ':member', m) end
+    end
+    if isbatch == '1' then redis.call('DEL', Q .. ':batch:' .. did, Q .. ':batchm:' .. did) end
+    redis.call('HINCRBY', Q .. ':depth', ch, -1)
+  end
+  redis.call('XACK', Q .. ':work:' .. ch, 'dispatch', eid)
+  redis.call('XDEL', Q .. ':work:' .. ch, eid)
+end
+return n
 """
 
 _SEAL = """
@@ -137,10 +182,17 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """A work-stream entry. New entries carry the delivery body and attempts made, so the hot path
+    needs no extra read; ``recovered`` ones (pending after a kill, or claimed) are re-read and re-checked
+    against the notification log before sending."""
+
     channel: str
     entry_id: str
     sub_id: str
     did: str
+    body: bytes | None = None
+    attempts: int = 0
+    recovered: bool = False
 
 
 @dataclass(slots=True)
@@ -152,7 +204,7 @@ class Outcome:
     members: tuple[str, ...] = ()
     batch: bool = False
     body: bytes = b""
-    extra: dict[str, str] = field(default_factory=dict)
+    logged: bool = False  # the channel already wrote the notification log (redis channel, atomically)
 
 
 def _s(x: bytes | str) -> str:
@@ -167,6 +219,7 @@ class DeliveryQueue:
         self._enqueue = redis.register_script(_ENQUEUE)
         self._promote = redis.register_script(_PROMOTE)
         self._seal = redis.register_script(_SEAL)
+        self._finish = redis.register_script(_FINISH)
 
     async def ensure_groups(self) -> None:
         for ch in self.channels:
@@ -206,15 +259,25 @@ class DeliveryQueue:
         first = await self.redis.zrange(keys.SCHED, 0, 0, withscores=True)
         return float(first[0][1]) if first else None
 
-    def _entries(self, resp: object) -> list[Entry]:
+    def _entries(self, resp: object, recovered: bool = False) -> list[Entry]:
         out: list[Entry] = []
         for stream, rows in resp or []:  # type: ignore[attr-defined]
             ch = _s(stream).rsplit(":", 1)[1]
             for eid, fields in rows:
                 if not fields:  # deleted while pending
                     continue
-                f = {_s(k): _s(v) for k, v in fields.items()}
-                out.append(Entry(ch, _s(eid), f.get("sub", ""), f.get("id", "")))
+                body = fields.get(b"body")
+                out.append(
+                    Entry(
+                        ch,
+                        _s(eid),
+                        _s(fields.get(b"sub", b"")),
+                        _s(fields.get(b"id", b"")),
+                        body=None if recovered else body,
+                        attempts=int(fields.get(b"att", 0) or 0),
+                        recovered=recovered or body is None,
+                    )
+                )
         return out
 
     async def read(
@@ -225,7 +288,7 @@ class DeliveryQueue:
         resp = await self.redis.xreadgroup(
             keys.GROUP, consumer, streams, count=count, block=None if pending else block_ms
         )
-        return self._entries(resp)
+        return self._entries(resp, recovered=pending)
 
     async def claim(self, consumer: str, min_idle_ms: int, count: int = 500) -> list[Entry]:
         """Entries other (dead) consumers held longer than ``min_idle_ms``."""
@@ -234,17 +297,19 @@ class DeliveryQueue:
             resp = await self.redis.xautoclaim(
                 keys.work(ch), keys.GROUP, consumer, min_idle_ms, "0-0", count=count
             )
-            out += self._entries([(keys.work(ch), resp[1])])
+            out += self._entries([(keys.work(ch), resp[1])], recovered=True)
         return out
 
-    async def load(self, entries: Sequence[Entry]) -> list[tuple[bytes | None, int]]:
-        """(body, attempts made) per entry; body None when the delivery is gone (already finished)."""
+    async def load(self, entries: Sequence[Entry]) -> list[tuple[bytes | None, int, bool]]:
+        """(body, attempts made, already in the notification log) per entry, in one round trip.
+        Body None: the delivery is gone (already finished)."""
         async with self.redis.pipeline(transaction=False) as p:
             for e in entries:
                 p.hget(keys.BODY, e.did)
                 p.hget(keys.ATTEMPTS, e.did)
+                p.exists(keys.sent(e.sub_id, e.did))
             res = await p.execute()
-        return [(res[i], int(res[i + 1] or 0)) for i in range(0, len(res), 2)]
+        return [(res[i], int(res[i + 1] or 0), bool(res[i + 2])) for i in range(0, len(res), 3)]
 
     async def seal(self, d: Delivery, now: float, flush_ttl: int) -> tuple[list[bytes], list[str]]:
         """Close a batch to newcomers and return (its alerts JSON, its member delivery ids)."""
@@ -261,42 +326,26 @@ class DeliveryQueue:
         return list(items), sorted(_s(m) for m in members)
 
     async def finish(self, outcomes: Sequence[Outcome]) -> None:
-        """Record every outcome and acknowledge its entry, all in one MULTI."""
+        """Record every outcome and acknowledge its entry, atomically (one Lua call)."""
         if not outcomes:
             return
-        async with self.redis.pipeline(transaction=True) as p:
-            for o in outcomes:
-                e = o.entry
-                member = f"{e.channel}|{e.sub_id}|{e.did}"
-                if o.kind == "gone":
-                    pass
-                elif o.kind in ("retry", "defer"):
-                    if o.kind == "retry":
-                        p.hincrby(keys.ATTEMPTS, e.did, 1)
-                    p.zadd(keys.SCHED, {member: o.due})
-                else:
-                    if o.kind in ("ok", "dup"):
-                        self.log.record(p, e.sub_id, (e.did, *o.members))
-                    else:
-                        p.xadd(
-                            keys.DEAD,
-                            {
-                                "id": e.did,
-                                "sub": e.sub_id,
-                                "channel": e.channel,
-                                "reason": o.reason[:500],
-                                "body": o.body or b"",
-                            },
-                        )
-                    p.hdel(keys.BODY, e.did)
-                    p.hdel(keys.ATTEMPTS, e.did)
-                    p.hdel(keys.MEMBER, *(o.members or (e.did,)))
-                    if o.batch:
-                        p.delete(keys.batch_items(e.did), keys.batch_members(e.did))
-                    p.hincrby(keys.DEPTH, e.channel, -1)
-                p.xack(keys.work(e.channel), keys.GROUP, e.entry_id)
-                p.xdel(keys.work(e.channel), e.entry_id)
-            await p.execute()
+        args: list[str | bytes | float | int] = [self.log.ttl, len(outcomes)]
+        for o in outcomes:
+            e = o.entry
+            args += [
+                o.kind,
+                e.channel,
+                e.sub_id,
+                e.did,
+                e.entry_id,
+                repr(o.due),
+                "1" if o.logged else "0",
+                ",".join(o.members),
+                "1" if o.batch else "0",
+                o.reason[:500],
+                o.body or b"",
+            ]
+        await self._finish(keys=[keys.Q, keys.PREFIX], args=args)
 
     async def depth(self) -> dict[str, int]:
         raw = await self.redis.hgetall(keys.DEPTH)

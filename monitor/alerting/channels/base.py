@@ -50,6 +50,12 @@ class Channel:
 
     async def send_many(self, items: Sequence[tuple[Delivery, Subscription]]) -> list[BaseException | None]:
         """Send each; return None (delivered) or the exception, in order. Never raises."""
+        if len(items) == 1:
+            try:
+                await self.send(*items[0])
+            except Exception as exc:
+                return [exc]
+            return [None]
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(d: Delivery, s: Subscription) -> BaseException | None:

@@ -18,6 +18,7 @@ IPv4 address (mapped ``::ffff:a.b.c.d``, compatible ``::a.b.c.d``, 6to4 ``2002::
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -83,6 +84,11 @@ class UnsafeURL(ValueError):
 
 
 def _networks(allow: Sequence[str]) -> tuple[list[Any], set[str]]:
+    return _parse_allow(tuple(allow))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_allow(allow: tuple[str, ...]) -> tuple[list[Any], set[str]]:
     nets, hosts = [], set()
     for a in allow:
         try:
