@@ -78,6 +78,10 @@ def compile_list(name: str, body: ListBody, table: TermTable, err: Any) -> Compi
     return CompiledList(name, body.description, entities, info)
 
 
+def _count(items: Any) -> int:
+    return len(items) if isinstance(items, list) else 1
+
+
 def any_of(children: list[Node]) -> Node:
     """``any`` of the children, with sibling terms merged into one node (one set test, not many)."""
     terms = [c for c in children if type(c) is TermNode]
@@ -193,7 +197,7 @@ class Compiler:
             self.error(kl.get("within", line), "`within` only goes with `near`")
         if "sentence" in data:
             items = self.items(data["sentence"], kl.get("sentence", line), "sentence")
-            if len(items) < 2:
+            if _count(data["sentence"]) < 2:
                 self.error(kl.get("sentence", line), "`sentence` needs at least two items")
             parts.append(SentenceNode(items))
         if "quantity" in data:
@@ -224,7 +228,7 @@ class Compiler:
 
     def near(self, data: dict[Any, Any], kl: dict[Any, int], line: int | None) -> Node:
         items = self.items(data["near"], kl.get("near", line), "near")
-        if len(items) < 2:
+        if _count(data["near"]) < 2:
             self.error(kl.get("near", line), "`near` needs at least two items")
         within = data.get("within", DEFAULT_WITHIN)
         if isinstance(within, bool) or not isinstance(within, int) or within < 0:

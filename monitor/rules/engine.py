@@ -27,6 +27,7 @@ from monitor.models import Article, Evidence, Match
 from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode
 from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost
 from monitor.rules.terms import TermTable
+from monitor.text import warm
 from monitor.text.boilerplate import trim_boilerplate
 from monitor.text.lang import SAMPLE, detect_language
 from monitor.text.normalize import Normalized, normalize
@@ -125,6 +126,7 @@ class RuleSet:
 
     def __init__(self, rules: list[Rule], lists: dict[str, TermList], table: TermTable,
                  source_hash: str = "") -> None:
+        warm()
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.lists = lists
         self.source_hash = source_hash
@@ -160,10 +162,10 @@ class RuleSet:
         lang = detect_language(f"{article.title}\n{article.summary[:SAMPLE]}\n{article.content[:SAMPLE]}")
         lang = lang or article.lang.strip().lower()[:8]
         hits: dict[int, list[tuple[int, int, int]]] = {}
-        for f, text in enumerate(texts):
-            for tid, spans in self._table.scan(text).items():
-                bucket = hits.setdefault(tid, [])
-                bucket.extend((f, a, b) for a, b in spans)
+        scan = self._table.scan_into
+        for f, norm in enumerate(norms):
+            if norm.text:
+                scan(norm.text, norm.mask, f, hits)
         if only is not None:
             candidates = sorted(i for i, r in enumerate(self.rules) if r.id in only)
         else:

@@ -37,7 +37,7 @@ from monitor.text.affixes import (
     TEH_SUFFIXES,
     is_arabic,
 )
-from monitor.text.normalize import fold
+from monitor.text.normalize import _codes, fold, word_mask
 
 _PRONOUNS_OR_NONE = frozenset({"", "ه", "ها", "هم", "هما", "هن", "نا", "كم", "كما", "كن", "ي"})
 _LAM_PREFIXES = frozenset({"ل", "ول", "فل"})
@@ -137,28 +137,41 @@ class TermTable:
 
     def scan(self, text: str) -> dict[int, list[tuple[int, int]]]:
         """Term hits in one normalised field: ``term id -> [(start, end), ...]``."""
-        hits: dict[int, list[tuple[int, int]]] = {}
+        hits: dict[int, list[tuple[int, int, int]]] = {}
+        self.scan_into(text, normalize_mask(text), 0, hits)
+        return {tid: [(a, b) for _, a, b in spans] for tid, spans in hits.items()}
+
+    def scan_into(self, text: str, mask: bytes, f: int, hits: dict[int, list[tuple[int, int, int]]]) -> None:
+        """Add the hits of field ``f`` to ``hits`` as ``term id -> [(f, start, end), ...]``.
+
+        ``mask[i]`` is 1 when ``text[i]`` is a letter or digit (``Normalized.mask``): boundary tests on
+        bytes are cheaper than on characters.
+        """
         if self._automaton is None or not text:
-            return hits
+            return
         n = len(text)
         for last, pats in self._automaton.iter(text):
             end = last + 1
+            right_word = end < n and mask[end]
             for klen, tid, kind, article, prefix, arabic in pats:
                 start = end - klen
-                left_word = start > 0 and text[start - 1].isalnum()
-                right_word = end < n and text[end].isalnum()
+                left_word = start > 0 and mask[start - 1]
                 if not left_word and not right_word and kind == NORMAL and not article:
-                    hits.setdefault(tid, []).append((start, end))
+                    bucket = hits.get(tid)
+                    if bucket is None:
+                        hits[tid] = [(f, start, end)]
+                    else:
+                        bucket.append((f, start, end))
                     continue
-                span = _check(text, n, start, end, kind, article, prefix, arabic, left_word, right_word)
+                span = _check(mask, n, start, end, kind, article, prefix, arabic, left_word, right_word,
+                              text)
                 if span is not None:
-                    hits.setdefault(tid, []).append(span)
-        return hits
+                    hits.setdefault(tid, []).append((f, *span))
 
 
 def _check(
-    text: str, n: int, start: int, end: int, kind: int, article: bool, prefix: bool, arabic: bool,
-    left_word: bool, right_word: bool,
+    mask: bytes, n: int, start: int, end: int, kind: int, article: bool, prefix: bool, arabic: bool,
+    left_word: int | bool, right_word: int | bool, text: str,
 ) -> tuple[int, int] | None:
     """The span of an accepted hit (over its proclitic and suffix), or None when the affixes are not allowed."""
     word_start = start
@@ -167,9 +180,9 @@ def _check(
             return None
         k = start - 1
         low = max(0, start - MAX_PREFIX - 1)
-        while k >= low and text[k].isalnum():
+        while k >= low and mask[k]:
             k -= 1
-        if k >= 0 and text[k].isalnum():
+        if k >= 0 and mask[k]:
             return None
         pre = text[k + 1:start]
         # ل + ال + a word starting with ل is written with two lams: للجنة = ل + (ا)ل + لجنة
@@ -183,13 +196,13 @@ def _check(
         return None if kind == TEH else (word_start, end)
     k = end
     high = min(n, end + MAX_SUFFIX + 1)
-    while k < high and text[k].isalnum():
+    while k < high and mask[k]:
         k += 1
     if prefix:
-        while k < n and text[k].isalnum():
+        while k < n and mask[k]:
             k += 1
         return word_start, k
-    if k < n and text[k].isalnum():
+    if k < n and mask[k]:
         return None
     suffix = text[end:k]
     if not arabic:
@@ -209,3 +222,8 @@ def word_end(text: str, pos: int) -> int:
     while pos < n and text[pos].isalnum():
         pos += 1
     return pos
+
+
+def normalize_mask(text: str) -> bytes:
+    """The letter-or-digit mask of an already normalised string."""
+    return word_mask(_codes(text)) if text else b""

@@ -8,7 +8,17 @@ All of it is pure and stdlib/numpy only; see ``docs/rules.md`` for what each ste
 from monitor.text.boilerplate import trim_boilerplate
 from monitor.text.lang import detect_language
 from monitor.text.normalize import Normalized, fold, normalize
+from monitor.text.normalize import warm as _warm_normalize
 from monitor.text.segment import Span, sentence_starts, sentences, tokens
+
+
+def warm() -> None:
+    """Build every table and regex of the pipeline now (about a second), not on the first article."""
+    from monitor.text.boilerplate import _marker_re
+
+    _warm_normalize()
+    _marker_re()
+
 
 __all__ = [
     "Normalized",
@@ -20,4 +30,5 @@ __all__ = [
     "sentences",
     "tokens",
     "trim_boilerplate",
+    "warm",
 ]

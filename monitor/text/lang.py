@@ -15,9 +15,6 @@ import re
 
 import numpy as np
 
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_HEBREW = re.compile(r"[\u0590-\u05ff]")
-_GREEK = re.compile(r"[\u0370-\u03ff]")
 _PERSIAN_CODES = np.array([ord(c) for c in "پچژگیک"], dtype=np.uint32)
 _URDU_CODES = np.array([ord(c) for c in "ٹڈڑںےھ"], dtype=np.uint32)
 _ARABIC_ONLY_CODES = np.array([ord(c) for c in "ةيكى"], dtype=np.uint32)
@@ -37,31 +34,44 @@ _STOPWORDS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _ST
 SAMPLE = 1500
 
 
-def _count(codes: np.ndarray, lo: int, hi: int) -> int:
-    return int(np.count_nonzero((codes >= lo) & (codes <= hi)))
+# script classes, disjoint; Arabic script = the first four
+_AR, _FA, _AR_ONLY, _UR, _LAT, _RU, _HE, _EL, _OTHER = range(9)
+
+
+def _classes() -> np.ndarray:
+    lut = np.full(0x10000, _OTHER, dtype=np.uint8)
+    for lo, hi in ((0x600, 0x6FF), (0x750, 0x77F), (0x8A0, 0x8FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)):
+        lut[lo:hi + 1] = _AR
+    lut[_PERSIAN_CODES] = _FA
+    lut[_ARABIC_ONLY_CODES] = _AR_ONLY
+    lut[_URDU_CODES] = _UR
+    for lo, hi in ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F)):
+        lut[lo:hi + 1] = _LAT
+    lut[0xD7] = lut[0xF7] = _OTHER
+    lut[0x400:0x500] = _RU
+    lut[0x590:0x600] = _HE
+    lut[0x370:0x400] = _EL
+    return lut
+
+
+_CLASS = _classes()
 
 
 def detect_language(text: str) -> str:
     """``ar``, ``fa``, ``ur``, ``en`` (or another code), or ``""`` when unsure."""
     sample = text[:SAMPLE]
     codes = np.frombuffer(sample.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    arabic = _count(codes, 0x600, 0x6FF) + _count(codes, 0x750, 0x77F) + _count(codes, 0xFB50, 0xFEFF)
-    latin = (_count(codes, 0x41, 0x5A) + _count(codes, 0x61, 0x7A) + _count(codes, 0xC0, 0x24F))
+    counts = np.bincount(_CLASS.take(np.minimum(codes, 0xFFFF)), minlength=9).tolist()
+    arabic = counts[_AR] + counts[_FA] + counts[_AR_ONLY] + counts[_UR]
+    latin = counts[_LAT]
     if arabic and arabic >= latin:
-        persian = int(np.isin(codes, _PERSIAN_CODES).sum())
-        if persian > 3:
-            arabic_only = int(np.isin(codes, _ARABIC_ONLY_CODES).sum())
-            if persian > arabic_only:
-                urdu = int(np.isin(codes, _URDU_CODES).sum())
-                return "ur" if urdu > persian / 4 else "fa"
+        persian = counts[_FA]
+        if persian > 3 and persian > counts[_AR_ONLY]:
+            return "ur" if counts[_UR] > persian / 4 else "fa"
         return "ar"
-    others = {
-        "ru": len(_CYRILLIC.findall(sample)),
-        "he": len(_HEBREW.findall(sample)),
-        "el": len(_GREEK.findall(sample)),
-    }
+    others = {"ru": counts[_RU], "he": counts[_HE], "el": counts[_EL]}
     top = max(others, key=lambda k: others[k])
-    if others[top] > max(latin, arabic):
+    if others[top] > latin:
         return top
     if not latin:
         return ""

@@ -59,6 +59,8 @@ def _image(c: str) -> str:
         return ""
     if c.isspace():
         return "\n" if c in _LINE_BREAKS else " "
+    if unicodedata.category(c) == "Cc":  # other control chars (NUL, ESC, …)
+        return ""
     if c in _FOLD:
         return _FOLD[c]
     out = []
@@ -115,6 +117,7 @@ class _Luts:
     length: np.ndarray  # uint8: length of the image (0 = dropped)
     letter: np.ndarray  # bool: a letter (``[^\\W\\d_]``)
     digit: np.ndarray  # bool: a decimal digit
+    alnum: np.ndarray  # bool: letter or digit
 
 
 @lru_cache(maxsize=1)
@@ -133,7 +136,7 @@ def _luts() -> _Luts:
             digit[cp] = True
         elif c.isalnum():
             letter[cp] = True
-    return _Luts(one, length, letter, digit)
+    return _Luts(one, length, letter, digit, letter | digit)
 
 
 def _codes(s: str) -> np.ndarray:
@@ -152,12 +155,12 @@ def _classes(c1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return let, dig
 
 
-def _collapse_space(c1: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _collapse_space(c1: np.ndarray, plan: list[tuple[str, np.ndarray]]) -> np.ndarray:
     """Stage 2a: a whitespace run becomes its first char, a line break when the run holds one."""
     wsm = (c1 == 32) | (c1 == 10)
     dup = wsm[1:] & wsm[:-1]
     if not dup.any():
-        return c1, pos
+        return c1
     late_nl = dup & (c1[1:] == 10)
     if late_nl.any():  # a line break inside a run moves to the run's first char
         first = wsm.copy()
@@ -170,32 +173,47 @@ def _collapse_space(c1: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.nda
         c1[starts] = np.where(nl_run.take(run.take(starts)), 10, 32)
     keep = np.ones(len(c1), dtype=bool)
     keep[1:] = ~dup
-    return c1[keep], pos[keep]
+    plan.append(("keep", keep))
+    return c1[keep]
 
 
-def _split_letters_digits(c1: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _split_letters_digits(c1: np.ndarray, plan: list[tuple[str, np.ndarray]]) -> np.ndarray:
     """Stage 2b: a space between a letter and a digit."""
     if len(c1) < 2:
-        return c1, pos
+        return c1
     if c1.max(initial=0) < _BMP:
         lut = _luts()
         dig = lut.digit.take(c1)
         if not dig.any():
-            return c1, pos
+            return c1
         let = lut.letter.take(c1)
     else:
         let, dig = _classes(c1)
     cut = np.flatnonzero((let[:-1] & dig[1:]) | (dig[:-1] & let[1:])) + 1
     if not len(cut):
-        return c1, pos
-    return np.insert(c1, cut, 32), np.insert(pos, cut, pos.take(cut))
+        return c1
+    plan.append(("insert", cut))
+    return np.insert(c1, cut, 32)
 
 
-def _run(text: str) -> tuple[str, np.ndarray]:
-    """Both stages; returns the text and, for each of its chars, the original position."""
+def _positions(n: int, plan: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """Replay the edits of ``_stages`` on original positions: ``pos[j]`` for each output char."""
+    pos = np.arange(n, dtype=np.int64)
+    for op, arg in plan:
+        if op == "repeat":
+            pos = np.repeat(pos, arg)
+        elif op == "keep":
+            pos = pos[arg]
+        else:
+            pos = np.insert(pos, arg, pos.take(arg))
+    return pos
+
+
+def _stages(text: str) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """Both stages on code points; returns the output codes and the plan of edits (for offsets)."""
     lut = _luts()
     codes = _codes(text)
-    n = len(codes)
+    plan: list[tuple[str, np.ndarray]] = []
     if codes.max(initial=0) >= _BMP:  # astral chars: the C translate path (rare)
         lens = lut.length.take(np.minimum(codes, _BMP - 1))
         lens[codes >= _BMP] = 1
@@ -205,13 +223,31 @@ def _run(text: str) -> tuple[str, np.ndarray]:
         astral = False
     if astral or lens.max(initial=1) > 1:  # expanding chars (ligatures, ﷺ, …): the C translate path
         c1 = _codes(text.translate(_table()))
-        pos = np.repeat(np.arange(n, dtype=np.int64), lens)
+        plan.append(("repeat", lens))
+    elif lens.min(initial=1) == 0:  # dropped chars (harakat, tatweel, controls)
+        keep = lens.astype(bool)
+        plan.append(("keep", keep))
+        c1 = lut.one.take(codes[keep])
     else:
-        pos = np.flatnonzero(lens)
-        c1 = lut.one.take(codes.take(pos)) if len(pos) < n else lut.one.take(codes)
-    c1, pos = _collapse_space(c1, pos)
-    c1, pos = _split_letters_digits(c1, pos)
-    return _text(c1), pos
+        c1 = lut.one.take(codes)
+    c1 = _collapse_space(c1, plan)
+    c1 = _split_letters_digits(c1, plan)
+    return c1, plan
+
+
+def _run(text: str) -> tuple[str, np.ndarray]:
+    """Both stages; returns the text and, for each of its chars, the original position."""
+    c1, plan = _stages(text)
+    return _text(c1), _positions(len(text), plan)
+
+
+def word_mask(codes: np.ndarray) -> bytes:
+    """One byte per char: 1 for a letter or digit (``str.isalnum``), else 0."""
+    if codes.max(initial=0) >= _BMP:
+        let, dig = _classes(codes)
+        return (let | dig).astype(np.uint8).tobytes()
+    lut = _luts()
+    return lut.alnum.take(codes).view(np.uint8).tobytes()
 
 
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
@@ -237,18 +273,30 @@ class Normalized:
     """A normalised string and the way back to the original.
 
     ``pos[j]`` is the original position of normalised char ``j`` (an inserted space points at the
-    char after it); computed on first use for short strings.
+    char after it); ``mask[j]`` is 1 when char ``j`` is a letter or digit. Both are computed on first use.
     """
 
     original: str
     text: str
+    _plan: list[tuple[str, np.ndarray]] | None = field(repr=False, default=None)
+    _codes: np.ndarray | None = field(repr=False, default=None)
     _pos: np.ndarray | None = field(repr=False, default=None)
+    _mask: bytes | None = field(repr=False, default=None)
 
     @property
     def pos(self) -> np.ndarray:
         if self._pos is None:
-            self._pos = _run(self.original)[1] if self.original else np.zeros(0, dtype=np.int64)
+            if self._plan is None:
+                self._plan = _stages(self.original)[1] if self.original else []
+            self._pos = _positions(len(self.original), self._plan)
         return self._pos
+
+    @property
+    def mask(self) -> bytes:
+        if self._mask is None:
+            codes = self._codes if self._codes is not None else _codes(self.text)
+            self._mask = word_mask(codes) if len(codes) else b""
+        return self._mask
 
     def to_original(self, i: int, *, end: bool = False) -> int:
         """Position in ``original`` of normalised position ``i`` (``end=True`` for exclusive ends)."""
@@ -271,17 +319,18 @@ def normalize(text: str) -> Normalized:
     """Normalise ``text``; see the module docstring."""
     if len(text) < SHORT:
         return Normalized(original=text, text=_fold_short(text))
-    out, pos = _run(text)
-    return Normalized(original=text, text=out, _pos=pos)
+    c1, plan = _stages(text)
+    return Normalized(original=text, text=_text(c1), _plan=plan, _codes=c1)
 
 
 def fold(text: str) -> str:
     """Only the normalised string (no offset map)."""
     if len(text) < SHORT:
         return _fold_short(text)
-    return _run(text)[0]
+    return _text(_stages(text)[0])
 
 
 def warm() -> None:
     """Build the tables now (about half a second) instead of on the first article."""
     _luts()
+    _fold_short("warm")

@@ -19,11 +19,9 @@ TOKEN_RE = re.compile(r"[^\W_]+")
 ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "capt", "sgt", "adm", "cmdr",
                  "gov", "sen", "rep", "pres", "st", "vs", "etc", "inc", "ltd", "co", "corp", "jr",
                  "sr", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
-_NOT_ABBR = "".join(rf"(?<!\b{a})" for a in ABBREVIATIONS)
-# a period ends a sentence unless it follows a single letter (u.s., j. smith) or an abbreviation
-SENTENCE_END = re.compile(
-    rf"(?<!\b[^\W\d_]){_NOT_ABBR}\.+[\"')\]]*(?: |$)|[!?;]+[\"')\]]*(?: |$)|\n"
-)
+_ABBR = frozenset(ABBREVIATIONS)
+_END = re.compile(r"[.!?;]+[\"')\]]*(?: |$)|\n")
+_LAST_WORD = re.compile(r"(\w+)\.$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +39,15 @@ def tokens(text: str) -> Iterator[Span]:
 
 def sentence_starts(text: str) -> list[int]:
     """Start offsets of the sentences (the first is 0)."""
-    return [0, *(m.end() for m in SENTENCE_END.finditer(text))]
+    out = [0]
+    for m in _END.finditer(text):
+        if text[m.start()] == ".":
+            # a period after a single letter (u.s., j. smith) or an abbreviation does not end a sentence
+            w = _LAST_WORD.search(text, max(0, m.start() - 12), m.start() + 1)
+            if w is not None and ((len(w.group(1)) == 1 and not w.group(1).isdigit()) or w.group(1) in _ABBR):
+                continue
+        out.append(m.end())
+    return out
 
 
 def sentences(text: str) -> Iterator[Span]:
