@@ -7,6 +7,7 @@ the rules engine's classes are not imported here; a rule without those fields ge
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,14 +24,39 @@ def article_time(article: Article) -> float:
     return at.timestamp()
 
 
-def policy_for_rule(rule: Any, *, default_window_s: float = 6 * 3600) -> EventPolicy:
-    """The ``EventPolicy`` of a rule object (engine ``Rule`` or ``RuleSpec``), defaults where unset."""
+def entity_lists(lists: Mapping[str, Any]) -> frozenset[str]:
+    """Names of the lists of canonical entities (``entities:`` with ids and several spellings).
+
+    A plain-term list (``terms:``) reports each term as its own entity, so its ids are words of one
+    language (استهدف, "hit") and cannot tell two reports of one event apart from two events; only
+    lists with at least one entity whose id is not its single term count. ``lists``: the engine's
+    ``RuleSet.lists`` (name -> list with ``.entities``: id -> entity with ``.id``, ``.terms``).
+    """
+    out = set()
+    for name, lst in lists.items():
+        for ent in getattr(lst, "entities", {}).values():
+            terms = tuple(getattr(ent, "terms", ()))
+            if terms != (getattr(ent, "id", None),):
+                out.add(name)
+                break
+    return frozenset(out)
+
+
+def policy_for_rule(
+    rule: Any, *, default_window_s: float = 6 * 3600, entity_lists: frozenset[str] | None = None
+) -> EventPolicy:
+    """The ``EventPolicy`` of a rule object (engine ``Rule`` or ``RuleSpec``), defaults where unset.
+
+    ``entity_lists``: the lists that may be default keys (``entity_lists(ruleset.lists)``); without it
+    every list in a match is a key, which only suits rules whose lists are all entity lists.
+    """
     event = getattr(rule, "event", None)
     keys = tuple(getattr(event, "keys", None) or ()) or None
     window = getattr(event, "window", None) if event is not None else None
     boost = getattr(rule, "severity_boost", None)
     return EventPolicy(
         keys=keys,
+        default_keys=entity_lists,
         window_s=float(window) if window else default_window_s,
         min_sources=int(getattr(rule, "min_sources", None) or 1),
         boost_sources=getattr(boost, "sources", None) if boost is not None else None,

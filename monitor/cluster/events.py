@@ -6,9 +6,11 @@ event it belongs to and whether to raise a ``new`` alert, an ``update``, nothing
 nothing yet (``pending``, corroboration not reached).
 
 How a sighting finds its event, in order:
-1. Key evidence: the entity ids of the policy's key lists (default: every list in the match). Entity
-   ids are canonical and language-independent, so an Arabic and an English report of one attack on
-   ``ain-al-asad`` carry the same key. A sighting with no key evidence can only join by copy group.
+1. Key evidence: the entity ids of the policy's key lists (default: the match's lists that are entity
+   lists, with canonical ids, as opposed to plain-term lists whose "ids" are words of one language;
+   see ``adapt.entity_lists``). Entity ids are language-independent, so an Arabic and an English report
+   of one attack on ``ain-al-asad`` carry the same key. A sighting with no key evidence can only join
+   by copy group.
 2. Candidates: open events of the same rule that share a key or the sighting's copy group and whose
    start is within ``window_s`` of the sighting (events do not stretch: an event lasts at most one
    window from its first report, so two attacks on one base on different days are two events).
@@ -43,7 +45,8 @@ _MAX_ARTICLES = 1000  # per event, for redelivery answers; later articles are st
 class EventPolicy:
     """What a rule says about grouping its matches (see ``policy_for_rule``)."""
 
-    keys: tuple[str, ...] | None = None  # key lists; None = all lists in the match
+    keys: tuple[str, ...] | None = None  # key lists; None = the match's lists in ``default_keys``
+    default_keys: frozenset[str] | None = None  # lists eligible as default keys; None = every list
     window_s: float = 6 * 3600
     min_sources: int = 1
     boost_sources: int | None = None
@@ -54,6 +57,12 @@ class EventPolicy:
             raise ValueError(f"event window must be positive, not {self.window_s}")
         if self.min_sources < 1:
             raise ValueError(f"min_sources must be at least 1, not {self.min_sources}")
+
+    def key_lists(self, entities: Mapping[str, object]) -> tuple[str, ...]:
+        """The lists whose entities are key evidence for a match (or an event) with these lists."""
+        if self.keys is not None:
+            return self.keys
+        return tuple(sorted(ln for ln in entities if self.default_keys is None or ln in self.default_keys))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +148,7 @@ class EventTracker:
     # --- evidence -----------------------------------------------------------------------------
     @staticmethod
     def _evidence(s: Sighting, policy: EventPolicy) -> list[tuple[str, str]]:
-        lists = policy.keys if policy.keys is not None else tuple(sorted(s.entities))
-        return sorted({(ln, e) for ln in lists for e in s.entities.get(ln, ())})
+        return sorted({(ln, e) for ln in policy.key_lists(s.entities) for e in s.entities.get(ln, ())})
 
     @staticmethod
     def _joins(ev: EventRecord, s: Sighting, keys: list[tuple[str, str]], policy: EventPolicy) -> int | None:
@@ -249,7 +257,7 @@ class EventTracker:
 
     def _save(self, ev: EventRecord, policy: EventPolicy, old: EventRecord | None = None) -> None:
         """Store the record; index it under the evidence keys it gained (stores keep earlier keys)."""
-        lists = policy.keys if policy.keys is not None else tuple(ev.entities)
+        lists = policy.key_lists(ev.entities)
         had = old.entities if old is not None else {}
         keys = [
             _key(ev.rule, "e", f"{ln}{_SEP}{e}")

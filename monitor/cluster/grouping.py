@@ -4,7 +4,7 @@ Per article, in this order (all times are article times, see ``adapt.article_tim
 1. ``on_article(article_id, text, at, source)`` -> ``CopyDecision`` (its ``copy_group``), for every
    article, matched or not, so groups do not depend on which rules are loaded; it also moves the
    source's clock for silence checks.
-2. for each rule match: ``on_match(sighting, self.policy(rule), tags)`` -> ``EventDecision``; alert when
+2. for each rule match: ``on_match(sighting, policy(rule, ruleset.lists), tags)`` -> ``EventDecision``; alert when
    ``decision.alert`` (kind ``new`` or ``update``). It also counts the match for volume rules under the
    rule id and ``tag:<tag>``.
 3. volume rules whenever the caller likes: ``volume.check_frequency/check_spike(key, spec, now)`` and,
@@ -16,10 +16,10 @@ State lives in the store; with ``RedisStore`` it survives restarts, with ``Memor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from monitor.cluster.adapt import policy_for_rule
+from monitor.cluster.adapt import entity_lists, policy_for_rule
 from monitor.cluster.copies import CopyDecision, CopyDetector
 from monitor.cluster.events import EventDecision, EventPolicy, EventTracker, Sighting
 from monitor.cluster.store import ClusterStore, MemoryStore
@@ -46,6 +46,8 @@ class Clustering:
         )
         self.events = EventTracker(store)
         self.volume = VolumeTracker(store, bucket_s=bucket_s, retention_s=retention_s)
+        self._lists_seen: Mapping[str, Any] | None = None
+        self._entity_lists: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings, store: ClusterStore | None = None) -> Clustering:
@@ -67,9 +69,18 @@ class Clustering:
             retention_s=settings.volume_retention_hours * 3600,
         )
 
-    def policy(self, rule: Any) -> EventPolicy:
-        """The event policy of a rule object, with this configuration's default window."""
-        return policy_for_rule(rule, default_window_s=self.event_window_s)
+    def policy(self, rule: Any, lists: Mapping[str, Any] | None = None) -> EventPolicy:
+        """The event policy of a rule object, with this configuration's default window.
+
+        ``lists``: the rule set's named lists (``ruleset.lists``), so that only entity lists (canonical
+        ids) are default keys; computed once per lists object (a reload brings a new one).
+        """
+        default_keys = None
+        if lists is not None:
+            if self._lists_seen is not lists:
+                self._lists_seen, self._entity_lists = lists, entity_lists(lists)
+            default_keys = self._entity_lists
+        return policy_for_rule(rule, default_window_s=self.event_window_s, entity_lists=default_keys)
 
     def on_article(self, article_id: str, text: str, at: float, source: str = "") -> CopyDecision:
         if source:
