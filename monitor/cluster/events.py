@@ -21,7 +21,7 @@ How a sighting finds its event, in order:
 
 Kinds: an event alerts once, when it has ``min_sources`` distinct sources (``new``); before that its
 sightings are ``pending``. After it, a sighting is an ``update`` when it brings a new source, a new
-fact (a number, date or entity not seen in the event) or raises the severity (``severity_boost``);
+fact (a number, date or entity of an entity list not seen in the event) or raises the severity (``severity_boost``);
 a copy of a story already in the event, or anything that adds nothing, is ``suppress`` (its source is
 still counted). A redelivered (rule, article) returns the kind it got the first time.
 """
@@ -217,8 +217,10 @@ class EventTracker:
         facts += [Fact("date", d) for d in sorted(set(s.dates) - set(ev.dates))]
         entities = {ln: set(ids) for ln, ids in ev.entities.items()}
         for ln in sorted(s.entities):
+            as_fact = policy.default_keys is None or ln in policy.default_keys or ln in (policy.keys or ())
             for e in sorted(set(s.entities[ln]) - entities.get(ln, set())):
-                facts.append(Fact("entity", e, ln))
+                if as_fact:  # a word from a plain-term list is wording, not a fact
+                    facts.append(Fact("entity", e, ln))
                 entities.setdefault(ln, set()).add(e)
         new_source = bool(s.source) and s.source not in ev.sources
         sources = (*ev.sources, s.source) if new_source else ev.sources

@@ -219,3 +219,13 @@ def test_policy_from_a_rule_spec():
     p = policy_for_rule(spec)
     assert p == EventPolicy(keys=("bases",), window_s=6 * HOUR, min_sources=2, boost_sources=4, boost_severity="critical")
     assert policy_for_rule(object()) == EventPolicy()
+
+
+def test_words_of_plain_term_lists_are_not_new_facts():
+    t = EventTracker(MemoryStore())
+    policy = EventPolicy(default_keys=frozenset({"bases", "weapon_types"}))
+    t.decide(Sighting(RULE, "a", T0, "s1", entities={"bases": ("harir",), "attack_acts": ("قصف",)}), policy)
+    b = t.decide(Sighting(RULE, "b", T0 + 60, "s1", entities={"bases": ("harir",), "attack_acts": ("hit",)}), policy)
+    c = t.decide(Sighting(RULE, "c", T0 + 90, "s1", entities={"bases": ("harir",), "weapon_types": ("drone",)}), policy)
+    assert b.kind == "suppress" and b.new_facts == ()
+    assert c.kind == "update" and [f.value for f in c.new_facts] == ["drone"]
