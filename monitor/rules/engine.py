@@ -107,7 +107,7 @@ class _Ctx:
         self.lang = lang
         self.numbers: list[float] = []
         self._sent: dict[int, list[int]] = {}
-        self.memo: dict[tuple[int, frozenset[int]], Any] = {}
+        self.memo: dict[tuple[Any, ...], Any] = {}
         self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.timeouts = 0
 

@@ -38,7 +38,7 @@ class Ctx(Protocol):
     tags: frozenset[str]
     lang: str
     numbers: list[float]
-    memo: dict[tuple[int, frozenset[int]], Any]
+    memo: dict[tuple[Any, ...], Any]
     regex_cache: dict[tuple[str, int], list[tuple[int, int]]]
 
     def sentences(self, f: int) -> list[int]: ...
@@ -50,8 +50,9 @@ _MISSING: Any = object()
 
 
 class Node:
-    #: evaluated at most once per article and field scope (shared sub-expressions, see ``intern``)
-    memo = False
+    #: evaluated at most once per article and field scope (shared sub-expressions, see ``intern``).
+    #: Memoised results also stay alive for the whole article, so caches keyed on their ``id`` are safe.
+    memo = True
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         raise NotImplementedError
@@ -181,7 +182,6 @@ class NearNode(AllNode):
     """Every item within ``within`` words of the others, in any order, in one field."""
 
     within: int = 10
-    memo = True
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         per_item = []
@@ -221,10 +221,9 @@ class NearNode(AllNode):
             xs, ys = ys, xs
         out: list[Ev] = []
         for f in fields:
-            ys_f = sorted((ev for ev in ys if ev[0] == f), key=lambda ev: ev[1])
+            ys_f, starts = _by_position(ctx, ys, f)
             if not ys_f:
                 continue
-            starts = [ev[1] for ev in ys_f]
             text = ctx.texts[f]
             for x in xs:
                 if x[0] != f:
@@ -245,8 +244,6 @@ class NearNode(AllNode):
 class SentenceNode(AllNode):
     """Every item inside one sentence."""
 
-    memo = True
-
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         per_item = []
         for child in self.children:
@@ -254,13 +251,7 @@ class SentenceNode(AllNode):
             if not r:
                 return None
             per_item.append(r)
-        keyed: list[dict[tuple[int, int], list[Ev]]] = []
-        for evs in per_item:
-            d: dict[tuple[int, int], list[Ev]] = {}
-            for ev in evs:
-                s = bisect_right(ctx.sentences(ev[0]), ev[1]) - 1
-                d.setdefault((ev[0], s), []).append(ev)
-            keyed.append(d)
+        keyed = [_by_sentence(ctx, evs) for evs in per_item]
         common = set(keyed[0]).intersection(*keyed[1:])
         if not common:
             return None
@@ -277,7 +268,6 @@ class QuantityNode(Node):
     of: Node
     min: float | None = None
     max: float | None = None
-    memo = True
 
     def key(self) -> tuple[Any, ...]:
         return ("Q", self.min, self.max, self.of.key())
@@ -411,6 +401,30 @@ class LanguageNode(Node):
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         return [] if ctx.lang in self.langs else None
+
+
+def _by_position(ctx: Ctx, evs: list[Ev], f: int) -> tuple[list[Ev], list[int]]:
+    """The hits of ``evs`` in field ``f`` sorted by start, and their starts; cached per article
+    (``evs`` is a memoised node result, alive for the whole article)."""
+    key = ("pos", id(evs), f)
+    got = ctx.memo.get(key)
+    if got is None:
+        in_f = sorted((ev for ev in evs if ev[0] == f), key=lambda ev: ev[1])
+        got = ctx.memo[key] = (in_f, [ev[1] for ev in in_f])
+    return got  # type: ignore[no-any-return]
+
+
+def _by_sentence(ctx: Ctx, evs: list[Ev]) -> dict[tuple[int, int], list[Ev]]:
+    """The hits of ``evs`` grouped by (field, sentence index); cached per article like ``_by_position``."""
+    key = ("sent", id(evs), 0)
+    got = ctx.memo.get(key)
+    if got is None:
+        got = {}
+        for ev in evs:
+            s = bisect_right(ctx.sentences(ev[0]), ev[1]) - 1
+            got.setdefault((ev[0], s), []).append(ev)
+        ctx.memo[key] = got
+    return got  # type: ignore[no-any-return]
 
 
 def intern(node: Node, seen: dict[tuple[Any, ...], Node]) -> Node:
