@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
@@ -38,13 +39,11 @@ local Q = KEYS[1]
 local P = KEYS[2]
 local now = tonumber(ARGV[1])
 local force = ARGV[2] == '1'
-local n = tonumber(ARGV[3])
+local items = cjson.decode(ARGV[3])
 local out = {}
-local i = 4
-for k = 1, n do
-  local mode, sub, ch, did, due = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], tonumber(ARGV[i+4])
-  local body, bkey, bid, alert = ARGV[i+5], ARGV[i+6], ARGV[i+7], ARGV[i+8]
-  i = i + 9
+for k, it in ipairs(items) do
+  local mode, sub, ch, did, due = it[1], it[2], it[3], it[4], tonumber(it[5])
+  local body, bkey, bid, alert = it[6], it[7], it[8], it[9]
   local res
   if (not force) and redis.call('EXISTS', P .. ':{sub:' .. sub .. '}:sent:' .. did) == 1 then
     res = 'sent'
@@ -102,12 +101,11 @@ _FINISH = """
 local Q = KEYS[1]
 local P = KEYS[2]
 local ttl = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
-local i = 3
-for k = 1, n do
-  local kind, ch, sub, did, eid, due = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5]
-  local logged, members, isbatch, reason, body = ARGV[i+6], ARGV[i+7], ARGV[i+8], ARGV[i+9], ARGV[i+10]
-  i = i + 11
+local rows = cjson.decode(ARGV[2])
+local n = #rows
+for k, o in ipairs(rows) do
+  local kind, ch, sub, did, eid, due = o[1], o[2], o[3], o[4], o[5], o[6]
+  local logged, members, isbatch, reason, body = o[7], o[8], o[9], o[10], o[11]
   if kind == 'retry' or kind == 'defer' then
     if kind == 'retry' then redis.call('HINCRBY', Q .. ':attempts', did, 1) end
     redis.call('ZADD', Q .. ':sched', due, ch .. '|' .. sub .. '|' .. did)
@@ -234,21 +232,25 @@ class DeliveryQueue:
         out: list[str] = []
         for start in range(0, len(items), 500):
             chunk = items[start : start + 500]
-            args: list[bytes | str | float] = [repr(now), "1" if force else "0", len(chunk)]
-            for it in chunk:
-                mode = "batch" if it.batch_key else "single"
-                args += [
-                    mode,
-                    it.sub_id,
-                    it.channel,
-                    it.did,
-                    repr(it.due),
-                    it.body,
-                    it.batch_key,
-                    it.batch_id,
-                    it.alert,
+            packed = orjson.dumps(
+                [
+                    [
+                        "batch" if it.batch_key else "single",
+                        it.sub_id,
+                        it.channel,
+                        it.did,
+                        repr(it.due),
+                        it.body.decode(),
+                        it.batch_key,
+                        it.batch_id,
+                        it.alert.decode(),
+                    ]
+                    for it in chunk
                 ]
-            res = await self._enqueue(keys=[keys.Q, keys.PREFIX], args=args)
+            )
+            res = await self._enqueue(
+                keys=[keys.Q, keys.PREFIX], args=[repr(now), "1" if force else "0", packed]
+            )
             out += [_s(r) for r in res]
         return out
 
@@ -329,23 +331,25 @@ class DeliveryQueue:
         """Record every outcome and acknowledge its entry, atomically (one Lua call)."""
         if not outcomes:
             return
-        args: list[str | bytes | float | int] = [self.log.ttl, len(outcomes)]
-        for o in outcomes:
-            e = o.entry
-            args += [
-                o.kind,
-                e.channel,
-                e.sub_id,
-                e.did,
-                e.entry_id,
-                repr(o.due),
-                "1" if o.logged else "0",
-                ",".join(o.members),
-                "1" if o.batch else "0",
-                o.reason[:500],
-                o.body or b"",
+        rows = orjson.dumps(
+            [
+                [
+                    o.kind,
+                    o.entry.channel,
+                    o.entry.sub_id,
+                    o.entry.did,
+                    o.entry.entry_id,
+                    repr(o.due),
+                    "1" if o.logged else "0",
+                    ",".join(o.members),
+                    "1" if o.batch else "0",
+                    o.reason[:500],
+                    (o.body or b"").decode("utf-8", "replace"),
+                ]
+                for o in outcomes
             ]
-        await self._finish(keys=[keys.Q, keys.PREFIX], args=args)
+        )
+        await self._finish(keys=[keys.Q, keys.PREFIX], args=[self.log.ttl, rows])
 
     async def depth(self) -> dict[str, int]:
         raw = await self.redis.hgetall(keys.DEPTH)

@@ -32,7 +32,7 @@ async def test_webhook_and_stream_delivery(settings, redis, metrics, receiver):
     )
     receiver.secrets.append(secret)
     stream_sub, _ = await svc.store.create(SubscriptionSpec(name="stream", channel=RedisTarget()))
-    alerts = [make_alert(i) for i in range(5)]
+    alerts = [make_alert(i, title=f'غارة على قاعدة {i} \u2028 "quoted" \\ /') for i in range(5)]
     async with running(svc):
         await svc.handle(alerts)
         await wait_for(lambda: len(receiver.ids) == 5)
@@ -44,6 +44,9 @@ async def test_webhook_and_stream_delivery(settings, redis, metrics, receiver):
     entries = await redis.xrange(keys.stream(stream_sub.id))
     payloads = [orjson.loads(f[b"payload"]) for _, f in entries]
     assert {p["alerts"][0]["id"] for p in payloads} == got
+    titles = {a.article.title for a in alerts}
+    assert {p["alerts"][0]["article"]["title"] for p in payloads} == titles  # byte-exact through Lua
+    assert {p["alerts"][0]["article"]["title"] for p in receiver.received} == titles
     assert {f[b"id"].decode() for _, f in entries} == {p["delivery_id"] for p in payloads}
     assert metrics.deliveries.labels(channel="webhook", outcome="ok")._value.get() == 5
     assert await redis.hlen(keys.BODY) == 0

@@ -28,12 +28,10 @@ _SEND = """
 local P = KEYS[1]
 local ttl = tonumber(ARGV[1])
 local notify = ARGV[2] == '1'
-local n = tonumber(ARGV[3])
+local rows = cjson.decode(ARGV[3])
 local out = {}
-local i = 4
-for k = 1, n do
-  local sub, did, typ, payload = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
-  i = i + 4
+for k, row in ipairs(rows) do
+  local sub, did, typ, payload = row[1], row[2], row[3], row[4]
   local skey = P .. ':{sub:' .. sub .. '}:sent:' .. did
   if redis.call('EXISTS', skey) == 1 then
     out[k] = 0
@@ -71,13 +69,8 @@ class RedisStreamChannel(Channel):
     async def send_many(self, items: Sequence[tuple[Delivery, Subscription]]) -> list[BaseException | None]:
         if not items:
             return []
-        args: list[str | bytes | int] = [
-            self.settings.delivery_log_ttl,
-            "1" if self.settings.stream_notify else "0",
-            len(items),
-        ]
-        for d, s in items:
-            args += [s.id, d.id, d.kind, orjson.dumps(d.payload())]
+        rows = orjson.dumps([[s.id, d.id, d.kind, orjson.dumps(d.payload()).decode()] for d, s in items])
+        args = [self.settings.delivery_log_ttl, "1" if self.settings.stream_notify else "0", rows]
         try:
             await self._script(keys=[keys.PREFIX], args=args)
         except Exception as exc:  # Redis down or script error: every item is retried
