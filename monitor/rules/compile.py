@@ -53,7 +53,11 @@ class CompiledList:
     info: dict[int, tuple[str, str | None, str | None]]
 
     def node(self) -> TermNode:
-        return TermNode(label=f"@{self.name}", info=self.info)
+        """The list as a term node; one shared instance for every reference."""
+        cached = self.__dict__.get("_node")
+        if cached is None:
+            cached = self.__dict__["_node"] = TermNode(label=f"@{self.name}", info=self.info)
+        return cached  # type: ignore[no-any-return]
 
 
 def compile_list(name: str, body: ListBody, table: TermTable, err: Any) -> CompiledList:

@@ -112,7 +112,10 @@ class TermNode(Node):
         return [self.ids]
 
     def key(self) -> tuple[Any, ...]:
-        return ("T", tuple(sorted(self.info.items(), key=lambda kv: kv[0])))
+        k = self.__dict__.get("_key")
+        if k is None:
+            k = self.__dict__["_key"] = ("T", tuple(sorted(self.info.items(), key=lambda kv: kv[0])))
+        return k  # type: ignore[no-any-return]
 
     def term_ids(self) -> set[int]:
         return set(self.info)

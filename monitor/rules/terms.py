@@ -88,10 +88,14 @@ class TermTable:
         self.terms: list[Term] = []
         self._ids: dict[tuple[str, bool], int] = {}
         self._teh: set[int] = set()  # terms written with a final ة
+        self._by_raw: dict[str, int] = {}
         self._automaton: ahocorasick.Automaton | None = None
 
     def add(self, raw: str) -> int:
         """The id of a term as written (raises ``TermSyntaxError``)."""
+        known = self._by_raw.get(raw)
+        if known is not None:
+            return known
         key, prefix = parse_term(raw)
         tid = self._ids.get((key, prefix))
         if tid is None:
@@ -100,6 +104,7 @@ class TermTable:
             self.terms.append(Term(tid, key, prefix, is_arabic(key)))
         if is_arabic(key) and _MARKS.sub("", raw.rstrip("* ")).endswith("ة"):
             self._teh.add(tid)
+        self._by_raw[raw] = tid
         return tid
 
     def keys(self, term: Term) -> list[tuple[str, int, bool]]:
