@@ -2,11 +2,11 @@
 
 Per article, in this order (all times are article times, see ``adapt.article_time``):
 1. ``on_article(article_id, text, at, source)`` -> ``CopyDecision`` (its ``copy_group``), for every
-   article, matched or not, so groups do not depend on which rules are loaded; it also moves the
-   source's clock for silence checks.
-2. for each rule match: ``on_match(sighting, policy(rule, ruleset.lists), tags)`` -> ``EventDecision``; alert when
-   ``decision.alert`` (kind ``new`` or ``update``). It also counts the match for volume rules under the
-   rule id and ``tag:<tag>``.
+   article, matched or not, so groups do not depend on which rules are loaded (with Redis at high
+   volume: only for matched articles, see docs/events.md); it also moves the source's clock.
+2. for each rule match: ``on_match(sighting, policy(rule, ruleset.lists), tags)`` ->
+   ``EventDecision``; alert when ``decision.alert`` (kind ``new`` or ``update``). It also counts the
+   match for volume rules under the rule id and ``tag:<tag>`` (not again for a redelivery).
 3. volume rules whenever the caller likes: ``volume.check_frequency/check_spike(key, spec, now)`` and,
    on a timer, ``volume.check_silence(feed names, now)``.
 
@@ -28,6 +28,8 @@ from monitor.settings import Settings
 
 
 class Clustering:
+    """Copies, events and volume sharing one store; see the module doc for the call order."""
+
     def __init__(
         self,
         store: ClusterStore,
