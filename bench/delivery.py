@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import orjson
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
@@ -184,8 +183,7 @@ async def main() -> None:
         r = aioredis.Redis.from_url(settings.redis)
         batch = alerts(n)
         bodies = [
-            orjson.dumps(Delivery(id=a.id, subscription="x", channel="webhook", alerts=(a,)).payload())
-            for a in batch
+            Delivery(id=a.id, subscription="x", channel="webhook", alerts=(a,)).to_bytes() for a in batch
         ]
         rates: dict[str, list[float]] = {
             k: [] for k in ("webhook/raw", "webhook/service", "redis/raw", "redis/service")

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.alerting import keys
 from monitor.alerting.channels.base import Channel, DeliveryError
@@ -94,6 +94,7 @@ class Dispatcher:
         self._background: set[asyncio.Task[None]] = set()
         self._outq: asyncio.Queue[Outcome] = asyncio.Queue()
         self._healthy: set[str] = set()
+        self._children: dict[tuple[str, str], Any] = {}
         self._sends_done = asyncio.Event()
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
@@ -181,6 +182,14 @@ class Dispatcher:
             for sub in self.cache.subscriptions:
                 if sub.channel_name == "redis":
                     await redis_ch.trim(sub.id, sub.channel.retention_hours)  # type: ignore[attr-defined,union-attr]
+
+    def _count(self, channel: str, outcome: str) -> None:
+        child = self._children.get((channel, outcome))
+        if child is None:
+            child = self._children[(channel, outcome)] = self.m.deliveries.labels(
+                channel=channel, outcome=outcome
+            )
+        child.inc()
 
     # --- workers --------------------------------------------------------------------------------
     async def _work(self, sub_id: str, ep: _Endpoint) -> None:
@@ -271,22 +280,17 @@ class Dispatcher:
             if body is None:
                 settled.append(Outcome(e, "gone"))
                 continue
-            d = Delivery.model_validate_json(body)
+            d = Delivery.from_stored(body)
             if d.kind in ("group", "digest"):
                 flush_ttl = int(sub.grouping.repeat_interval) if sub and d.kind == "group" else 0
                 items, mem = await self.queue.seal(d, now, flush_ttl)
-                d = d.model_copy(
-                    update={
-                        "alerts": tuple(Alert.model_validate_json(x) for x in items),
-                        "members": tuple(mem),
-                    }
-                )
+                d = d.with_alerts(tuple(Alert.model_validate_json(x) for x in items), tuple(mem))
             batch = bool(d.members)
             if sub is None or not sub.enabled:
                 why = (
                     "subscription deleted" if sub is None else f"subscription disabled: {sub.disabled_reason}"
                 )
-                self.m.deliveries.labels(channel=e.channel, outcome="dropped").inc()
+                self._count(e.channel, "dropped")
                 settled.append(Outcome(e, "dead", reason=why, members=d.members, batch=batch, body=body))
             elif sent and not d.replay:
                 self.m.alerts_deduplicated.inc()
@@ -310,7 +314,7 @@ class Dispatcher:
         for (e, d, attempts), res in zip(items, results, strict=True):
             batch = bool(d.members)
             if res is None:
-                self.m.deliveries.labels(channel=e.channel, outcome="ok").inc()
+                self._count(e.channel, "ok")
                 hist = self.m.delivery_seconds.labels(channel=e.channel)
                 for a in d.alerts:
                     hist.observe(max(0.0, now - (a.article.fetched_at or a.created_at).timestamp()))
@@ -324,7 +328,7 @@ class Dispatcher:
                 else None
             )
             if nxt is None:
-                self.m.deliveries.labels(channel=e.channel, outcome="failed").inc()
+                self._count(e.channel, "failed")
                 out.append(
                     Outcome(
                         e,
@@ -332,11 +336,11 @@ class Dispatcher:
                         reason=str(err),
                         members=d.members,
                         batch=batch,
-                        body=d.model_dump_json().encode(),
+                        body=d.wire(),
                     )
                 )
             else:
-                self.m.deliveries.labels(channel=e.channel, outcome="retry").inc()
+                self._count(e.channel, "retry")
                 self.m.delivery_retries.labels(channel=e.channel).inc()
                 out.append(Outcome(e, "retry", due=nxt, reason=str(err)))
         await self._health(sub, failed, any(o.kind == "ok" for o in out), now)

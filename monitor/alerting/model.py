@@ -17,13 +17,14 @@ import re
 import secrets
 from base64 import b64encode
 from datetime import datetime, time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     SerializationInfo,
     field_serializer,
@@ -296,16 +297,23 @@ class Delivery(Frozen):
     created_at: datetime = Field(default_factory=utcnow)
     replay: bool = False
 
-    def payload(self) -> dict[str, Any]:
-        """The JSON body every channel carries (webhook body, Redis stream ``payload``)."""
-        return {
-            "type": f"alert.{self.kind}"
-            if self.kind in ("group", "digest")
-            else ("alert" if self.kind == "alert" else self.kind),
-            "delivery_id": self.id,
-            "subscription": self.subscription,
-            "group_key": self.group_key,
-            "created_at": self.created_at.isoformat(),
-            "replay": self.replay,
-            "alerts": [a.model_dump(mode="json", by_alias=True) for a in self.alerts],
-        }
+    _raw: bytes | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_stored(cls, raw: bytes) -> Delivery:
+        d = cls.model_validate_json(raw)
+        d._raw = raw
+        return d
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+    def with_alerts(self, alerts: tuple[Alert, ...], members: tuple[str, ...]) -> Delivery:
+        """A sealed batch: its collected alerts and member delivery ids."""
+        return Delivery.model_validate({**self.model_dump(), "alerts": alerts, "members": members})
+
+    def wire(self) -> bytes:
+        """The JSON body every channel carries (webhook body, Redis stream ``payload``): this model as
+        JSON, i.e. ``id`` (the delivery id), ``subscription``, ``channel``, ``kind``, ``alerts``,
+        ``members``, ``group_key``, ``created_at``, ``replay``. The stored bytes are reused as they are."""
+        return self._raw if self._raw is not None else self.to_bytes()

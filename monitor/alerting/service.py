@@ -117,7 +117,7 @@ class AlertService:
                 alerts=(a,),
                 replay=force,
             )
-            items.append(Item(sub.id, sub.channel_name, did, now, d.model_dump_json().encode()))
+            items.append(Item(sub.id, sub.channel_name, did, now, d.to_bytes()))
         return await self._enqueue(items, now, force=force)
 
     async def _enqueue(self, items: list[Item], now: float, *, force: bool) -> list[str]:
@@ -134,7 +134,7 @@ class AlertService:
         ch = r.subscription.channel_name
         if r.kind == "alert":
             d = Delivery(id=r.delivery_id, subscription=r.subscription.id, channel=ch, alerts=(r.alert,))
-            return Item(r.subscription.id, ch, r.delivery_id, due, d.model_dump_json().encode())
+            return Item(r.subscription.id, ch, r.delivery_id, due, d.to_bytes())
         bid = router.batch_id(r.subscription.id, r.batch_key, r.delivery_id)
         header = Delivery(
             id=bid, subscription=r.subscription.id, channel=ch, kind=r.kind, group_key=r.batch_key
@@ -144,7 +144,7 @@ class AlertService:
             ch,
             r.delivery_id,
             due,
-            header.model_dump_json().encode(),
+            header.to_bytes(),
             batch_key=r.batch_key,
             batch_id=bid,
             alert=r.alert.to_json(),

@@ -47,7 +47,7 @@ async def test_webhook_and_stream_delivery(settings, redis, metrics, receiver):
     titles = {a.article.title for a in alerts}
     assert {p["alerts"][0]["article"]["title"] for p in payloads} == titles  # byte-exact through Lua
     assert {p["alerts"][0]["article"]["title"] for p in receiver.received} == titles
-    assert {f[b"id"].decode() for _, f in entries} == {p["delivery_id"] for p in payloads}
+    assert {f[b"id"].decode() for _, f in entries} == {p["id"] for p in payloads}
     assert metrics.deliveries.labels(channel="webhook", outcome="ok")._value.get() == 5
     assert await redis.hlen(keys.BODY) == 0
 

@@ -186,7 +186,7 @@ async def test_group_is_one_delivery(settings, redis, metrics, receiver):
         await asyncio.sleep(0.8)
     sizes = sorted(len(p["alerts"]) for p in receiver.received)
     assert sizes == [1, 4]
-    assert {p["type"] for p in receiver.received} == {"alert.group"}
+    assert {p["kind"] for p in receiver.received} == {"group"}
 
 
 async def test_update_patch_keeps_secret(settings, redis, metrics, receiver):

@@ -69,7 +69,7 @@ class RedisStreamChannel(Channel):
     async def send_many(self, items: Sequence[tuple[Delivery, Subscription]]) -> list[BaseException | None]:
         if not items:
             return []
-        rows = orjson.dumps([[s.id, d.id, d.kind, orjson.dumps(d.payload()).decode()] for d, s in items])
+        rows = orjson.dumps([[s.id, d.id, d.kind, d.wire().decode()] for d, s in items])
         args = [self.settings.delivery_log_ttl, "1" if self.settings.stream_notify else "0", rows]
         try:
             await self._script(keys=[keys.PREFIX], args=args)

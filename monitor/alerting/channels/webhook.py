@@ -23,7 +23,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 import aiohttp
-import orjson
 
 from monitor.alerting.channels.base import Channel, DeliveryError
 from monitor.alerting.channels.ssrf import GuardedResolver, UnsafeURL, check_url
@@ -103,7 +102,7 @@ class WebhookChannel(Channel):
             check_url(target.url, self.settings.webhook_allow)
         except UnsafeURL as exc:
             raise DeliveryError(f"webhook: {exc}", retryable=False) from exc
-        body = orjson.dumps(delivery.payload())
+        body = delivery.wire()
         headers = signature_headers(
             delivery.id, int(time.time()), body, [s.get_secret_value() for s in target.secrets]
         )
