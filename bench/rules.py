@@ -5,8 +5,8 @@ Usage: ``.venv/bin/python bench/rules.py [--sizes 100,1000,10000] [--seconds 3]`
 For each size it writes a rules folder (the shipped rules and lists under ``rules/`` plus generated
 variants with realistic Arabic and English term lists: places, people, organisations, weapons, verbs),
 loads it in a fresh subprocess (so ``rss_mb`` is that process's resident memory after loading), and
-pushes a corpus of ~5 KB articles (the seeds, and variants of them and of English wire copy) through the
-whole pipeline: trimming, normalisation, language id, the automaton, the presearcher and the rules.
+pushes a corpus of ~5 KB articles (the seeds with shuffled paragraphs, and articles made of examples of the
+shipped rules among ordinary news paragraphs, Arabic and English) through the whole pipeline: trimming, normalisation, language id, the automaton, the presearcher and the rules.
 Side by side, at 100 and 1,000 rules, a baseline: one compiled regular expression per rule (the rule's
 terms as an alternation) over the normalised text. One JSON line per size on stdout:
 ``{"rules", "articles", "articles_per_s", "baseline_articles_per_s", "load_s", "rss_mb"}``.
@@ -133,10 +133,60 @@ def build_folder(n: int, tmp: Path) -> Path:
     return folder
 
 
+FILLER_EN = [
+    "The central bank kept interest rates unchanged on Thursday, citing easing inflation and a steady labour "
+    "market, and said it would review its policy again at the next meeting in six weeks.",
+    "Heavy rain caused flooding in several neighbourhoods overnight, the civil defence said, and schools were "
+    "closed as a precaution while crews pumped water from the main roads.",
+    "The national team named its squad for the regional championship, with three new players called up after "
+    "strong seasons with their clubs, the federation said in a statement.",
+    "Shares in the telecoms operator rose after it reported higher quarterly profit on the back of strong "
+    "demand for mobile data and cost cuts at its fixed-line business.",
+    "The health ministry launched a vaccination campaign for children in rural districts, aiming to reach "
+    "more than two million children before the end of the year.",
+    "Farmers in the south said the wheat harvest would be smaller this year because of a long dry spell, "
+    "and called on the government to raise the purchase price.",
+    "A new bridge over the river opened to traffic on Sunday after three years of construction, easing "
+    "congestion between the two halves of the city.",
+    "The university announced scholarships for students in engineering and medicine, funded by a grant "
+    "from a group of private companies.",
+]
+FILLER_AR = [
+    "أعلن البنك المركزي إبقاء أسعار الفائدة دون تغيير، مشيرا إلى تراجع التضخم واستقرار سوق العمل، "
+    "وقال إنه سيراجع سياسته في اجتماعه المقبل.",
+    "تسببت الأمطار الغزيرة في غرق عدد من الأحياء ليلا، وقال الدفاع المدني إن المدارس أغلقت احترازيا "
+    "بينما عملت الفرق على سحب المياه من الطرق الرئيسية.",
+    "أعلن المنتخب الوطني قائمته للبطولة الإقليمية بمشاركة ثلاثة لاعبين جدد بعد موسم قوي مع أنديتهم.",
+    "ارتفعت أسهم شركة الاتصالات بعد إعلانها أرباحا فصلية أعلى بفضل الطلب القوي على بيانات الهاتف المحمول.",
+    "أطلقت وزارة الصحة حملة تلقيح للأطفال في المناطق الريفية تهدف إلى الوصول إلى أكثر من مليوني طفل.",
+    "قال مزارعون في الجنوب إن محصول القمح سيكون أقل هذا العام بسبب موجة جفاف طويلة، وطالبوا الحكومة "
+    "برفع سعر الشراء.",
+    "افتتح جسر جديد على النهر أمام حركة المرور يوم الأحد بعد ثلاث سنوات من العمل، ما يخفف الازدحام.",
+    "أعلنت الجامعة عن منح دراسية لطلاب الهندسة والطب بتمويل من مجموعة من الشركات الخاصة.",
+]
+
+
+def _example_texts() -> list[str]:
+    """The examples of the shipped rules (positive and negative), as plain text."""
+    try:
+        rs = load_rules(ROOT / "rules")
+    except RulesInvalid:
+        return [p for p in EN_PARAS]
+    out = []
+    for rule in rs.rules:
+        if rule.examples is None:
+            continue
+        for ex in (*rule.examples.positive, *rule.examples.negative):
+            out.append(ex if isinstance(ex, str) else f"{ex.title}\n{ex.summary}\n{ex.content}".strip())
+    return out or list(EN_PARAS)
+
+
 def corpus(n: int = 200, seed: int = 3) -> list[Article]:
-    """~5 KB articles: the seeds, shuffled variants of them, and English copy."""
+    """~5 KB articles: the seeds with their paragraphs shuffled (2 in 3), and articles made of two or
+    three examples of the shipped rules (or the bench's own paragraphs) among ordinary news paragraphs."""
     rnd = random.Random(seed)
     seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    examples = _example_texts() + EN_PARAS
     out = []
     for i in range(n):
         if i % 3 != 2 and seeds:
@@ -146,7 +196,12 @@ def corpus(n: int = 200, seed: int = 3) -> list[Article]:
             rnd.shuffle(body)
             text = "\n\n".join([head, *body])[:5200]
         else:
-            paras = [rnd.choice(EN_PARAS) for _ in range(25)]
+            picked = rnd.sample(examples, 3)
+            arabic = sum(1 for t in picked if any("\u0600" <= ch <= "\u06ff" for ch in t[:40])) >= 2
+            filler = FILLER_AR if arabic else FILLER_EN
+            paras = list(picked)
+            while sum(len(p) for p in paras) < 5000:
+                paras.insert(rnd.randrange(len(paras) + 1), rnd.choice(filler))
             text = "\n\n".join(paras)[:5200]
         title = text.split("\n", 1)[0][:120]
         out.append(Article(id=f"a{i}", title=title, content=text, source="bench"))
