@@ -10,7 +10,7 @@ order the processor calls them; ``adapt`` turns ``Article``/``Match``/rule objec
 See ``docs/events.md``.
 """
 
-from monitor.cluster.adapt import article_time, policy_for_rule, sighting
+from monitor.cluster.adapt import article_time, entity_lists, policy_for_rule, sighting, to_alert
 from monitor.cluster.copies import CopyDecision, CopyDetector
 from monitor.cluster.events import EventDecision, EventPolicy, EventTracker, Fact, Sighting
 from monitor.cluster.grouping import Clustering
@@ -42,6 +42,8 @@ __all__ = [
     "VolumeAlert",
     "VolumeTracker",
     "article_time",
+    "entity_lists",
     "policy_for_rule",
     "sighting",
+    "to_alert",
 ]

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from monitor.cluster.events import EventPolicy, Sighting
-from monitor.models import Article, Match
+from monitor.cluster.copies import CopyDecision
+from monitor.cluster.events import EventDecision, EventPolicy, Sighting
+from monitor.models import Alert, Article, Match
 
 
 def article_time(article: Article) -> float:
@@ -78,4 +79,28 @@ def sighting(
         entities=match.entities,
         numbers=match.numbers,
         dates=dates,
+    )
+
+
+def to_alert(
+    article: Article, match: Match, copy: CopyDecision, decision: EventDecision, *, lang: str | None = None
+) -> Alert:
+    """The ``Alert`` for a decision whose ``alert`` is true (kind ``new`` or ``update``).
+
+    Its id is deterministic per (article, rule version, kind, event), so a redelivered article yields
+    the same alert id and downstream deduplication drops it.
+    """
+    if not decision.alert:
+        raise ValueError(f"no alert for an event decision of kind {decision.kind!r}")
+    base = Alert.from_match(article, match, lang=lang)
+    return base.model_copy(
+        update={
+            "id": Alert.make_id(article.id, match.rule, match.rule_version, decision.kind, decision.event_id),
+            "kind": decision.kind,
+            "severity": decision.severity,
+            "event_id": decision.event_id,
+            "copy_group": copy.copy_group,
+            "sources": decision.sources,
+            "source_count": decision.source_count,
+        }
     )

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.cluster import Clustering, MemoryStore, article_time, sighting
-from monitor.models import Article, Match
+from monitor.cluster import Clustering, MemoryStore, article_time, sighting, to_alert
+from monitor.models import Alert, Article, Match
 from monitor.settings import Settings
 
 
@@ -43,3 +43,26 @@ def test_from_settings_picks_redis_when_configured(redis_db_url):
     c = Clustering.from_settings(Settings(_env_file=None, redis_url=redis_db_url))
     assert isinstance(c.store, RedisStore)
     assert c.store.p == "monitor:cluster"
+
+
+def test_to_alert_carries_the_event():
+    when = datetime(2024, 1, 20, 18, 0, tzinfo=UTC)
+    c = Clustering(MemoryStore())
+    m = Match(rule="attack-on-base", rule_version="1", severity="high", entities={"bases": ("harir",)})
+    alerts = []
+    for aid, src in [("a", "ap"), ("b", "reuters"), ("c", "reuters")]:
+        a = Article(id=aid, title="Drone attack on Harir", source=src, published=when, fetched_at=when)
+        copy = c.on_article(a.id, a.title + " " + aid, article_time(a), a.source)
+        d = c.on_match(sighting(a, m, copy_group=copy.copy_group), c.policy(object()))
+        if d.alert:
+            alerts.append(to_alert(a, m, copy, d))
+        else:
+            with pytest.raises(ValueError):
+                to_alert(a, m, copy, d)
+    assert [(x.kind, x.sources, x.source_count) for x in alerts] == [
+        ("new", ("ap",), 1),
+        ("update", ("ap", "reuters"), 2),
+    ]
+    assert alerts[0].event_id == alerts[1].event_id != ""
+    assert alerts[0].id != alerts[1].id
+    assert Alert.from_json(alerts[1].to_json()) == alerts[1]
