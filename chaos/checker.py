@@ -72,6 +72,10 @@ class FaultRecord:
     detail: str = ""
 
 
+#: faults after which progress is counted from the restart (what was in flight at the fault is not progress)
+RESTARTED = frozenset({"SIGKILL", "SIGTERM", "redis SIGKILL+AOF"})
+
+
 def _first_after(times: list[float], t: float) -> float | None:
     for x in times:  # sorted
         if x > t:
@@ -83,7 +87,11 @@ def recovery_times(
     faults: list[FaultRecord], articles: TopicLog, alerts: TopicLog, receiver: Receiver, t0: float,
     poison_keys: set[bytes],
 ) -> list[dict[str, Any]]:
-    """Per fault: seconds from injection to the next new article, alert and first-time delivery."""
+    """Per fault: seconds from injection to the next new article, alert and first-time delivery.
+
+    For a fault the harness undoes by a restart (SIGKILL, SIGTERM, Redis), only records arriving after the
+    restart count, so a record that was already in flight does not pass for recovery.
+    """
     art_t = sorted(t for _, _, t, k, _ in articles.records if k not in poison_keys)
     alert_t = sorted(t for _, _, t, k, _ in alerts.records if k not in poison_keys)
     deliv_t = sorted(d.at for d in receiver.unique())
@@ -92,8 +100,11 @@ def recovery_times(
         row: dict[str, Any] = {"fault": f.kind, "target": f.target, "at_s": round(f.at - t0, 1)}
         if f.until is not None:
             row["undone_after_s"] = round(f.until - f.at, 1)
+        # after a kill, records already in flight still arrive; progress counts once the harness has
+        # restarted what it killed (the new incarnation's work, or the rest of the pipeline's)
+        ref = f.until if f.until is not None and f.kind in RESTARTED else f.at
         for name, times in (("article", art_t), ("alert", alert_t), ("delivery", deliv_t)):
-            nxt = _first_after(times, f.at)
+            nxt = _first_after(times, ref)
             row[f"next_{name}_s"] = round(nxt - f.at, 2) if nxt is not None else None
         primary = {"poller": "article", "worker": "alert", "alerter": "delivery", "receiver": "delivery",
                    "redis": "delivery"}.get(f.target, "delivery")
