@@ -10,7 +10,7 @@ one MULTI (``DeliveryQueue.finish``). Retries are decided here and only here (``
 
 Errors never escape: a channel error becomes an outcome; a Redis error leaves the entries pending, to be
 claimed again (own pending at start-up, XAUTOCLAIM after ``delivery_claim_idle``). Continuous failure for
-``delivery_disable_after`` seconds, or HTTP 410, disables the subscription and tells its contact.
+``delivery_disable_after`` seconds, or HTTP 410, disables the subscription (``health``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from monitor.alerting import keys
 from monitor.alerting.channels.base import Channel, DeliveryError
+from monitor.alerting.health import EndpointHealth
 from monitor.alerting.model import Delivery, Subscription
 from monitor.alerting.queue import DeliveryQueue, Entry, Outcome, retry_at
-from monitor.alerting.store import NotFound, Store
+from monitor.alerting.store import Store
 from monitor.models import Alert
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class Dispatcher:
         self._last_trim = 0.0
         self._background: set[asyncio.Task[None]] = set()
         self._outq: asyncio.Queue[Outcome] = asyncio.Queue()
-        self._healthy: set[str] = set()
+        self.health = EndpointHealth(settings, redis, cache.store, self._spawn)
         self._children: dict[tuple[str, str], Any] = {}
         self._sends_done = asyncio.Event()
 
@@ -364,47 +364,11 @@ class Dispatcher:
                     self._outq.task_done()
 
     async def _health(self, sub: Subscription, err: DeliveryError | None, any_ok: bool, now: float) -> None:
-        """Track continuous failure per endpoint; disable after ``delivery_disable_after`` (or on 410)."""
-        key = keys.health(sub.id)
         if err is None:
-            if any_ok and sub.id not in self._healthy:
-                await self.redis.delete(key)
-                self._healthy.add(sub.id)
+            if any_ok:
+                await self.health.ok(sub.id)
             return
-        self._healthy.discard(sub.id)
-        async with self.redis.pipeline(transaction=False) as p:
-            p.hsetnx(key, "first_failure", repr(now))
-            p.hset(key, "last_error", str(err)[:500])
-            p.hget(key, "first_failure")
-            first = float((await p.execute())[2] or now)
-        if err.disable or now - first >= self.s.delivery_disable_after:
-            reason = str(err) if err.disable else f"failing continuously since {time.ctime(first)}: {err}"
-            await self.disable(sub, reason)
-
-    async def disable(self, sub: Subscription, reason: str) -> None:
-        try:
-            await self.cache.store.disable(sub.id, reason)
-        except NotFound:
-            return
-        await self.redis.xadd(
-            keys.NOTICES,
-            {"sub": sub.id, "event": "disabled", "reason": reason[:500]},
-            maxlen=10000,
-            approximate=True,
-        )
-        await self.redis.delete(keys.health(sub.id))
-        log.warning("subscription %s disabled: %s", sub.id, reason)
-        email = self.channels.get("email")
-        if sub.contact and email is not None:
-            self._spawn(self._tell(email, sub, reason))
-
-    async def _tell(self, email: Channel, sub: Subscription, reason: str) -> None:
-        from monitor.alerting.channels.email import send_notice
-
-        try:
-            await send_notice(self.s, sub, reason)
-        except Exception:
-            log.exception("could not tell %s that subscription %s was disabled", sub.contact, sub.id)
+        await self.health.failed(sub, err, now)
 
     # --- stop -----------------------------------------------------------------------------------
     async def stop(self, timeout: float = 10.0) -> None:

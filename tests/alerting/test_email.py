@@ -192,3 +192,22 @@ async def test_digest_groups_by_rule_through_the_service(mail_settings, redis, m
     text = msg.get_body(("plain",)).get_content()
     assert text.count("== ") == 2 and "(3)" in text
     assert "6 digest" in str(msg["Subject"])
+
+
+async def test_disabled_endpoint_tells_its_contact(mail_settings, redis, metrics, smtp, receiver):
+    from monitor.alerting.model import WebhookTarget
+
+    handler, _ = smtp
+    svc = AlertService(mail_settings, redis, metrics=metrics)
+    sub, secret = await svc.store.create(
+        SubscriptionSpec(name="gone", channel=WebhookTarget(url=receiver.url), contact="owner@example.com")
+    )
+    receiver.secrets.append(secret)
+    receiver.statuses = [(410, {})]
+    async with running(svc):
+        await svc.handle([make_alert(1)])
+        await wait_for(lambda: len(handler.messages) == 1)
+    ((rcpts, raw),) = handler.messages
+    msg = _parse(raw)
+    assert rcpts == ["owner@example.com"] and "disabled" in str(msg["Subject"])
+    assert sub.id in msg.get_body(("plain",)).get_content()
