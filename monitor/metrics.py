@@ -89,6 +89,10 @@ class Metrics:
             "copy_group_joins", "Articles that joined an existing near-duplicate copy group.",
             namespace=NS, registry=r,
         )
+        self.event_decisions = Counter(
+            "event_decisions", "What rule-set matches became: new, update, suppress (a copy), pending "
+            "(waiting for min_sources).", ["rule", "kind"], namespace=NS, registry=r,
+        )
         # --- alerting / delivery ----------------------------------------------------------------
         self.alerts_received = Counter(
             "alerts_received", "Alerts consumed by the alerter.", namespace=NS, registry=r,

@@ -41,8 +41,8 @@ class RuleSetLike(Protocol):
     def analyse(self, article: Article) -> Analysis: ...
 
 
-#: Decides what each match becomes: returns the alerts to raise (possibly none, or an update).
-AlertPolicy = Callable[[Article, Analysis, list[Match]], list[Alert]]
+#: Decides what an analysed article's matches become: the alerts to raise (none, new ones or updates).
+AlertPolicy = Callable[[Article, Analysis, Any], list[Alert]]
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ def decode_article(value: bytes | None) -> Article:
         raise ValueError("invalid_article", f"{where}: {first.get('msg')}") from exc
 
 
-def one_alert_per_match(article: Article, analysis: Analysis, matches: list[Match]) -> list[Alert]:
-    return [Alert.from_match(article, m, lang=analysis.lang) for m in matches]
+def one_alert_per_match(article: Article, analysis: Analysis, rules: Any = None) -> list[Alert]:
+    return [Alert.from_match(article, m, lang=analysis.lang) for m in analysis.matches]
 
 
 class Processor:
@@ -118,7 +118,7 @@ class Processor:
         started = time.perf_counter()
         try:
             analysis = self.rules.analyse(article)
-            alerts = self.policy(article, analysis, list(analysis.matches))
+            alerts = self.policy(article, analysis, self.rules)
         except Exception as exc:  # the boundary: one article must never stop the stream
             log.exception("processing failed", extra={"article_id": article.id})
             self.metrics.dead_letters.labels(record.topic, "processing_error").inc()

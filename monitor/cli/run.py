@@ -132,7 +132,10 @@ def _run_workers(settings: Settings, components: Components, console: Console) -
 
         watcher = RuleWatcher(settings.rules, on_error=on_error)
         app, topics = build_app(settings)
-        processor = Processor(ruleset)
+        from monitor.cluster import Clustering
+        from monitor.events import EventAlerts
+
+        processor = Processor(ruleset, policy=EventAlerts(Clustering.from_settings(settings)))
         install_processor(app, topics, processor, settings, watcher=watcher)
 
         async def rules_ready() -> bool:

@@ -19,10 +19,14 @@ from typing import Any
 
 from monitor.app import MonitorApp, Topics
 from monitor.metrics import METRICS, Metrics
-from monitor.processing import Processor, Record
+from monitor.processing import Outcome, Processor, Record
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _process_all(processor: Processor, records: list[Record]) -> list[Outcome]:
+    return [processor.process(r) for r in records]
 
 
 def install_processor(
@@ -40,11 +44,14 @@ def install_processor(
     @app.agent(topics.articles, concurrency=1, name="monitor.process")
     async def process(stream: Any) -> None:
         async for events in stream.take_events(settings.worker_batch, within=settings.worker_batch_within):
-            for event in events:
-                msg = event.message
-                outcome = processor.process(
-                    Record(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
-                )
+            records = [
+                Record(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
+                for e in events
+            ]
+            # matching and clustering are CPU-bound and synchronous: off the event loop, so heartbeats,
+            # fetches and the HTTP API stay responsive
+            outcomes = await asyncio.to_thread(_process_all, processor, records)
+            for msg, outcome in zip((e.message for e in events), outcomes, strict=True):
                 if outcome.dead is not None:
                     await topics.dead_letter.send(key=msg.key, value=outcome.dead.to_json())
                 for alert in outcome.alerts:
