@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.alerting.channels.base import Channel, DeliveryError
 from monitor.alerting.health import EndpointHealth
-from monitor.alerting.model import Delivery, Subscription
+from monitor.alerting.model import Delivery, Silence, Subscription
 from monitor.alerting.queue import DeliveryQueue, Entry, Outcome, retry_at
 from monitor.alerting.store import Store
 from monitor.models import Alert
@@ -46,7 +46,7 @@ class SubscriptionCache:
         self.version = -1
         self.subscriptions: list[Subscription] = []
         self.by_id: dict[str, Subscription] = {}
-        self.silences: list = []  # list[Silence]
+        self.silences: list[Silence] = []
 
     async def refresh(self, force: bool = False) -> None:
         v = await self.store.version()

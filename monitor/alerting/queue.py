@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import redis.asyncio as aioredis
@@ -286,7 +286,7 @@ class DeliveryQueue:
         self, consumer: str, *, block_ms: int, count: int = 500, pending: bool = False
     ) -> list[Entry]:
         """New entries for this consumer (``pending``: its own unacknowledged ones, e.g. after a kill)."""
-        streams = {keys.work(ch): "0" if pending else ">" for ch in self.channels}
+        streams: dict[Any, Any] = {keys.work(ch): "0" if pending else ">" for ch in self.channels}
         resp = await self.redis.xreadgroup(
             keys.GROUP, consumer, streams, count=count, block=None if pending else block_ms
         )

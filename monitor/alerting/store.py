@@ -11,6 +11,7 @@ Errors: ``NotFound`` (do not retry), ``Conflict`` (id taken); a Redis error prop
 
 from __future__ import annotations
 
+import builtins
 import secrets as _secrets
 from base64 import b64decode
 
@@ -152,7 +153,7 @@ class Store:
             raise NotFound(f"no silence {sil_id}")
         return Silence.model_validate_json(raw)
 
-    async def list_silences(self) -> list[Silence]:
+    async def list_silences(self) -> builtins.list[Silence]:
         raw = await self.redis.hgetall(keys.SILENCES)
         return sorted((Silence.model_validate_json(v) for v in raw.values()), key=lambda s: s.starts_at)
 

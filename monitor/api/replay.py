@@ -20,6 +20,7 @@ from monitor.alerting.model import delivery_id
 from monitor.alerting.router import matches
 from monitor.api.app import deps_of
 from monitor.api.subscriptions import error, handled, json, read_model, service_of, store_of
+from monitor.models import Alert
 
 routes = web.RouteTableDef()
 
@@ -51,7 +52,7 @@ async def replay(request: web.Request) -> web.Response:
     recent = deps_of(request).recent
     since = req.since.timestamp()
     until = req.until.timestamp() if req.until else None
-    alerts = []
+    alerts: list[Alert] = []
     offset = 0
     while len(alerts) < req.limit:
         page = await recent.list(limit=500, offset=offset, since=since, until=until)
