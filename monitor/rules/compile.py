@@ -158,11 +158,23 @@ class Compiler:
         if not data:
             self.error(line, f"`{key}` needs at least one item")
         lines = getattr(data, "item_lines", None) or [line] * len(data)
-        out = []
+        out: list[Node] = []
+        plain: dict[int, tuple[str, str | None, str | None]] = {}  # plain terms, gathered in one node
         for item, ln in zip(data, lines, strict=False):
+            if type(item) is str and not item.startswith("@"):
+                try:
+                    plain.setdefault(self.table.add(item), (item, None, None))
+                except TermSyntaxError as exc:
+                    self.error(ln, str(exc))
+                continue
             node = self.expr(item, ln)
             if node is not None:
                 out.append(node)
+        if plain:
+            if key in ("any", "none"):
+                out.insert(0, TermNode(label=" | ".join(v[0] for v in plain.values()), info=plain))
+            else:
+                out[:0] = [TermNode(label=v[0], info={tid: v}) for tid, v in plain.items()]
         return out
 
     # --- expressions ---------------------------------------------------------------------------

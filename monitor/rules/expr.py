@@ -114,7 +114,7 @@ class TermNode(Node):
     def key(self) -> tuple[Any, ...]:
         k = self.__dict__.get("_key")
         if k is None:
-            k = self.__dict__["_key"] = ("T", tuple(sorted(self.info.items(), key=lambda kv: kv[0])))
+            k = self.__dict__["_key"] = ("T", frozenset(self.info.items()))
         return k  # type: ignore[no-any-return]
 
     def term_ids(self) -> set[int]:

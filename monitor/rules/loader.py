@@ -10,7 +10,8 @@ Every ``*.yaml`` / ``*.yml`` file under the folder (nested folders allowed, hidd
 All files are read and checked before anything is compiled; every error (YAML syntax, unknown or
 missing keys, wrong types, bad terms or regexes, duplicate rule ids or list names, unknown list
 references, orphan examples) is collected with its file and line, and raised together. A rule's
-``version`` defaults to a short hash of its content (examples excluded).
+``version`` defaults to a short hash of its content (examples excluded). A file whose content is a JSON
+object (machine-generated rule sets) is parsed as JSON, much faster; its errors have no line numbers.
 """
 
 from __future__ import annotations
@@ -63,6 +64,20 @@ def _pydantic_errors(exc: ValidationError, data: Any, file: str, base: tuple[Any
     return out
 
 
+_NOT_JSON: Any = object()
+
+
+def _json(raw: bytes) -> Any:
+    """Machine-generated rule sets are often JSON (a subset of YAML): parse those ~30x faster. Errors in
+    such files carry no line numbers (``file: message``)."""
+    if raw.lstrip()[:1] != b"{":
+        return _NOT_JSON
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON  # YAML flow style, or broken: the YAML parser reports it with a line
+
+
 def _version(data: dict[str, Any]) -> str:
     body = {k: v for k, v in data.items() if k != "examples"}
     blob = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
@@ -92,7 +107,9 @@ class _Loader:
             return
         self.digest.update(str(path.relative_to(self.folder)).encode() + b"\0" + raw + b"\0")
         try:
-            data = load_yaml(raw.decode("utf-8"))
+            data = _json(raw)
+            if data is _NOT_JSON:
+                data = load_yaml(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             self.err(file, None, f"not UTF-8 text: {exc.reason} at byte {exc.start}")
             return

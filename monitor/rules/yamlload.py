@@ -1,6 +1,7 @@
 """YAML reading that remembers line numbers.
 
-``load_yaml(text)`` parses with libyaml (``CSafeLoader`` when available) and returns plain data whose
+``load_yaml(text)`` composes with libyaml (``CSafeLoader`` when available), converts the node tree itself
+(safe scalars through PyYAML's ``SafeConstructor``) and returns plain data whose
 mappings are ``LDict`` (a dict with ``line`` and ``key_lines``) and whose sequences are ``LList`` (a list
 with ``line`` and ``item_lines``), so later stages can report ``file:line`` for any key or item.
 ``line_of(data, path)`` walks a pydantic error location to the nearest known line. Lines are 1-based.
@@ -11,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class LDict(dict[Any, Any]):
@@ -25,49 +24,46 @@ class LList(list[Any]):
     item_lines: list[int]
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
-    pass
+_STR = "tag:yaml.org,2002:str"
+_Composer: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _mapping(loader: Any, node: yaml.MappingNode) -> LDict:
-    loader.flatten_mapping(node)
-    out = LDict()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            key = str(key)
-        if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key] = key_node.start_mark.line + 1
-    return out
-
-
-def _sequence(loader: Any, node: yaml.SequenceNode) -> LList:
-    out = LList(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    out.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return out
-
-
-def _str(loader: Any, node: yaml.ScalarNode) -> str:
-    return str(node.value)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_Loader.add_constructor("tag:yaml.org,2002:str", _str)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+def _convert(node: yaml.Node, sc: Any) -> Any:
+    """Plain data from a composed node: about twice as fast as the constructor machinery."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR:
+            return node.value
+        return sc.construct_object(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        seq = LList(_convert(child, sc) for child in node.value)
+        seq.line = node.start_mark.line + 1
+        seq.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return seq
+    if isinstance(node, yaml.MappingNode):
+        sc.flatten_mapping(node)
+        out = LDict()
+        out.line = node.start_mark.line + 1
+        out.key_lines = {}
+        for key_node, value_node in node.value:
+            key = _convert(key_node, sc)
+            try:
+                hash(key)
+            except TypeError:
+                key = str(key)
+            if key in out:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            out[key] = _convert(value_node, sc)
+            out.key_lines[key] = key_node.start_mark.line + 1
+        return out
+    return sc.construct_object(node, deep=True)
 
 
 def load_yaml(text: str) -> Any:
     """Parse one YAML document (raises ``yaml.YAMLError`` with a ``problem_mark``)."""
-    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    node = yaml.compose(text, Loader=_Composer)
+    if node is None:
+        return None
+    return _convert(node, yaml.constructor.SafeConstructor())
 
 
 def line_of(data: Any, path: tuple[Any, ...], default: int | None = None) -> int | None:

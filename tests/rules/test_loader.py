@@ -151,3 +151,12 @@ def test_random_text_never_crashes(tmp_path: Path, text: str) -> None:
         load_rules(tmp_path)
     except RulesInvalid as exc:
         assert exc.errors and all(str(e).startswith(str(tmp_path)) for e in exc.errors)
+
+
+def test_json_rule_files_take_the_fast_path(tmp_path: Path, write: object) -> None:
+    write(tmp_path, {"gen.yaml": '{"rules": [{"id": "g1", "match": {"any": ["صاروخ", "rocket"]}}]}'})  # type: ignore[operator]
+    assert [r.id for r in load_rules(tmp_path).rules] == ["g1"]
+    write(tmp_path, {"gen.yaml": '{"rules": [{"id": "g1", "match": "@nolist"}]}'})  # type: ignore[operator]
+    (err,) = errors_of(tmp_path)
+    assert err.line is None and "unknown list `@nolist`" in err.message
+    assert str(err) == f"{err.file}: {err.message}"
