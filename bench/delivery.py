@@ -10,7 +10,10 @@ Four measurements in one run, each printed as a JSON line:
   ``handle`` until the receiver has counted every alert;
 - ``redis/raw``: a redis-py ``XADD`` loop, one awaited command per alert;
 - ``redis/service``: the same through AlertService to a redis-channel subscription's stream.
-Rounds alternate the four so machine noise hits them alike; per-round lines, then best and median
+Then an open-loop latency run (``--latency-rate`` alerts/s for ``--latency-seconds``): p50/p99 from
+``handle()`` to the receiver holding the signed POST, i.e. the alerter's share of end-to-end latency
+(the full article -> delivered figure needs the whole pipeline). Rounds alternate the four so machine
+noise hits them alike; per-round lines, then best and median
 per measurement, then ``ratio`` lines (service / raw; the target is >= 0.7). Without ``--redis-url`` an embedded
 redis-server is started in a temporary folder. Receiver and Redis run on 127.0.0.1.
 """
@@ -45,14 +48,20 @@ from monitor.models import Alert, ArticleRef, Evidence  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
 
 RECEIVER = """
-import sys
+import sys, time, json
 from aiohttp import web
 count = 0
+times = {}
 async def hook(request):
     global count
     await request.read()
     count += 1
+    wid = request.headers.get("webhook-id")
+    if wid:
+        times.setdefault(wid, time.time())
     return web.Response(status=204)
+async def get_times(request):
+    return web.Response(text=json.dumps(times))
 async def get_count(request):
     return web.Response(text=str(count))
 async def reset(request):
@@ -62,6 +71,7 @@ async def reset(request):
 app = web.Application()
 app.router.add_post("/hook", hook)
 app.router.add_get("/count", get_count)
+app.router.add_get("/times", get_times)
 app.router.add_post("/reset", reset)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
@@ -145,12 +155,58 @@ async def through_service(
     return elapsed
 
 
+async def latency(settings: Settings, r: aioredis.Redis, base: str, rate: float, seconds: float) -> None:
+    """Open-loop load: one alert every 1/rate s, each handed over alone (as a small Kafka batch);
+    latency = handle() called -> the receiver got the signed POST (same machine clock)."""
+    from monitor.alerting.model import delivery_id
+
+    await r.flushdb()
+    svc = AlertService(settings, r, metrics=Metrics(registry=CollectorRegistry()))
+    sub, _ = await svc.store.create(SubscriptionSpec(name="lat", channel=WebhookTarget(url=f"{base}/hook")))
+    task = asyncio.create_task(svc.run())
+    await asyncio.sleep(0.5)
+    batch = alerts(int(rate * seconds))
+    sent: dict[str, float] = {}
+    handles = []
+    start = time.perf_counter()
+    for i, a in enumerate(batch):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent[delivery_id(sub.id, a, "webhook")] = time.time()
+        handles.append(asyncio.create_task(svc.handle([a])))  # open loop: do not wait for the previous one
+    await asyncio.gather(*handles)
+    async with aiohttp.ClientSession() as s:
+        for _ in range(500):
+            async with s.get(f"{base}/times") as resp:
+                got = json.loads(await resp.text())
+            if all(k in got for k in sent):
+                break
+            await asyncio.sleep(0.05)
+    await svc.stop()
+    await task
+    lat = sorted((got[k] - t) * 1000 for k, t in sent.items() if k in got)
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else lat * 99
+    line(
+        target="webhook",
+        mode="latency",
+        rate=rate,
+        alerts=len(sent),
+        delivered=len(lat),
+        p50_ms=round(q[49], 2),
+        p99_ms=round(q[98], 2),
+        max_ms=round(lat[-1], 2) if lat else None,
+    )
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--alerts", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=4, help="in-flight POSTs, raw loop and per endpoint")
     ap.add_argument("--redis-url")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--latency-rate", type=float, default=100.0, help="alerts/s of the open-loop latency run")
+    ap.add_argument("--latency-seconds", type=float, default=5.0, help="0 = skip the latency run")
     args = ap.parse_args()
     n = args.alerts
     embedded = None
@@ -222,6 +278,8 @@ async def main() -> None:
                 line(target=target, mode=mode, round=rnd + 1, alerts=n, per_s=round(rates[key][-1], 1))
 
         for key, vals in rates.items():
+            if not vals:
+                continue
             target, mode = key.split("/")
             line(
                 target=target,
@@ -231,7 +289,7 @@ async def main() -> None:
                 rounds=len(vals),
                 concurrency=args.concurrency if target == "webhook" else 1,
             )
-        for target in ("webhook", "redis"):
+        for target in ("webhook", "redis") if args.rounds else ():
             best = max(rates[f"{target}/service"]) / max(rates[f"{target}/raw"])
             med = statistics.median(rates[f"{target}/service"]) / statistics.median(rates[f"{target}/raw"])
             line(
@@ -241,6 +299,10 @@ async def main() -> None:
                 median_over_median=round(med, 2),
                 meets_0_7=best >= 0.7,
             )
+        if args.latency_seconds > 0:
+            async with aiohttp.ClientSession() as s:
+                await s.post(f"{base}/reset")
+            await latency(settings, r, base, args.latency_rate, args.latency_seconds)
         await r.flushdb()
         await r.aclose()
     finally:

@@ -10,6 +10,8 @@ is idempotent: delivery ids are deterministic and already-queued or already-sent
 ``await run()`` is the dispatcher loop (``dispatcher.Dispatcher``) until ``await stop()``, which lets
 in-flight sends finish (bounded) and leaves everything else queued in Redis for the next start.
 
+The Redis client must return bytes (``decode_responses=False``, the redis-py default).
+
 ``enqueue_for`` (replay, test-send) puts given alerts to one subscription, bypassing routing filters;
 ``force=True`` bypasses the notification log too (a replay re-sends with the same delivery ids, so
 receivers that dedup on them see nothing twice).
