@@ -116,6 +116,8 @@ class Store:
                 secret = new_webhook_secret()
                 kept = (SecretStr(secret),)
             new = new.model_copy(update={"channel": new.channel.model_copy(update={"secrets": kept})})
+        if patch.enabled and not old.enabled:  # a fresh start: forget the old failure run
+            await self.redis.delete(keys.health(sub_id))
         return await self.put(new), secret
 
     async def rotate_secret(self, sub_id: str) -> tuple[Subscription, str]:

@@ -196,3 +196,17 @@ async def test_update_patch_keeps_secret(settings, redis, metrics, receiver):
         sub.id, SubscriptionPatch(channel=WebhookTarget(url=receiver.url + "?v=2"))
     )
     assert secret is None and upd.channel.secrets == sub.channel.secrets
+
+
+async def test_reenabled_subscription_starts_a_fresh_failure_run(settings, redis, metrics, receiver):
+    settings = settings.model_copy(update={"delivery_disable_after": 3600.0})
+    svc = AlertService(settings, redis, metrics=metrics)
+    sub = await _hook(svc, receiver)
+    await redis.hset(keys.health(sub.id), "first_failure", "0")  # failing since 1970
+    await svc.store.disable(sub.id, "by hand")
+    await svc.store.update(sub.id, SubscriptionPatch(enabled=True))
+    receiver.statuses = [(500, {})]
+    async with running(svc):
+        await svc.handle([make_alert(1)])
+        await wait_for(lambda: len(receiver.ids) == 1)  # retried and delivered, not disabled
+    assert (await svc.store.get(sub.id)).enabled
