@@ -131,6 +131,7 @@ class RuleSet:
         self.lists = lists
         self.source_hash = source_hash
         self._table = table
+        self._index = {r.id: i for i, r in enumerate(self.rules)}
         self._by_term: dict[int, list[int]] = {}
         always: list[int] = []
         for i, rule in enumerate(self.rules):
@@ -167,7 +168,7 @@ class RuleSet:
             if norm.text:
                 scan(norm.text, norm.mask, f, hits)
         if only is not None:
-            candidates = sorted(i for i, r in enumerate(self.rules) if r.id in only)
+            candidates = sorted(self._index[r] for r in only if r in self._index)
         else:
             found = set(self._always)
             by_term = self._by_term

@@ -30,8 +30,13 @@ _STOPWORDS_RAW: dict[str, str] = {
     "tr": "ve bir bu da de için ile olarak olan çok daha gibi ama ne",
 }
 _STOPWORDS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _STOPWORDS_RAW.items()}
+_LANGS_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _STOPWORDS.items():
+    for _w in _words:
+        _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
 
 SAMPLE = 1500
+WORD_SAMPLE = 800
 
 
 # script classes, disjoint; Arabic script = the first four
@@ -75,10 +80,13 @@ def detect_language(text: str) -> str:
         return top
     if not latin:
         return ""
-    words = _WORD.findall(sample.lower())
+    words = _WORD.findall(sample[:WORD_SAMPLE].lower())
     if not words:
         return ""
-    counts = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOPWORDS.items()}
+    counts = dict.fromkeys(_STOPWORDS, 0)
+    for w in words:
+        for lang in _LANGS_OF.get(w, ()):
+            counts[lang] += 1
     best = max(counts, key=lambda k: counts[k])
     hits = counts[best]
     if best != "en" and (hits < 3 or hits <= 1.5 * counts["en"]):

@@ -20,7 +20,8 @@ ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "ca
                  "gov", "sen", "rep", "pres", "st", "vs", "etc", "inc", "ltd", "co", "corp", "jr",
                  "sr", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
 _ABBR = frozenset(ABBREVIATIONS)
-_END = re.compile(r"[.!?;]+[\"')\]]*(?: |$)|\n")
+# opens with a character class, so the regex engine scans for candidates at C speed
+_END = re.compile(r"[.!?;\n](?:(?<=\n)|[.!?;\"')\]]*(?: |$))")
 _LAST_WORD = re.compile(r"(\w+)\.$")
 
 
