@@ -48,6 +48,8 @@ from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
+FULLTEXT_CONCURRENCY = 4  # article pages fetched at once per poller
+
 
 def limits_from(settings: Settings, *, max_bytes: int | None = None) -> FetchLimits:
     return FetchLimits(
@@ -98,6 +100,7 @@ class Poller:
         self._session: Any = None
         self._done = asyncio.Event()
         self._dirty: dict[str, FeedState] | None = None  # batched state saves while run() runs
+        self._fulltext_slots = asyncio.Semaphore(FULLTEXT_CONCURRENCY)
 
     # --- scheduling ------------------------------------------------------------------------------
 
@@ -265,7 +268,7 @@ class Poller:
             outcome.status = "error"
         else:
             if read.parsed is not None:
-                outcome = await self._publish_new(feed, read, datetime.fromtimestamp(started, UTC))
+                outcome = await self._publish_new(feed, read, datetime.fromtimestamp(started, UTC), session)
             st = self._succeeded(feed, st, now, read, outcome)
             self.metrics.feed_last_success.labels(feed.name).set(now)
         self.states[feed.key] = st
@@ -314,7 +317,8 @@ class Poller:
                                   "next_due": now + delay, "retry_until": retry_until, "polls": st.polls + 1}
         return st.model_copy(update=update)
 
-    async def _publish_new(self, feed: FeedConfig, read: FeedRead, fetched_at: datetime) -> PollOutcome:
+    async def _publish_new(self, feed: FeedConfig, read: FeedRead, fetched_at: datetime,
+                           session: Any) -> PollOutcome:
         parsed = read.parsed
         assert parsed is not None
         ids: list[str] = []
@@ -333,8 +337,7 @@ class Poller:
         self.metrics.articles_duplicate.inc(duplicate)
         articles = to_articles(fresh, feed, parsed, fetched_at=fetched_at)
         if feed.fulltext and articles:
-            articles = list(await asyncio.gather(
-                *(with_fulltext(self._session, a, self.fulltext_limits) for a in articles)))
+            articles = list(await asyncio.gather(*(self._fulltext(session, a) for a in articles)))
         if not articles:
             return PollOutcome(status=read.status, duplicate=duplicate)
         me = asyncio.current_task()
@@ -343,6 +346,10 @@ class Poller:
         acked = await self._produce(articles)
         return PollOutcome(status=read.status, new=len(acked), duplicate=duplicate,
                            failed_publish=len(articles) - len(acked))
+
+    async def _fulltext(self, session: Any, article: Article) -> Article:
+        async with self._fulltext_slots:  # article pages are fetched a few at a time, not 50 at once
+            return await with_fulltext(session, article, self.fulltext_limits)
 
     async def _produce(self, articles: list[Article]) -> list[Article]:
         """Send all, wait for every ack, mark the acked ones seen; returns the acked articles."""

@@ -28,7 +28,7 @@ from monitor.metrics import Metrics
 from monitor.models import Article
 from monitor.settings import Settings
 
-from .conftest import SMALL, rss_feed, serve, small_settings
+from .conftest import SMALL, raw_server, rss_feed, serve, small_settings
 
 pytestmark = pytest.mark.integration
 
@@ -218,3 +218,79 @@ async def test_restart_resumes_from_redis_state(feed_server: tuple[FeedServer, s
     await task
     assert len(fs.requests) == 2  # the known feed was not refetched: its next poll is 300 s away
     assert second.states[known.key].polls == 1 and second.states[added.key].polls == 1
+
+
+async def test_fulltext_feed_gets_the_page_text(kafka: Any, redis_client: aioredis.Redis, unique: str) -> None:
+    settings, producer = kafka
+    paragraph = "The negotiators met again in Doha on Tuesday and agreed on a second round of talks. " * 8
+    page = (f"<html><head><title>Story</title></head><body><nav>Home | World</nav><article><h1>Talks</h1>"
+            f"<p>{paragraph}</p><p>{paragraph}</p></article><footer>(c) news</footer></body></html>")
+    app = web.Application()
+    app.router.add_get("/story", lambda r: web.Response(text=page, content_type="text/html"))
+
+    async def feed_handler(request: web.Request) -> web.Response:
+        base = f"http://{request.host}"
+        return web.Response(content_type="application/rss+xml", text=(
+            f'<rss version="2.0"><channel><title>t</title><item><guid>{base}/story</guid><title>Talks</title>'
+            f"<link>{base}/story</link><description>Short summary.</description></item></channel></rss>"))
+
+    app.router.add_get("/feed", feed_handler)
+    async with serve(app) as base:
+        feed = FeedConfig(url=f"{base}/feed", name="ft", fulltext=True)
+        poller = Poller(settings, [feed], redis=redis_client, producer=producer, prefix=unique,
+                        metrics=Metrics(CollectorRegistry()))
+        got: list[Article] = []
+        poller.on_article = got.append
+        async with make_session(SMALL) as session:
+            out = await poller.poll_once(feed, session=session)
+    assert out.new == 1
+    assert got[0].summary == "Short summary."
+    assert "second round of talks" in got[0].content and "Home | World" not in got[0].content
+
+
+async def test_broken_and_throttled_feeds_back_off_and_are_counted(redis_client: aioredis.Redis,
+                                                                    unique: str) -> None:
+    settings = small_settings(redis_url="redis://unused", poll_interval=100.0, poll_interval_max=1000.0)
+    app = web.Application()
+    app.router.add_get("/html", lambda r: web.Response(text="<html><p>not a feed", content_type="text/html"))
+    app.router.add_get("/busy", lambda r: web.Response(status=503, headers={"Retry-After": "120"}))
+    app.router.add_get("/gone", lambda r: web.Response(status=404))
+    metrics = Metrics(CollectorRegistry())
+    async with serve(app) as base:
+        feeds = [FeedConfig(url=f"{base}/{p}", name=p) for p in ("html", "busy", "gone")]
+        poller = Poller(settings, feeds, redis=redis_client, producer=None, metrics=metrics, prefix=unique)
+        async with make_session(SMALL) as session:
+            for _ in range(3):
+                for f in feeds:
+                    before = time.time()
+                    await poller.poll_once(f, session=session)
+                    st = poller.states[f.key]
+                    if f.name == "busy":
+                        assert st.retry_until is not None and st.retry_until >= before + 120
+                        assert st.next_due is not None and st.next_due >= st.retry_until
+    html, _busy, gone = (poller.states[f.key] for f in feeds)
+    assert html.errors == gone.errors == 3 and html.last_success is None
+    assert gone.next_due is not None and gone.next_due - gone.last_attempt > 100 * 2 * 0.8  # 2^(3-1) × 0.8
+    assert metrics.parse_errors.labels("bozo_no_entries")._value.get() == 3
+    assert metrics.fetches.labels("throttled")._value.get() == 3
+    assert metrics.fetches.labels("error")._value.get() == 3
+    stored = await poller.store.load([f.key for f in feeds])
+    assert stored[feeds[2].key].errors == 3  # state is in Redis, not only in memory
+
+
+async def test_stop_cancels_fetches_in_flight(redis_client: aioredis.Redis, unique: str) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(3600)
+
+    settings = small_settings(redis_url="redis://unused", fetch_deadline=600.0, fetch_read_timeout=600.0)
+    async with raw_server(silent) as base:
+        feed = FeedConfig(url=f"{base}/feed", name="silent")
+        poller = Poller(settings, [feed], redis=redis_client, producer=None, prefix=unique,
+                        metrics=Metrics(CollectorRegistry()))
+        task = asyncio.create_task(poller.run())
+        while not poller._tasks:
+            await asyncio.sleep(0.02)
+        await poller.stop()  # must not wait for the 600 s deadline
+        await task
+    assert task.exception() is None and not poller._tasks
+    assert poller.states[feed.key].polls == 0
