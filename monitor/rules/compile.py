@@ -25,15 +25,12 @@ from monitor.rules.expr import (
     AnyNode,
     FieldNode,
     LanguageNode,
-    NearNode,
     Node,
     NoneNode,
-    QuantityNode,
-    RegexNode,
-    SentenceNode,
     SourceNode,
     TermNode,
 )
+from monitor.rules.positional import NearNode, QuantityNode, RegexNode, SentenceNode
 from monitor.rules.schema import ListBody
 from monitor.rules.terms import TermSyntaxError, TermTable
 from monitor.rules.yamlload import LDict, LList
@@ -324,3 +321,15 @@ class Compiler:
                 continue
             out.add(FIELD_NAMES.index(v))
         return frozenset(out) if out else None
+
+
+def intern(node: Node, seen: dict[tuple[Any, ...], Node]) -> Node:
+    """The canonical instance of ``node``: structurally equal sub-expressions of all rules become one
+    object, so a memoised node (near, sentence, quantity, regex) is evaluated once per article."""
+    if isinstance(node, AnyNode):
+        node.children = [intern(c, seen) for c in node.children]
+    elif isinstance(node, QuantityNode):
+        node.of = intern(node.of, seen)
+    elif isinstance(node, FieldNode):
+        node.child = intern(node.child, seen)
+    return seen.setdefault(node.key(), node)

@@ -24,10 +24,10 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
-from monitor.rules.compile import CompiledList, Compiler, compile_list
+from monitor.rules.compile import CompiledList, Compiler, compile_list, intern
 from monitor.rules.engine import Entity, Rule, RuleSet, TermList
 from monitor.rules.errors import RuleError, RulesInvalid
-from monitor.rules.expr import Node, TermNode, intern
+from monitor.rules.expr import Node, TermNode
 from monitor.rules.schema import ExamplesSpec, ListFile, RuleFile, RuleSpec
 from monitor.rules.terms import TermTable
 from monitor.rules.yamlload import LDict, error_line, line_of, load_yaml
