@@ -4,8 +4,9 @@ Pure and thread-free: the worker calls ``poll()`` every few seconds. A poll list
 their modification time and size (cheap); only when that listing changed does it read the files and
 hash their content, and only when the content changed does it load them. A valid change returns the
 new set; an invalid one calls ``on_error(RulesInvalid)`` once per distinct content and returns
-``None``, so the caller keeps running the previous set. The first poll loads the folder (returns the
-set, or reports its errors) unless the watcher was created with ``loaded=`` the set already running.
+``None``, so the caller keeps running the previous set. The watcher takes its snapshot when it is
+created (the caller has just loaded the folder with ``load_rules``), so the first poll returns ``None``
+unless something changed since; pass ``initial=True`` to have the first poll load the folder instead.
 """
 
 from __future__ import annotations
@@ -50,13 +51,14 @@ class RuleWatcher:
         path: Path | str,
         on_error: Callable[[RulesInvalid], None] | None = None,
         *,
+        initial: bool = False,
         loaded: RuleSet | None = None,
     ) -> None:
         self.path = Path(path)
         self.on_error = on_error
         self._listing: tuple[tuple[str, int, int], ...] | None = None
         self._hash: str | None = None
-        if loaded is not None:
+        if not initial:  # ``loaded`` is accepted for clarity; the snapshot is taken either way
             self._listing = _listing(self.path)
             self._hash = _content_hash(self.path)
 

@@ -19,7 +19,7 @@ def test_watcher_cycle(tmp_path: Path) -> None:
     rule = tmp_path / "r.yaml"
     bump(rule, "id: r\nmatch: صاروخ\n")
     errors: list[RulesInvalid] = []
-    w = RuleWatcher(tmp_path, on_error=errors.append)
+    w = RuleWatcher(tmp_path, on_error=errors.append, initial=True)
     first = w.poll()
     assert first is not None and [r.id for r in first.rules] == ["r"]
     assert w.poll() is None  # nothing changed
@@ -59,3 +59,13 @@ def test_deleted_file_reloads(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").unlink()
     got = w.poll()
     assert got is not None and [r.id for r in got.rules] == ["a"]
+
+
+def test_snapshot_at_creation(tmp_path: Path) -> None:
+    rule = tmp_path / "r.yaml"
+    bump(rule, "id: r\nmatch: x\n")
+    w = RuleWatcher(tmp_path)
+    assert w.poll() is None  # the caller loaded the folder just before
+    bump(rule, "id: r\nmatch: y\n")
+    got = w.poll()
+    assert got is not None and got.rules[0].id == "r"
