@@ -1,8 +1,8 @@
 """Boilerplate trimming: cut what a page appends after its own report.
 
-``trim_boilerplate(text)`` takes an article field as scraped and returns a string that is *offset
-compatible* with it: a prefix of it, with some spans blanked by spaces, so a position in the result is
-the same position in the input (evidence offsets stay valid without a map).
+``trim_boilerplate(text)`` takes an article field as scraped and returns a string of the *same length*
+with the boilerplate blanked by spaces, so a position in the result is the same position in the input
+(evidence offsets stay valid without a map); normalisation then folds the blank runs away.
 
 - Scraper markers such as ``[ad_1]`` are blanked.
 - A line that starts with a related-content marker cuts the text there when the marker stands alone on
@@ -68,6 +68,10 @@ _TAIL = re.compile(r"^[\s:：.…»>\-–—|)\]]*$")
 _COLON = re.compile(r"^\s*[:：\-–—|]")
 
 
+def _cut(text: str, start: int) -> str:
+    return text[:start] + " " * (len(text) - start)
+
+
 def trim_boilerplate(text: str) -> str:
     """The field without appended related content; offsets unchanged (see the module docstring)."""
     if not text:
@@ -80,11 +84,11 @@ def trim_boilerplate(text: str) -> str:
             continue  # nothing of the article before it: keep
         rest = m.group("rest")
         if _TAIL.match(rest):
-            return text[:start]
+            return _cut(text, start)
         if not _COLON.match(rest):  # "Related to the attack, …", "Tagsfoo": ordinary text
             continue
         if m.group("tags") is not None:
-            return text[:start]
+            return _cut(text, start)
         # an inline teaser ("Read also: <headline>"): blank this line only
         text = text[:start] + " " * (m.end() - start) + text[m.end():]
     return text
