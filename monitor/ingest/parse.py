@@ -106,9 +106,9 @@ def to_text(body: bytes, content_type: str = "") -> tuple[str, str]:
     m = _CHARSET.search(content_type or "")
     m2 = _XML_DECL_ENC.match(body[:512])
     for candidate in (m.group(1) if m else None, m2.group(1).decode("ascii") if m2 else None):
-        enc = _codec(candidate)
-        if enc and not enc.startswith(("utf-16", "utf-32", "utf_16", "utf_32")):
-            return body.decode(enc, errors="replace"), enc
+        codec = _codec(candidate)
+        if codec and not codec.startswith(("utf-16", "utf-32", "utf_16", "utf_32")):
+            return body.decode(codec, errors="replace"), codec
     return body.decode("cp1252", errors="replace"), "cp1252"
 
 

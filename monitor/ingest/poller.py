@@ -107,14 +107,16 @@ class Poller:
     def _base_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.settings.poll_interval
 
-    def _initial_due(self, state: FeedState, now: float) -> float:
+    def _initial_due(self, feed: FeedConfig, state: FeedState, now: float) -> float:
         if state.next_due is None:
             return now
         if state.retry_until is not None and state.retry_until > now:
             return max(state.next_due, state.retry_until)
         if state.next_due <= now:
             return now + random.uniform(0, self.settings.poll_restart_spread)
-        return state.next_due
+        # a shorter interval configured since the last run takes effect now, not after the old one
+        longest = feed.interval if feed.interval is not None else self.settings.poll_interval_max
+        return min(state.next_due, now + longest)
 
     async def run(self) -> None:
         """Poll until ``stop()``; returns after in-flight publishes finished."""
@@ -127,7 +129,7 @@ class Poller:
             st = self.states[f.key]
             if st.last_success is not None:
                 self.metrics.feed_last_success.labels(f.name).set(st.last_success)
-            heap.append((self._initial_due(st, now), i, f.key))
+            heap.append((self._initial_due(f, st, now), i, f.key))
         heapq.heapify(heap)
         seq = len(heap)
         ready: dict[str, deque[FeedConfig]] = {}
