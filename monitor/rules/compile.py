@@ -264,7 +264,8 @@ class Compiler:
         bounds = {}
         for key in ("min", "max"):
             v = data.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v != v
+                                  or v in (float("inf"), float("-inf"))):
                 self.error(kl.get(key, line), f"quantity `{key}` must be a number, not {v!r}")
                 v = None
             bounds[key] = v
@@ -304,7 +305,7 @@ class Compiler:
                 continue
             got[key] = frozenset(v.casefold() for v in values)
         if not got:
-            if all(k in ("names", "tags") for k in data):
+            if not data:
                 self.error(line, "`source` needs `names` or `tags`")
             return None
         return SourceNode(names=got.get("names", frozenset()), tags=got.get("tags", frozenset()))

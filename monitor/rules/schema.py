@@ -22,7 +22,7 @@ _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, allow_inf_nan=False)
 
 
 Term = Annotated[str, Field(min_length=1)]
@@ -38,8 +38,8 @@ class ListBody(Spec):
     """A named list's content: entities with canonical ids, or plain terms (each its own entity)."""
 
     description: str = ""
-    entities: dict[str, EntitySpec] | None = None
-    terms: list[Term] | None = None
+    entities: dict[str, EntitySpec] | None = Field(default=None, min_length=1)
+    terms: list[Term] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _one_kind(self) -> ListBody:

@@ -25,6 +25,7 @@ class LList(list[Any]):
 
 
 _STR = "tag:yaml.org,2002:str"
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 _Composer: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -34,6 +35,10 @@ def _convert(node: yaml.Node, sc: Any) -> Any:
         if node.tag == _STR:
             return node.value
         return sc.construct_object(node, deep=True)
+    if node.tag not in _PLAIN_TAGS and not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"tag {node.tag!r} is not allowed in rule files", node.start_mark
+        )
     if isinstance(node, yaml.SequenceNode):
         seq = LList(_convert(child, sc) for child in node.value)
         seq.line = node.start_mark.line + 1

@@ -160,3 +160,18 @@ def test_json_rule_files_take_the_fast_path(tmp_path: Path, write: object) -> No
     (err,) = errors_of(tmp_path)
     assert err.line is None and "unknown list `@nolist`" in err.message
     assert str(err) == f"{err.file}: {err.message}"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("id: x\nmatch: !!python/object:os.system [ls]\n", "is not allowed"),
+        ("id: x\nscore: {threshold: .nan, terms: [{term: a, weight: 1}]}\n", "threshold"),
+        ("id: x\nlists: {l: {terms: []}}\nmatch: '@l'\n", "at least 1 item"),
+        ("id: x\nmatch:\n  quantity: {of: a, min: .inf}\n", "quantity `min`"),
+        ("a: &a [*a]\n", "nesting too deep"),
+    ],
+)
+def test_hostile_yaml_is_reported(tmp_path: Path, write: object, text: str, fragment: str) -> None:
+    write(tmp_path, {"r.yaml": text})  # type: ignore[operator]
+    assert any(fragment in str(e) for e in errors_of(tmp_path))
