@@ -127,11 +127,12 @@ class TermTable:
 
     def build(self) -> None:
         """Compile every key into one automaton (call once, after all ``add``)."""
-        grouped: dict[str, list[tuple[int, int, int, bool, bool, bool]]] = {}
+        grouped: dict[str, list[tuple[int, int, bool, tuple[int, bool, bool, bool]]]] = {}
         for term in self.terms:
             for key, kind, article in self.keys(term):
+                simple = kind == NORMAL and not article  # whole word only, unless affixes follow
                 grouped.setdefault(key, []).append(
-                    (len(key), term.id, kind, article, term.prefix, term.arabic)
+                    (len(key), term.id, simple, (kind, article, term.prefix, term.arabic))
                 )
         automaton = ahocorasick.Automaton()
         for key, pats in grouped.items():
@@ -155,19 +156,21 @@ class TermTable:
         if self._automaton is None or not text:
             return
         n = len(text)
+        padded = b"\0" + mask + b"\0"  # padded[i + 1] == mask[i]; no bounds tests at the edges
         for last, pats in self._automaton.iter(text):
             end = last + 1
-            right_word = end < n and mask[end]
-            for klen, tid, kind, article, prefix, arabic in pats:
+            right_word = padded[end + 1]
+            for klen, tid, simple, spec in pats:
                 start = end - klen
-                left_word = start > 0 and mask[start - 1]
-                if not left_word and not right_word and kind == NORMAL and not article:
+                left_word = padded[start]
+                if simple and not left_word and not right_word:
                     bucket = hits.get(tid)
                     if bucket is None:
                         hits[tid] = [(f, start, end)]
                     else:
                         bucket.append((f, start, end))
                     continue
+                kind, article, prefix, arabic = spec
                 span = _check(mask, n, start, end, kind, article, prefix, arabic, left_word, right_word,
                               text)
                 if span is not None:
