@@ -1,15 +1,10 @@
 """The poller: configured feeds in, new ``Article`` records on Kafka ``articles`` out.
 
-Each enabled feed runs on its own schedule, kept in Redis (``FeedStore``) so a restart resumes it:
-- a feed with no state is polled at once; feeds found overdue after a restart are spread over
-  ``poll_restart_spread`` seconds instead of all at the same instant;
-- after a success the next poll is ``interval`` away: the feed's configured ``interval`` when set,
-  otherwise an adaptive one between ``poll_interval_min`` and ``poll_interval_max`` from an EWMA of the
-  feed's observed publishing rate (about two polls per new article), with ±10 % jitter;
-- after a failure: exponential backoff with jitter (interval × 2^(errors-1), capped at the ceiling);
-- 429/503: never before the server's ``Retry-After`` (capped at ``poll_retry_after_max``), else the
-  backoff.
-Concurrency: at most ``fetch_concurrency`` fetches in all and ``fetch_per_host`` per host.
+Each enabled feed runs on its own schedule, kept in Redis (``FeedStore``) so a restart resumes it; the
+policy (first poll at once, restart spread, adaptive interval between floor and ceiling, backoff with
+jitter, ``Retry-After``) is ``monitor.ingest.schedule``. Concurrency: at most ``fetch_concurrency``
+fetches in all and ``fetch_per_host`` per host, hosts taking turns. State saves are batched every
+100 ms; seen ids are written at once.
 
 One poll = ``read_feed`` (conditional GET, limits, parse only when changed) → canonical ids → ids not
 seen in Redis → ``Article`` (+ full text when configured) → produce to ``topic_articles`` (key: id,
@@ -24,7 +19,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -41,6 +35,7 @@ from monitor.ingest.fetch import FetchLimits, make_session
 from monitor.ingest.fulltext import with_fulltext
 from monitor.ingest.parse import entry_id, to_articles
 from monitor.ingest.read import FeedRead, read_feed
+from monitor.ingest.schedule import Policy, after_failure, after_success, initial_due
 from monitor.ingest.state import FeedState, FeedStore
 from monitor.metrics import METRICS, Metrics
 from monitor.models import Article
@@ -90,6 +85,7 @@ class Poller:
         self.store = FeedStore(redis, prefix=settings.ingest_redis_prefix if prefix is None else prefix,
                                seen_ttl_s=settings.seen_ttl_days * 86400)
         self.limits = limits_from(settings)
+        self.policy = Policy.from_settings(settings)
         self.fulltext_limits = limits_from(settings, max_bytes=settings.fulltext_max_bytes)
         self.on_article: Callable[[Article], None] | None = None
         self.states: dict[str, FeedState] = {}
@@ -107,17 +103,6 @@ class Poller:
     def _base_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.settings.poll_interval
 
-    def _initial_due(self, feed: FeedConfig, state: FeedState, now: float) -> float:
-        if state.next_due is None:
-            return now
-        if state.retry_until is not None and state.retry_until > now:
-            return max(state.next_due, state.retry_until)
-        if state.next_due <= now:
-            return now + random.uniform(0, self.settings.poll_restart_spread)
-        # a shorter interval configured since the last run takes effect now, not after the old one
-        longest = feed.interval if feed.interval is not None else self.settings.poll_interval_max
-        return min(state.next_due, now + longest)
-
     async def run(self) -> None:
         """Poll until ``stop()``; returns after in-flight publishes finished."""
         self.metrics.feeds_configured.set(len(self.feeds))
@@ -129,7 +114,9 @@ class Poller:
             st = self.states[f.key]
             if st.last_success is not None:
                 self.metrics.feed_last_success.labels(f.name).set(st.last_success)
-            heap.append((self._initial_due(f, st, now), i, f.key))
+            due = initial_due(self.policy, next_due=st.next_due, retry_until=st.retry_until,
+                              configured=f.interval, now=now)
+            heap.append((due, i, f.key))
         heapq.heapify(heap)
         seq = len(heap)
         ready: dict[str, deque[FeedConfig]] = {}
@@ -282,20 +269,12 @@ class Poller:
 
     def _succeeded(self, feed: FeedConfig, st: FeedState, now: float, read: FeedRead,
                    outcome: PollOutcome) -> FeedState:
-        s = self.settings
-        interval = st.interval or self._base_interval(feed)
-        rate = st.rate if st.rate is not None else 0.5 / self._base_interval(feed)
-        if st.last_success is not None:  # the first poll's backlog says nothing about the rate
-            dt = max(1.0, now - st.last_success)
-            rate = 0.7 * rate + 0.3 * (outcome.new / dt)
-        if feed.interval is not None:
-            interval = feed.interval
-        else:
-            interval = min(s.poll_interval_max, max(s.poll_interval_min, 0.5 / max(rate, 1e-9)))
+        nxt = after_success(self.policy, configured=feed.interval, rate=st.rate, last_success=st.last_success,
+                            new=outcome.new, now=now)
         update: dict[str, Any] = {
             "last_attempt": now, "last_success": now, "last_status": outcome.status, "errors": 0,
-            "interval": interval, "rate": rate, "retry_until": None, "polls": st.polls + 1,
-            "next_due": now + interval * random.uniform(0.9, 1.1),
+            "interval": nxt.interval, "rate": nxt.rate, "retry_until": None, "polls": st.polls + 1,
+            "next_due": nxt.next_due,
         }
         if outcome.failed_publish == 0:  # advance validators only when every new article was acked
             f = read.fetch
@@ -306,18 +285,12 @@ class Poller:
 
     def _failed(self, feed: FeedConfig, st: FeedState, now: float, *,
                 retry_after: float | None = None) -> FeedState:
-        errors = st.errors + 1
-        interval = st.interval or self._base_interval(feed)
-        ceiling = max(self.settings.poll_interval_max, interval)
-        delay = min(ceiling, interval * 2 ** min(errors - 1, 20)) * random.uniform(0.8, 1.2)
-        retry_until = None
-        if retry_after is not None:
-            wait = min(self.settings.poll_retry_after_max, max(0.0, retry_after))
-            retry_until = now + wait
-            delay = max(delay if errors > 1 else 0.0, wait)
-        update: dict[str, Any] = {"last_attempt": now, "errors": errors, "last_status": "error",
-                                  "next_due": now + delay, "retry_until": retry_until, "polls": st.polls + 1}
-        return st.model_copy(update=update)
+        nxt = after_failure(self.policy, configured=feed.interval, interval=st.interval, errors=st.errors + 1,
+                            retry_after=retry_after, now=now)
+        return st.model_copy(update={
+            "last_attempt": now, "errors": nxt.errors, "last_status": "error", "next_due": nxt.next_due,
+            "retry_until": nxt.retry_until, "polls": st.polls + 1,
+        })
 
     async def _publish_new(self, feed: FeedConfig, read: FeedRead, fetched_at: datetime,
                            session: Any) -> PollOutcome:
