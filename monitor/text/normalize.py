@@ -107,6 +107,7 @@ def _table() -> dict[int, str]:
 
 
 _BMP = 0x10000
+_DROP_B, _EXPAND_B, _SP, _NL, _DIG, _LET = 1, 2, 4, 8, 16, 32
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class _Luts:
     letter: np.ndarray  # bool: a letter (``[^\\W\\d_]``)
     digit: np.ndarray  # bool: a decimal digit
     alnum: np.ndarray  # bool: letter or digit
+    cls: np.ndarray  # uint8: class bits of the char's image (_DROP_B, _EXPAND_B, _SP, _NL, _DIG, _LET)
 
 
 @lru_cache(maxsize=1)
@@ -136,7 +138,17 @@ def _luts() -> _Luts:
             digit[cp] = True
         elif c.isalnum():
             letter[cp] = True
-    return _Luts(one, length, letter, digit, letter | digit)
+    cls = np.zeros(_BMP, dtype=np.uint8)
+    cls[length == 0] |= _DROP_B
+    cls[length > 1] |= _EXPAND_B
+    single = length == 1
+    cls[single & (one == 32)] |= _SP
+    cls[single & (one == 10)] |= _NL
+    img_ok = single & (one < _BMP)
+    idx = np.flatnonzero(img_ok)
+    cls[idx[digit[one[idx]]]] |= _DIG
+    cls[idx[letter[one[idx]]]] |= _LET
+    return _Luts(one, length, letter, digit, letter | digit, cls)
 
 
 def _codes(s: str) -> np.ndarray:
@@ -210,7 +222,62 @@ def _positions(n: int, plan: list[tuple[str, np.ndarray]]) -> np.ndarray:
 
 
 def _stages(text: str) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
-    """Both stages on code points; returns the output codes and the plan of edits (for offsets)."""
+    """Both stages on code points; returns the output codes and the plan of edits (for offsets).
+
+    The common case (BMP text, no expanding char) works from one class lookup of the original codes,
+    which tells which of the later steps are needed at all; anything else takes ``_stages_general``.
+    """
+    lut = _luts()
+    codes = _codes(text)
+    if not len(codes) or codes.max() >= _BMP:
+        return _stages_general(text)
+    cls = lut.cls.take(codes)
+    feats = int(np.bitwise_or.reduce(cls))
+    if feats & _EXPAND_B:
+        return _stages_general(text)
+    plan: list[tuple[str, np.ndarray]] = []
+    if feats & _DROP_B:
+        keep = (cls & _DROP_B) == 0
+        plan.append(("keep", keep))
+        codes = codes[keep]
+        cls = cls[keep]
+    c1 = lut.one.take(codes)
+    if feats & (_SP | _NL) and len(c1) > 1:
+        ws = (cls & (_SP | _NL)) != 0
+        dup = ws[1:] & ws[:-1]
+        if dup.any():
+            if feats & _NL and (dup & ((cls[1:] & _NL) != 0)).any():
+                c1 = _move_breaks(c1, ws, dup)
+            keep2 = np.ones(len(c1), dtype=bool)
+            keep2[1:] = ~dup
+            plan.append(("keep", keep2))
+            c1 = c1[keep2]
+            cls = cls[keep2]
+    if feats & _DIG and feats & _LET and len(c1) > 1:
+        dig = (cls & _DIG) != 0
+        let = (cls & _LET) != 0
+        cut = np.flatnonzero((let[:-1] & dig[1:]) | (dig[:-1] & let[1:])) + 1
+        if len(cut):
+            plan.append(("insert", cut))
+            c1 = np.insert(c1, cut, 32)
+    return c1, plan
+
+
+def _move_breaks(c1: np.ndarray, ws: np.ndarray, dup: np.ndarray) -> np.ndarray:
+    """The first char of each whitespace run holding a line break becomes the line break."""
+    first = ws.copy()
+    first[1:] &= ~dup
+    run = np.cumsum(first)
+    nl_run = np.zeros(int(run[-1]) + 1, dtype=bool)
+    nl_run[run[c1 == 10]] = True
+    starts = np.flatnonzero(first)
+    c1 = c1.copy()
+    c1[starts] = np.where(nl_run.take(run.take(starts)), 10, 32)
+    return c1
+
+
+def _stages_general(text: str) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """``_stages`` for any text (astral or expanding chars): per-step lookups."""
     lut = _luts()
     codes = _codes(text)
     plan: list[tuple[str, np.ndarray]] = []

@@ -88,3 +88,14 @@ def test_short_and_long_paths_agree(raw: str) -> None:
     assert _fold_short(raw) == _run(raw)[0] if raw else True
     big = (raw + " x ") * (SHORT // max(1, len(raw) + 3) + 2)
     assert fold(big) == _fold_short(big)
+
+
+@given(texts)
+@settings(max_examples=300, deadline=None)
+def test_fast_and_general_stages_agree(raw: str) -> None:
+    from monitor.text.normalize import _positions, _stages, _stages_general, _text
+
+    a, plan_a = _stages(raw)
+    b, plan_b = _stages_general(raw)
+    assert _text(a) == _text(b)
+    assert list(_positions(len(raw), plan_a)) == list(_positions(len(raw), plan_b))
