@@ -258,8 +258,16 @@ class Poller:
         else:
             if read.parsed is not None:
                 outcome = await self._publish_new(feed, read, datetime.fromtimestamp(started, UTC), session)
+            if self.states[feed.key].errors:
+                log.info("feed %s recovered after %d failed polls", feed.name, self.states[feed.key].errors)
             st = self._succeeded(feed, st, now, read, outcome)
             self.metrics.feed_last_success.labels(feed.name).set(now)
+        if st.errors and (st.errors == 1 or st.errors % 10 == 0):  # the first failure, then every 10th
+            why = read.error
+            if why is None and read.parsed is not None:
+                why = f"not a feed ({read.parsed.bozo_reason})"
+            log.warning("feed %s: %s (failure %d, next try in %.0f s)", feed.name, why, st.errors,
+                        (st.next_due or now) - now)
         self.states[feed.key] = st
         if self._dirty is not None:
             self._dirty[feed.key] = st
@@ -309,6 +317,8 @@ class Poller:
         unseen = await self.store.unseen(ids)
         fresh = [(a, e) for a, e, u in zip(ids, entries, unseen, strict=True) if u]
         duplicate = len(ids) - len(fresh) + read.skipped
+        if not read.partial and duplicate:
+            await self.store.touch(a for a, u in zip(ids, unseen, strict=True) if not u)
         self.metrics.articles_duplicate.inc(duplicate)
         articles = to_articles(fresh, feed, parsed, fetched_at=fetched_at)
         if feed.fulltext and articles:

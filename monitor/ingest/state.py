@@ -4,7 +4,8 @@
   consecutive errors, adaptive interval and publishing-rate estimate, next due time, Retry-After horizon).
   The key derives from the feed URL, so renaming a feed keeps its state.
 - ``{prefix}seen:{sha256(article id)}``: exists while the article id is "seen", with a TTL
-  (``Settings.seen_ttl_days``). Written only after Kafka acknowledged the article.
+  (``Settings.seen_ttl_days``). Written only after Kafka acknowledged the article; the TTL restarts when
+  a full parse finds the id still in its feed.
 
 Every call is one round trip (MGET / pipelined SET); the poller batches state saves (``save_many``). Redis errors propagate: they are retryable, and the
 poller treats them as a failed poll of that feed.
@@ -89,6 +90,16 @@ class FeedStore:
             return []
         values = await self.redis.mget([self._seen_key(a) for a in article_ids])
         return [v is None for v in values]
+
+    async def touch(self, article_ids: Iterable[str]) -> None:
+        """Restart the TTL of ids that are still in a feed, so an evergreen item is not re-published."""
+        ids = list(article_ids)
+        if not ids:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for a in ids:
+                pipe.expire(self._seen_key(a), self.seen_ttl_s)
+            await pipe.execute()
 
     async def mark_seen(self, article_ids: Iterable[str]) -> None:
         ids = list(article_ids)

@@ -294,3 +294,16 @@ async def test_stop_cancels_fetches_in_flight(redis_client: aioredis.Redis, uniq
         await task
     assert task.exception() is None and not poller._tasks
     assert poller.states[feed.key].polls == 0
+
+
+async def test_seen_ids_have_a_ttl_that_touch_restarts(redis_client: aioredis.Redis, unique: str) -> None:
+    from monitor.ingest.state import FeedStore
+
+    store = FeedStore(redis_client, prefix=unique, seen_ttl_s=1000)
+    await store.mark_seen(["urn:a", "urn:b"])
+    assert await store.unseen(["urn:a", "urn:b", "urn:c"]) == [False, False, True]
+    key = store._seen_key("urn:a")
+    assert 990 <= await redis_client.ttl(key) <= 1000
+    await redis_client.expire(key, 5)
+    await store.touch(["urn:a"])
+    assert await redis_client.ttl(key) > 900
