@@ -69,6 +69,10 @@ def check(folder: Path | None) -> None:
     enabled = sum(1 for r in rs.rules if r.enabled)
     disabled = len(rs.rules) - enabled
     extra = f" ({disabled} disabled)" if disabled else ""
+    always = [r.id for r in rs.rules if r.enabled and r.triggers is None]
+    if always:  # not an error: a cost note for authors
+        click.echo(f"note: {len(always)} rule(s) have no required term and run on every article: "
+                   f"{', '.join(always[:10])}{' …' if len(always) > 10 else ''}", err=True)
     click.echo(f"{len(rs.rules)} rules{extra}, {len(rs.lists)} lists OK")
 
 

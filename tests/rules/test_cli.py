@@ -80,3 +80,9 @@ def test_help_texts() -> None:
     for args in (["rules", "--help"], ["rules", "check", "--help"], ["rules", "test", "--help"], ["match", "--help"]):
         code, out, _ = run(*args)
         assert code == 0 and "Example" in out
+
+
+def test_check_notes_rules_without_terms() -> None:
+    code, _, err = run("rules", "check", BASIC)
+    assert code == 0
+    assert "run on every article" in err and "source-reuters" in err and "attack-on-base" not in err

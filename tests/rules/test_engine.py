@@ -153,3 +153,27 @@ def test_shared_quantity_nodes_report_numbers_for_each_rule(tmp_path: Path) -> N
         "  - id: b\n    match:\n      quantity: {of: [صواريخ, rockets], min: 2}\n", encoding="utf-8")
     ms = load_rules(tmp_path).match(art("أطلقت خمسة صواريخ"))
     assert [(m.rule, m.numbers) for m in ms] == [("a", (5.0,)), ("b", (5.0,))]
+
+
+def test_traps_expressible(tmp_path: Path) -> None:
+    """The traps of shared/docs/arabic.md, written in the rule language."""
+    (tmp_path / "r.yaml").write_text(
+        "id: attack\n"
+        "match:\n"
+        "  all:\n"
+        "    - sentence: [{any: [صاروخ, صواريخ, rocket*]}, {any: [قاعدة, base]}]\n"
+        "  none:\n"
+        "    - near: [{any: [انطلق, أطلق من, launched from, lifted off from]}, {any: [قاعدة, base]}]\n"
+        "      within: 4\n"
+        "    - quantity: {of: [صاروخ, صواريخ, rocket*], min: 50}\n"  # running totals
+        "    - sentence: [{any: [روسية, Russian, إسرائيلية, Israeli]}, {any: [قاعدة, base]}]\n"
+        "    - sentence: [{any: [حفل, تسليم, زيارة, ceremony, handover, visit]}, {any: [قاعدة, base]}]\n",
+        encoding="utf-8")
+    rs = load_rules(tmp_path)
+    fires = lambda t: bool(rs.match(art(t)))  # noqa: E731
+    assert fires("سقطت ثلاثة صواريخ على قاعدة عين الأسد")
+    assert fires("Two rockets hit the base on Tuesday.")
+    assert not fires("A SpaceX rocket lifted off from Vandenberg base.")
+    assert not fires("وأطلق المسلحون أكثر من 150 صاروخ على القواعد الأمريكية وقاعدة عين الأسد")
+    assert not fires("Rockets hit a Russian base in Syria.")
+    assert not fires("أقيم حفل تسليم قاعدة عسكرية بحضور صواريخ الدفاع الجوي")
