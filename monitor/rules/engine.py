@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from monitor.models import Article, Evidence, Match
 from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode
 from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost
@@ -94,7 +96,7 @@ class Analysis:
 class _Ctx:
     """What nodes read while one article is evaluated."""
 
-    __slots__ = ("_sent", "hit_ids", "hits", "lang", "memo", "numbers", "regex_cache", "source", "tags",
+    __slots__ = ("_gaps", "_sent", "hit_ids", "hits", "lang", "memo", "numbers", "regex_cache", "source", "tags",
                  "texts", "timeouts")
 
     def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
@@ -107,6 +109,7 @@ class _Ctx:
         self.lang = lang
         self.numbers: list[float] = []
         self._sent: dict[int, list[int]] = {}
+        self._gaps: dict[int, np.ndarray] = {}
         self.memo: dict[tuple[Any, ...], Any] = {}
         self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.timeouts = 0
@@ -116,6 +119,18 @@ class _Ctx:
         if s is None:
             s = self._sent[f] = sentence_starts(self.texts[f])
         return s
+
+    def gaps(self, f: int) -> np.ndarray:
+        """``gaps[p]``: word gaps (spaces, line breaks) before position ``p`` of field ``f``; the number
+        of words between two positions is the difference (computed once per field, on first ``near``)."""
+        g = self._gaps.get(f)
+        if g is None:
+            text = self.texts[f]
+            codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            g = np.zeros(len(codes) + 1, dtype=np.int64)
+            np.cumsum((codes == 32) | (codes == 10), out=g[1:])
+            self._gaps[f] = g
+        return g
 
     def regex_timeouts(self) -> None:
         self.timeouts += 1

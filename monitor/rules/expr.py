@@ -39,6 +39,8 @@ class Ctx(Protocol):
 
     def sentences(self, f: int) -> list[int]: ...
 
+    def gaps(self, f: int) -> Any: ...
+
     def regex_timeouts(self) -> None: ...
 
 
@@ -62,6 +64,13 @@ class Node:
         if got is _MISSING:
             got = ctx.memo[key] = self.eval(ctx, fields)
         return got
+
+    def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        """Whether the node holds, when its evidence is not needed (inside ``none``)."""
+        got = ctx.memo.get((id(self), fields), _MISSING)
+        if got is not _MISSING:
+            return got is not None
+        return self.run(ctx, fields) is not None
 
     def key(self) -> tuple[Any, ...]:
         """Structural identity: equal keys evaluate identically (used to share nodes across rules)."""
@@ -129,6 +138,14 @@ class AnyNode(Node):
                 out = r if out is None else out + r
         return out
 
+    def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        if type(self) is not AnyNode:
+            return super().holds(ctx, fields)
+        got = ctx.memo.get((id(self), fields), _MISSING)
+        if got is not _MISSING:
+            return got is not None
+        return any(child.holds(ctx, fields) for child in self.children)  # first that holds is enough
+
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         acc: set[int] = set()
         for child in self.children:
@@ -168,7 +185,7 @@ class AllNode(AnyNode):
 class NoneNode(AnyNode):
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         for child in self.children:
-            if child.run(ctx, fields) is not None:
+            if child.holds(ctx, fields):
                 return None
         return []
 

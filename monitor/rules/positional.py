@@ -15,7 +15,6 @@ from typing import Any
 from monitor.rules.expr import _MISSING, AllNode, Cost, Ctx, Ev, Node, dedupe
 from monitor.rules.terms import word_end
 from monitor.text.numbers import number_after, number_before
-from monitor.text.segment import words_between
 
 
 @dataclass(eq=False)
@@ -39,7 +38,7 @@ class NearNode(AllNode):
             items = sorted((ev[1], i, ev) for i, evs in enumerate(per_item) for ev in evs if ev[0] == f)
             if len({i for _, i, _ in items}) < k:
                 continue
-            text = ctx.texts[f]
+            gaps = ctx.gaps(f)
             counts = [0] * k
             have = 0
             lo = 0
@@ -48,7 +47,7 @@ class NearNode(AllNode):
                 counts[i] += 1
                 have += counts[i] == 1
                 while have == k:
-                    if words_between(text, items[lo][0], items[hi][0]) <= self.within:
+                    if gaps[items[hi][0]] - gaps[items[lo][0]] <= self.within:
                         out.extend(ev for _, _, ev in items[lo:hi + 1])
                     j = items[lo][1]
                     counts[j] -= 1
@@ -65,14 +64,14 @@ class NearNode(AllNode):
             ys_f, starts = _by_position(ctx, ys, f)
             if not ys_f:
                 continue
-            text = ctx.texts[f]
+            gaps = ctx.gaps(f)
             for x in xs:
                 if x[0] != f:
                     continue
                 i = bisect_right(starts, x[1])
                 found = False
                 for j in (i - 1, i):  # nearest before and after; positions order words
-                    near = 0 <= j < len(ys_f) and words_between(text, x[1], starts[j]) <= self.within
+                    near = 0 <= j < len(ys_f) and abs(gaps[starts[j]] - gaps[x[1]]) <= self.within
                     if near and ys_f[j] is not x:
                         out.append(ys_f[j])
                         found = True
