@@ -36,6 +36,7 @@ from monitor.text.normalize import Normalized, normalize
 from monitor.text.segment import sentence_starts
 
 MAX_EVIDENCE = 20
+PER_TERM = 3
 SNIPPET = 60
 
 
@@ -251,10 +252,15 @@ class RuleSet:
 def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> tuple[Evidence, ...]:
     out = []
     seen: set[tuple[int, int, int]] = set()
+    per_term: dict[tuple[int, str], int] = {}
     for f, a, b, written, lst, ent in sorted(evs, key=lambda e: (e[0], e[1], e[2])):
         if (f, a, b) in seen:
             continue
         seen.add((f, a, b))
+        n = per_term.get((f, written), 0)
+        if n >= PER_TERM:  # a few occurrences of each term per field say enough; keeps room for others
+            continue
+        per_term[(f, written)] = n + 1
         start, end = norms[f].span(a, b)
         original = raw[f]
         lo = max(0, start - SNIPPET)
