@@ -235,8 +235,8 @@ class RuleSet:
             score = total
         else:
             score = float(len({ev[3] for ev in evidence}))
-        # model_construct: every value is built here from validated rules; skip re-validation (hot path)
-        return Match.model_construct(
+        # the validating constructor: pydantic-core does it in Rust, faster than model_construct
+        return Match(
             rule=rule.id,
             rule_version=rule.version,
             title=rule.title,
@@ -266,7 +266,7 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> t
         lo = max(0, start - SNIPPET)
         hi = min(len(original), end + SNIPPET)
         snippet = " ".join(original[lo:hi].split())
-        out.append(Evidence.model_construct(
+        out.append(Evidence(
             term=written, matched=original[start:end], field=FIELD_NAMES[f],  # type: ignore[arg-type]
             start=start, end=end,
             snippet=("…" if lo else "") + snippet + ("…" if hi < len(original) else ""),
