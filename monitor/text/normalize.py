@@ -246,7 +246,8 @@ def _stages(text: str) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
         ws = (cls & (_SP | _NL)) != 0
         dup = ws[1:] & ws[:-1]
         if dup.any():
-            if feats & _NL and (dup & ((cls[1:] & _NL) != 0)).any():
+            # a run that starts with a space but holds a line break ("  \n") must become "\n"
+            if feats & _NL and (((cls[:-1] & _SP) != 0) & ((cls[1:] & _NL) != 0)).any():
                 c1 = _move_breaks(c1, ws, dup)
             keep2 = np.ones(len(c1), dtype=bool)
             keep2[1:] = ~dup
