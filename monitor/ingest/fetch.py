@@ -67,6 +67,11 @@ class _TooLarge(Exception):
     pass
 
 
+def _zlib_header(data: bytes) -> bool:
+    """True when ``data`` starts with a zlib header (RFC 1950), False for raw deflate."""
+    return len(data) >= 2 and (data[0] & 0x0F) == 8 and (data[0] >> 4) <= 7 and (data[0] << 8 | data[1]) % 31 == 0
+
+
 class _Decoder:
     """Incremental decompressor with a bounded output per step; raises ``_TooLarge`` past the cap."""
 
@@ -91,7 +96,7 @@ class _Decoder:
 
     def feed(self, chunk: bytes) -> None:
         if self._z is not None:
-            if self._first and self.encoding == "deflate" and chunk and (chunk[0] & 0x0F) != 8:
+            if self._first and self.encoding == "deflate" and chunk and not _zlib_header(chunk):
                 self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
             self._first = False
             data = chunk
@@ -208,6 +213,8 @@ async def fetch(
     except (aiohttp.ClientError, OSError) as exc:
         return _result(url, started, "error", error=f"{type(exc).__name__}: {exc}", reason="http",
                        retryable=True)
+    except ValueError as exc:  # a URL or header the client library refuses
+        return _result(url, started, "error", error=f"{type(exc).__name__}: {exc}", reason="bad_url")
 
 
 async def _read(resp: aiohttp.ClientResponse, url: str, current: URL, limits: FetchLimits,

@@ -266,8 +266,9 @@ class Poller:
             why = read.error
             if why is None and read.parsed is not None:
                 why = f"not a feed ({read.parsed.bozo_reason})"
-            log.warning("feed %s: %s (failure %d, next try in %.0f s)", feed.name, why, st.errors,
-                        (st.next_due or now) - now)
+            level = logging.INFO if read.fetch.status == "throttled" else logging.WARNING  # polite, not broken
+            log.log(level, "feed %s: %s (failure %d, next try in %.0f s)", feed.name, why, st.errors,
+                    (st.next_due or now) - now)
         self.states[feed.key] = st
         if self._dirty is not None:
             self._dirty[feed.key] = st
@@ -308,7 +309,7 @@ class Poller:
         entries: list[Any] = []
         seen_here: set[str] = set()
         for entry in reversed(parsed.entries):  # oldest first, as feeds list newest first
-            aid = entry_id(entry, feed.url)
+            aid = entry_id(entry, feed.url, parsed.base)
             if aid in seen_here:
                 continue
             seen_here.add(aid)

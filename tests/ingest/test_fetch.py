@@ -100,6 +100,9 @@ async def test_redirects_followed_by_hand_with_checks(session: Any) -> None:
     for url in ("file:///etc/passwd", "ftp://127.0.0.1/x", "/relative", "javascript:alert(1)"):
         res = await fetch(session, url, SMALL)
         assert (res.status, res.reason) == ("error", "scheme"), url
+    for url in ("http://[::1", "http://", "http://127.0.0.1:99999/", "http://127.0.0.1:1/\r\nX: y"):
+        res = await fetch(session, url, SMALL)
+        assert res.status == "error", url
 
 
 async def test_status_mapping(session: Any) -> None:

@@ -64,6 +64,17 @@ def test_article_fields() -> None:
     assert b.published == NOW and b.lang == "en" and b.id.startswith("hash:")
 
 
+def test_relative_links_resolved_against_the_feed_address() -> None:
+    body = (b'<rss version="2.0"><channel><title>c</title><item><title>t</title><link>/news/1?utm_source=x</link>'
+            b'<description>&lt;p&gt;&lt;a href="/x"&gt;x&lt;/a&gt; &lt;img src="i.png"&gt;&lt;/p&gt;</description>'
+            b"</item></channel></rss>")
+    parsed = parse_feed(body, base_url="https://news.example/feeds/rss")
+    a = to_article(parsed.entries[0], FEED, parsed, fetched_at=NOW)
+    assert a.url == a.id == "https://news.example/news/1"
+    assert 'href="https://news.example/x"' in a.content_html
+    assert 'src="https://news.example/feeds/i.png"' in a.content_html
+
+
 def test_atom_content_kept_as_html_and_text() -> None:
     body = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>tag:x,2026:1</id>'
             b'<title type="html">&lt;i&gt;Hi&lt;/i&gt;</title><updated>2026-11-22T09:00:00Z</updated>'

@@ -124,8 +124,8 @@ async def test_publish_consume_and_no_republish(feed_server: tuple[FeedServer, s
     records = await _consume(settings, 4, f"g-{unique}")
     assert len(records) == 4
     by_key = {k.decode(): Article.from_json(v) for k, v in records}
-    assert set(by_key) == {f"{base}/{i}" for i in "1234"}  # feedparser resolves bare guids
-    a = by_key[f"{base}/1"]
+    assert set(by_key) == {f"{base}/feed#{i}" for i in "1234"}  # bare guids are feed-scoped
+    a = by_key[f"{base}/feed#1"]
     assert (a.title, a.source, a.tags, a.lang, a.url) == ("one", "f", ("t",), "en", "http://example.com/1")
     assert metrics.articles_new._value.get() == 4
     assert metrics.articles_duplicate._value.get() == 6
@@ -151,7 +151,7 @@ async def test_mark_seen_only_after_ack(feed_server: tuple[FeedServer, str], kaf
     finally:
         await tiny.stop()
     assert (out.new, out.failed_publish) == (0, 3)
-    ids = [f"{base}/{i}" for i in "123"]
+    ids = [f"{base}/feed#{i}" for i in "123"]
     assert await failing.store.unseen(ids) == [True, True, True]
     assert failing.states[feed.key].etag is None  # validators not advanced: the body will be refetched
 
