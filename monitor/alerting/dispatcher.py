@@ -232,12 +232,10 @@ class Dispatcher:
 
         def record(outcomes: Sequence[Outcome]) -> None:
             for o in outcomes:
+                if not batching and slots[0] > 0:  # the slot frees once the outcome is in Redis, so a
+                    slots[0] -= 1  # kill repeats at most `concurrency` sends of this endpoint
+                    o.release = sem.release
                 self._outq.put_nowait(o)
-            if not batching:
-                n = min(len(outcomes), slots[0])
-                slots[0] -= n
-                for _ in range(n):
-                    sem.release()
 
         try:
             sub, to_send = await self._prepare(sub_id, batch, record)
@@ -361,6 +359,8 @@ class Dispatcher:
             finally:
                 for o in batch:
                     self.inflight.discard(o.entry.entry_id)
+                    if o.release is not None:
+                        o.release()
                     self._outq.task_done()
 
     async def _health(self, sub: Subscription, err: DeliveryError | None, any_ok: bool, now: float) -> None:

@@ -19,7 +19,7 @@ Layout (all under the ``{q}`` hash tag, see ``keys``):
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -203,6 +203,7 @@ class Outcome:
     batch: bool = False
     body: bytes = b""
     logged: bool = False  # the channel already wrote the notification log (redis channel, atomically)
+    release: Callable[[], None] | None = None  # called once the outcome is recorded (frees a send slot)
 
 
 def _s(x: bytes | str) -> str:

@@ -25,7 +25,7 @@ from monitor.alerting.service import AlertService
 
 from .helpers import make_alert, wait_for
 
-N = 300
+N = 600
 
 CHILD = textwrap.dedent(
     """
@@ -88,7 +88,7 @@ async def test_sigkill_mid_delivery_loses_nothing_and_dedups(settings, redis, me
     receiver.delay = 0.01  # keep deliveries in flight long enough to be killed among them
     expected = {delivery_id(sub.id, make_alert(i, rule="r1"), "webhook") for i in range(N)}
 
-    for kill_at in (N // 5, N // 2):
+    for kill_at in (N // 10, N // 3):
         child = _spawn(tmp_path, settings)
         try:
             await wait_for(lambda k=kill_at: len(receiver.unique_ids) >= k, timeout=60)
@@ -109,7 +109,8 @@ async def test_sigkill_mid_delivery_loses_nothing_and_dedups(settings, redis, me
     assert receiver.unique_ids == expected
     assert receiver.bad_signatures == 0
     # at-least-once at the HTTP level: a repeat is possible only for a delivery in flight at a kill
-    assert len(receiver.ids) - len(expected) <= 2 * 8  # two kills, 8 sends in flight at most
+    dups = len(receiver.ids) - len(expected)
+    assert dups <= 2 * 8, f"{dups} repeated sends"  # two kills, at most 8 unrecorded sends each
 
 
 async def _wait_drained(settings) -> None:
