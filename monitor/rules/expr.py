@@ -131,12 +131,13 @@ class AnyNode(Node):
     children: list[Node]
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        out: list[Ev] | None = None
+        # the first alternative that holds decides, and its evidence is reported (sibling terms and
+        # lists are merged into the first child, so a plain list of terms reports all its hits)
         for child in self.children:
             r = child.run(ctx, fields)
             if r is not None:
-                out = r if out is None else out + r
-        return out
+                return r
+        return None
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         if type(self) is not AnyNode:
