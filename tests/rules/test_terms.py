@@ -103,3 +103,10 @@ def test_evidence_offsets_point_into_original(tmp_path: Path) -> None:
     (ev,) = m.evidence
     assert ev.field == "content"
     assert text[ev.start:ev.end] == ev.matched == "القاعدةَ العسكريّة"  # the whole words
+
+
+def test_short_arabic_terms_take_one_affix_side(tmp_path: Path) -> None:
+    rs = rule_for(tmp_path, "زار")
+    assert matched(rs, "وزار الوزير القاعدة") == ["وزار"]  # and he visited
+    assert matched(rs, "زاره الوفد") == ["زاره"]  # visited him
+    assert matched(rs, "قالت وزارة الدفاع") == []  # the ministry: و + زار + ة is another word
