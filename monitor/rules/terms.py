@@ -15,8 +15,7 @@ normalised form and wildcard flag), and registers a few *keys* per term in the a
 ``scan(text)`` runs the automaton over a normalised field and keeps a hit only when it sits on word
 boundaries, allowing inside the same token an Arabic proclitic before (``affixes.PROCLITICS``) and an
 Arabic suffix after (``affixes.SUFFIXES``), or English -s/-es after; a trailing ``*`` allows any
-continuation of the last word. A short Arabic term (3 letters or fewer) takes a proclitic or a suffix but
-not both (وزارة is not و+زار+ة). Hits are ``term id -> [(start, end)]`` in normalised offsets, extended
+continuation of the last word. Hits are ``term id -> [(start, end)]`` in normalised offsets, extended
 over the tolerated proclitic and suffix (so evidence shows the whole word).
 """
 
@@ -46,8 +45,6 @@ _MARKS = re.compile(r"[\u0640\u064b-\u065f\u0670]")
 
 # key kinds
 NORMAL, TEH, PLURAL = 0, 1, 2
-#: Arabic terms of at most this many letters take a proclitic or a suffix, not both.
-SHORT_TERM = 3
 
 
 class TermSyntaxError(ValueError):
@@ -224,11 +221,7 @@ def _check(
         allowed = _PRONOUNS_OR_NONE
     else:
         allowed = SUFFIXES
-    if suffix not in allowed:
-        return None
-    if arabic and end - start <= SHORT_TERM and word_start < start and suffix:
-        return None  # a short stem with a proclitic *and* a suffix is usually another word: و+زار+ة
-    return word_start, k
+    return (word_start, k) if suffix in allowed else None
 
 
 def word_end(text: str, pos: int) -> int:

