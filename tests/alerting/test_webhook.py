@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 import pytest
 
@@ -210,3 +211,33 @@ async def test_reenabled_subscription_starts_a_fresh_failure_run(settings, redis
         await svc.handle([make_alert(1)])
         await wait_for(lambda: len(receiver.ids) == 1)  # retried and delivered, not disabled
     assert (await svc.store.get(sub.id)).enabled
+
+
+async def test_retry_after_sets_the_durable_schedule(settings, redis, metrics, receiver):
+    """A 429 with Retry-After: 3600 puts the next attempt an hour out, in Redis (not in a sleeping task)."""
+    svc = AlertService(settings, redis, metrics=metrics)
+    await _hook(svc, receiver)
+    receiver.statuses = [(429, {"Retry-After": "3600"})]
+    async with running(svc):
+        before = time.time()
+        await svc.handle([make_alert(1)])
+        for _ in range(500):
+            if await redis.zcard(keys.SCHED):
+                break
+            await asyncio.sleep(0.02)
+    ((member, due),) = await redis.zrange(keys.SCHED, 0, -1, withscores=True)
+    assert member.startswith(b"webhook|") and due >= before + 3600
+    assert await redis.hget(keys.ATTEMPTS, member.rsplit(b"|", 1)[1]) == b"1"
+    assert receiver.ids == []
+
+
+async def test_an_evicting_redis_is_refused(settings, redis, metrics):
+    from monitor.alerting.service import RedisNotDurable
+
+    svc = AlertService(settings, redis, metrics=metrics)
+    await redis.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        with pytest.raises(RedisNotDurable):
+            await svc.run()
+    finally:
+        await redis.config_set("maxmemory-policy", "noeviction")
