@@ -175,13 +175,22 @@ def check(
     alert_dups = Counter(k for _, _, _, k, _ in alerts.records if k is not None and k not in poison_keys)
 
     dead_index = set()
+    poison_set = set(poison)
+    not_poison: list[dict[str, Any]] = []  # good records that ended in dead-letter: lost work
     for _, _, _, _, v in dead.records:
         try:
             doc = orjson.loads(v or b"")
-            dead_index.add((doc["topic"], doc["partition"], doc["offset"]))
+            where = (doc["topic"], doc["partition"], doc["offset"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            pass
+            continue
+        dead_index.add(where)
+        if where not in poison_set:
+            not_poison.append({"topic": doc["topic"], "partition": doc["partition"], "offset": doc["offset"],
+                               "key": doc.get("key"), "reason": str(doc.get("reason", ""))[:300]})
     poison_missing = [p for p in poison if p not in dead_index]
+    dead_keys = {d["key"]: d["reason"] for d in not_poison if d.get("key")}
+    lost_dead_lettered = [{"article": aid, "rule": rule, "reason": dead_keys[aid]}
+                          for aid, rule in lost if aid in dead_keys]
 
     pending_total = sum(redis_state.get("pending", {}).values())
     queued = redis_state.get("scheduled", 0) + redis_state.get("bodies", 0)
@@ -211,6 +220,7 @@ def check(
         "delivered_unique_alerts": len(delivered & expected),
         "lost": len(lost),
         "lost_sample": [list(p) for p in lost[:10]],
+        "lost_because_dead_lettered": lost_dead_lettered[:20],
         "unexpected_deliveries": len(unexpected),
         "unexpected_sample": [list(p) for p in unexpected[:5]],
         "duplicates_after_dedup": dup_after,
@@ -225,7 +235,8 @@ def check(
             "alerts_topic": sum(c - 1 for c in alert_dups.values() if c > 1),
         },
         "poison": {"written": len(poison), "in_dead_letter": len(poison) - len(poison_missing),
-                   "missing": [list(p) for p in poison_missing], "dead_letter_records": len(dead.records)},
+                   "missing": [list(p) for p in poison_missing], "dead_letter_records": len(dead.records),
+                   "good_records_in_dead_letter": not_poison[:20]},
         "redis": redis_state,
         "offsets": offsets,
         "recovery": recovery_times(faults, articles, alerts, receiver, t0, poison_keys),
@@ -241,9 +252,13 @@ def human(summary: dict[str, Any]) -> str:
         f"  articles {s['articles']}, expected alerts {s['expected_alerts']} ({s['expected_from']})",
         f"  delivered {s['delivered_unique_alerts']}/{s['expected_alerts']}, lost {s['lost']}, "
         f"duplicates after dedup {s['duplicates_after_dedup']}, unexpected {s['unexpected_deliveries']}",
+        *([f"  lost because a good article went to dead-letter: {s['lost_because_dead_lettered'][:3]}"]
+          if s["lost_because_dead_lettered"] else []),
         f"  raw deliveries {s['raw_deliveries']}, raw duplicates {s['raw_duplicate_deliveries']} "
         f"(dropped by the receiver's webhook-id dedup)",
-        f"  poison {s['poison']['in_dead_letter']}/{s['poison']['written']} in dead-letter",
+        f"  poison {s['poison']['in_dead_letter']}/{s['poison']['written']} in dead-letter; good records "
+        f"dead-lettered: {len(s['poison']['good_records_in_dead_letter'])} "
+        f"{[(d['key'], d['reason'][:120]) for d in s['poison']['good_records_in_dead_letter'][:3]]}",
         f"  redis pending {s['redis'].get('pending')}, scheduled {s['redis'].get('scheduled')}, "
         f"bodies {s['redis'].get('bodies')}, dead deliveries {s['redis'].get('dead_deliveries')}",
     ]

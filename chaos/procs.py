@@ -186,6 +186,11 @@ class RedisServer:
             _killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def dbsize(self) -> int:
+        import redis
+
+        return int(redis.Redis(port=self.port, socket_timeout=5).dbsize())
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             _killpg(self.proc.pid, signal.SIGTERM)

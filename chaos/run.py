@@ -5,7 +5,7 @@ One scenario (``run_scenario``):
    (``chaos.procs.RedisServer``, same AOF settings), both fresh;
 2. build the corpus, compute the expected alerts with ``monitor match`` on it (before anything runs);
 3. serve the feeds and the webhook receiver on 127.0.0.1, create a webhook subscription pointing at the
-   receiver (the alerting store, which the CLI and the API also use), and start ``monitor alerter``,
+   receiver (``monitor subscriptions create``), and start ``monitor alerter``,
    ``monitor worker`` (worker-a) and ``monitor poller`` as separate processes;
 4. release the articles over ``duration`` seconds while the fault plan runs (see ``PLANS``); a tailer
    reads ``articles``, ``alerts`` and ``dead-letter`` from offset 0 the whole time;
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -162,6 +163,7 @@ class Harness:
     logs: dict[str, TopicLog] = field(default_factory=lambda: {k: TopicLog() for k in TOPICS})
     t0: float = 0.0
     notes: list[str] = field(default_factory=list)
+    subscription_id: str = ""
     _tail_stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def say(self, msg: str) -> None:
@@ -188,21 +190,27 @@ class Harness:
         }
 
     async def create_subscription(self) -> str:
-        """A webhook subscription to the receiver, through the alerting store; returns its secret."""
-        import redis.asyncio as aioredis
+        """A webhook subscription to the receiver, made with ``monitor subscriptions create``; its secret.
 
-        from monitor.alerting.model import SubscriptionSpec, WebhookTarget
-        from monitor.alerting.store import Store
+        The CLI prints the subscription as JSON on stdout and the new signing secret once on stderr.
+        """
+        import re
+        import subprocess
 
-        assert self.redis is not None
-        r = aioredis.Redis.from_url(self.redis.url)
-        try:
-            spec = SubscriptionSpec(name="chaos receiver", channel=WebhookTarget(url=self.receiver.url))
-            _, secret = await Store(r).create(spec, id="chaos")
-        finally:
-            await r.aclose()
-        assert secret
-        return secret
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        env.update(self.env())
+        proc = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "monitor", "subscriptions", "create", "--name", "chaos receiver",
+             "--url", self.receiver.url],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )
+        secret = re.search(r"whsec_[A-Za-z0-9+/=]+", proc.stderr + proc.stdout)
+        if proc.returncode != 0 or secret is None:
+            raise RuntimeError(f"monitor subscriptions create failed ({proc.returncode}): "
+                               f"{proc.stderr[-2000:]} {proc.stdout[-2000:]}")
+        self.subscription_id = orjson.loads(proc.stdout)["id"]
+        return secret.group(0)
 
     def write_feeds(self) -> None:
         assert self.feeds is not None
@@ -340,6 +348,7 @@ class Harness:
             return
         if step.action == "redis_restart":
             assert self.redis is not None
+            before = await asyncio.to_thread(self.redis.dbsize)
             rec = FaultRecord("redis SIGKILL+AOF", "redis", now())
             self.faults.append(rec)
             await asyncio.to_thread(self.redis.kill)
@@ -347,7 +356,9 @@ class Harness:
             await asyncio.sleep(2.0)
             await asyncio.to_thread(self.redis.start)
             rec.until = now()
-            self.say("redis back")
+            after = await asyncio.to_thread(self.redis.dbsize)
+            rec.detail = f"keys {before} before the kill, {after} after the AOF load"
+            self.say(f"redis back: {rec.detail}")
             return
         target = step.target
         p = self._worker_target(step.action) if target == "worker" else self.procs[target]
