@@ -44,6 +44,7 @@ from monitor.settings import Settings
 log = logging.getLogger(__name__)
 
 FULLTEXT_CONCURRENCY = 4  # article pages fetched at once per poller
+THREAD_ARTICLES = 200  # more new entries than this are converted in a worker thread
 
 
 def limits_from(settings: Settings, *, max_bytes: int | None = None) -> FetchLimits:
@@ -321,7 +322,10 @@ class Poller:
         if not read.partial and duplicate:
             await self.store.touch(a for a, u in zip(ids, unseen, strict=True) if not u)
         self.metrics.articles_duplicate.inc(duplicate)
-        articles = to_articles(fresh, feed, parsed, fetched_at=fetched_at)
+        if len(fresh) > THREAD_ARTICLES:  # a huge first poll must not stall the other feeds
+            articles = await asyncio.to_thread(to_articles, fresh, feed, parsed, fetched_at=fetched_at)
+        else:
+            articles = to_articles(fresh, feed, parsed, fetched_at=fetched_at)
         if feed.fulltext and articles:
             articles = list(await asyncio.gather(*(self._fulltext(session, a) for a in articles)))
         if not articles:

@@ -119,6 +119,13 @@ async def test_publish_consume_and_no_republish(feed_server: tuple[FeedServer, s
         fs.items.insert(0, ("4", "four"))
         more = await poller.poll_once(feed, session=session)
         assert (more.new, more.duplicate) == (1, 3)
+        # feed state lost (validators, item digests), seen ids kept: a full refetch publishes nothing
+        await redis_client.delete(f"{unique}feed:{feed.key}")
+        fresh = Poller(settings, [feed], redis=redis_client, producer=producer, metrics=metrics, prefix=unique)
+        fresh.on_article = published.append
+        again = await fresh.poll_once(feed, session=session)
+        assert (again.status, again.new, again.duplicate) == ("ok", 0, 4)
+        assert "If-None-Match" not in fs.requests[-1][1]
     assert [a.title for a in published] == ["one", "two", "three", "four"] or \
         sorted(a.title for a in published) == ["four", "one", "three", "two"]
     records = await _consume(settings, 4, f"g-{unique}")
@@ -128,11 +135,11 @@ async def test_publish_consume_and_no_republish(feed_server: tuple[FeedServer, s
     a = by_key[f"{base}/feed#1"]
     assert (a.title, a.source, a.tags, a.lang, a.url) == ("one", "f", ("t",), "en", "http://example.com/1")
     assert metrics.articles_new._value.get() == 4
-    assert metrics.articles_duplicate._value.get() == 6
+    assert metrics.articles_duplicate._value.get() == 10
     assert metrics.fetches.labels("not_modified")._value.get() == 1
     assert metrics.feed_last_success.labels("f")._value.get() > 0
     headers = [h for _, h, _ in fs.requests]
-    assert "If-None-Match" not in headers[0] and all("If-None-Match" in h for h in headers[1:])
+    assert "If-None-Match" not in headers[0] and all("If-None-Match" in h for h in headers[1:-1])
 
 
 async def test_mark_seen_only_after_ack(feed_server: tuple[FeedServer, str], kafka: Any,
@@ -307,3 +314,17 @@ async def test_seen_ids_have_a_ttl_that_touch_restarts(redis_client: aioredis.Re
     await redis_client.expire(key, 5)
     await store.touch(["urn:a"])
     assert await redis_client.ttl(key) > 900
+
+
+async def test_large_first_poll(feed_server: tuple[FeedServer, str], kafka: Any, redis_client: aioredis.Redis,
+                                unique: str) -> None:
+    fs, base = feed_server
+    settings, producer = kafka
+    fs.items = [(str(i), f"item {i}") for i in range(450)]  # converted in a worker thread (> 200 new)
+    feed = FeedConfig(url=f"{base}/feed", name="big")
+    poller = Poller(settings, [feed], redis=redis_client, producer=producer, prefix=unique,
+                    metrics=Metrics(CollectorRegistry()))
+    async with make_session(SMALL) as session:
+        out = await poller.poll_once(feed, session=session)
+    assert (out.new, out.failed_publish) == (450, 0)
+    assert await poller.store.unseen([f"{base}/feed#0", f"{base}/feed#449"]) == [False, False]
