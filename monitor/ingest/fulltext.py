@@ -4,7 +4,8 @@ page's main text as ``content`` out.
 The page is fetched with the feed fetcher (same limits, http(s) only, redirects checked; the body cap is
 ``Settings.fulltext_max_bytes``) and its main text extracted by trafilatura in a worker thread (it is
 CPU-bound). Anything that goes wrong leaves the article as it was: full text is an improvement, never a
-reason to drop or delay an article past its fetch deadline.
+reason to drop or delay an article past its fetch deadline. An entry whose feed content is already much
+longer than its summary (the feed carries full text after all) is left alone.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def extract_main_text(html: bytes, content_type: str = "", url: str = "") -> str
 
 async def with_fulltext(session: aiohttp.ClientSession, article: Article, limits: FetchLimits) -> Article:
     """``article`` with ``content`` from its page when that is longer than what the feed gave."""
-    if not article.url:
-        return article
+    if not article.url or len(article.content) > max(2 * len(article.summary), 1000):
+        return article  # no page, or the feed already carries the full text
     res = await fetch(session, article.url, limits)
     if res.status != "ok" or not res.body:
         return article
