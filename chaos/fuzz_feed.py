@@ -7,7 +7,7 @@ Any other exception is a crash and libFuzzer saves the input (``crash-<sha1>``).
 Run (atheris is not a project dependency; install it into the venv first):
 
     .venv/bin/python -m pip install atheris
-    mkdir -p .fuzz/corpus && cp ../shared/corpora/feedparser/**/*.xml .fuzz/corpus/ 2>/dev/null || true
+    mkdir -p .fuzz/corpus && find ../shared/corpora/feedparser -name '*.xml' -exec cp -t .fuzz/corpus/ {} +
     .venv/bin/python chaos/fuzz_feed.py .fuzz/corpus -max_total_time=3600 -rss_limit_mb=4096 \\
         -max_len=262144 -timeout=20
 
