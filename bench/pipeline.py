@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,9 @@ def articles(n: int) -> list[bytes]:
     out = []
     for i in range(n):
         text = texts[i % len(texts)]
-        content = text[: 2600] + f"\n(benchvariant {i})"
+        words = text[:2600].split()
+        random.Random(i).shuffle(words)  # distinct articles: near-duplicate detection must not fold them
+        content = " ".join(words) + f"\n(benchvariant {i})"
         art = Article(id=f"bench-{i}", title=text.splitlines()[0][:120], content=content, source=f"src{i % 7}")
         out.append(art.to_json())
     return out

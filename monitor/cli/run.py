@@ -68,6 +68,15 @@ def serve(components: Components, *, quiet: bool, verbose: bool, allow_embedded:
     settings = Settings()
     logs.setup("INFO" if verbose else settings.log_level, settings.log_json)
     console = Console(quiet=quiet, verbose=verbose)
+    from monitor.api.auth import check_bind
+
+    refusal = check_bind(settings)
+    if refusal is not None:
+        raise click.ClickException(refusal)
+    # validate inputs before starting anything
+    ruleset = _load_rules(settings, console) if components.worker else None
+    if components.poller:
+        _check_feeds(settings, console)
     embedded = None
     if settings.kafka_bootstrap is None or settings.redis_url is None:
         if not allow_embedded:
@@ -88,14 +97,14 @@ def serve(components: Components, *, quiet: bool, verbose: bool, allow_embedded:
         settings = settings.model_copy(update=update)
     exit_code = 0
     try:
-        exit_code = _run_workers(settings, components, console)
+        exit_code = _run_workers(settings, components, console, ruleset)
     finally:
         if embedded is not None:
             embedded.stop()
     sys.exit(exit_code)
 
 
-def _run_workers(settings: Settings, components: Components, console: Console) -> int:
+def _run_workers(settings: Settings, components: Components, console: Console, ruleset: Any) -> int:
     import faust
     import mode
 
@@ -110,8 +119,6 @@ def _run_workers(settings: Settings, components: Components, console: Console) -
         raise click.ClickException(
             f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r} (retry when the broker is up)"
         ) from None
-    if components.poller:
-        _check_feeds(settings, console)
     ready: dict[str, Any] = {"kafka": _kafka_ready(settings)}
     rules_count = 0
     app = None
@@ -121,7 +128,6 @@ def _run_workers(settings: Settings, components: Components, console: Console) -
         from monitor.rules import RuleWatcher
         from monitor.stream.processor import install_processor
 
-        ruleset = _load_rules(settings, console)
         rules_count = sum(1 for r in ruleset.rules if r.enabled)
         METRICS.rules_loaded.set(rules_count)
 

@@ -1,0 +1,170 @@
+"""Benchmark: end-to-end latency, article produced to alert delivered, on the embedded stack.
+
+Starts the embedded broker and Redis, a ``monitor worker`` and a ``monitor alerter`` (separate
+processes, as in production), and a subscription on the Redis-stream channel for the bench tag. Then
+it produces articles to ``articles`` open-loop at a fixed rate (default 100/s for 20 s): each article
+carries a marker word that a bench rule matches, so each yields one alert. A reader follows the
+subscription's stream and records when each article's alert arrives. Latency = arrival - send time.
+
+    python bench/latency.py [--rate 100] [--seconds 20]
+
+Prints one JSON line: {"rate", "articles", "delivered", "p50_ms", "p90_ms", "p99_ms", "max_ms"}.
+The shipped rules run too (the worker matches every article against them), so the figure includes the
+real matcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.alerting import keys  # noqa: E402
+from monitor.alerting.model import Filter, RedisTarget, SubscriptionSpec  # noqa: E402
+from monitor.alerting.store import Store  # noqa: E402
+from monitor.embedded import EmbeddedServices  # noqa: E402
+from monitor.kafka import ensure_topics  # noqa: E402
+from monitor.models import Article  # noqa: E402
+from monitor.settings import Settings  # noqa: E402
+
+MARKER_RULE = """\
+id: bench-latency
+title: Bench latency marker
+severity: high
+tags: [bench]
+match:
+  any: ["latencymarker"]
+"""
+
+
+def article(i: int, text: str) -> Article:
+    """A distinct article (its words shuffled), so near-duplicate detection does not fold them together."""
+    now = datetime.now(UTC)
+    words = text.split()
+    random.Random(i).shuffle(words)
+    return Article(id=f"lat-{i}", title=f"latencymarker {i}", content=" ".join(words), source=f"src{i % 5}",
+                   published=now, fetched_at=now)
+
+
+async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, text: str) -> dict[str, object]:
+    r = aioredis.Redis.from_url(settings.redis)
+    stream = keys.stream(sub_id)
+    p = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers, acks="all", linger_ms=0)
+    await p.start()
+    sent: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+
+    async def warm_up() -> None:
+        # one article through the whole pipeline first: group joins and connections are not measured
+        await p.send_and_wait(settings.topic_articles, article(-1, text).to_json(), key=b"warm")
+        while True:
+            got = await r.xread({stream: "0"}, count=1, block=1000)
+            if got:
+                return
+
+    async def reader(last: str) -> None:
+        while len(arrived) < n_total:
+            got = await r.xread({stream: last}, count=500, block=1000)
+            now = time.time()
+            for _name, entries in got:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    body = orjson.loads(fields[b"payload"])  # a Delivery: {"alerts": [...], ...}
+                    for alert in body.get("alerts", []):
+                        aid = alert["article"]["id"]
+                        if aid in sent and aid not in arrived:
+                            arrived[aid] = now
+            if time.time() > deadline:
+                return
+
+    await asyncio.wait_for(warm_up(), 120)
+    first = await r.xrevrange(stream, count=1)
+    start_id = first[0][0].decode() if first else "0"
+    n_total = int(rate * seconds)
+    deadline = time.time() + seconds + 30
+    read_task = asyncio.create_task(reader(start_id))
+    t0 = time.perf_counter()
+    for i in range(n_total):  # open loop: the schedule does not wait for the pipeline
+        due = t0 + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        a = article(i, text)
+        sent[a.id] = time.time()
+        await p.send(settings.topic_articles, a.to_json(), key=a.id.encode())
+    await p.flush()
+    await read_task
+    await p.stop()
+    await r.aclose()
+    lat = sorted((arrived[k] - sent[k]) * 1000 for k in arrived)
+
+    def pct(q: float) -> float | None:
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None
+
+    return {"rate": rate, "articles": n_total, "delivered": len(lat), "p50_ms": pct(0.50),
+            "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": round(lat[-1], 1) if lat else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=100.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    svc = EmbeddedServices(data_dir=tmp).start()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        assert svc.kafka_bootstrap and svc.redis_url
+        settings = Settings(kafka_bootstrap=svc.kafka_bootstrap, redis_url=svc.redis_url, kafka_idempotence=False)
+        asyncio.run(ensure_topics(settings))
+
+        async def subscribe() -> str:
+            r = aioredis.Redis.from_url(svc.redis_url)
+            sub, _secret = await Store(r).create(
+                SubscriptionSpec(name="bench", channel=RedisTarget(), filter=Filter(tags=("bench",)))
+            )
+            await r.aclose()
+            return sub.id
+
+        sub_id = asyncio.run(subscribe())
+        rules = tmp / "rules"
+        shutil.copytree(ROOT / "rules", rules)
+        (rules / "bench-latency.yaml").write_text(MARKER_RULE, encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        env.update({"MONITOR_KAFKA_BOOTSTRAP": svc.kafka_bootstrap, "MONITOR_REDIS_URL": svc.redis_url,
+                    "MONITOR_KAFKA_IDEMPOTENCE": "false", "MONITOR_RULES": str(rules),
+                    "MONITOR_DATA_DIR": str(tmp), "MONITOR_RULES_RELOAD": "false", "MONITOR_HTTP_PORT": "0"})
+        for role in ("worker", "alerter"):
+            procs.append(subprocess.Popen([sys.executable, "-m", "monitor", role, "-q"], env=env, cwd=ROOT))
+        seed = (ROOT / "seeds" / "003_987e725a71a5c5d0.txt").read_text(encoding="utf-8")[:2500]
+        result = asyncio.run(measure(settings, sub_id, args.rate, args.seconds, seed))
+        print(orjson.dumps(result).decode(), flush=True)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        svc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
