@@ -148,9 +148,10 @@ def main() -> None:
             "MONITOR_DATA_DIR": str(tmp), "MONITOR_APP_ID": "bench-processor", "MONITOR_RULES_RELOAD": "false",
         })
         cmd = [sys.executable, "-m", "monitor", "worker", "-q"]
-        if os.environ.get("BENCH_PROFILE"):  # py-spy record the worker: BENCH_PROFILE=out.txt
-            cmd = ["py-spy", "record", "-f", "raw", "-o", os.environ["BENCH_PROFILE"], "--", *cmd]
         worker = subprocess.Popen(cmd, env=env, cwd=ROOT)
+        if os.environ.get("BENCH_PROFILE"):  # sample the worker with py-spy: BENCH_PROFILE=out.txt
+            subprocess.Popen(["py-spy", "record", "-r", "200", "-d", "25", "-f", "raw", "--nonblocking",
+                              "-o", os.environ["BENCH_PROFILE"], "--pid", str(worker.pid)])
         # every article matches the catch-all rule; shipped rules may add more alerts than n
         proc = asyncio.run(output_rate(bs, "b-alerts", n, 300, marker=b'"rule":"bench-catch-all"'))
         print(orjson.dumps({

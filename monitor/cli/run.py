@@ -141,7 +141,7 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
         from monitor.cluster import Clustering
         from monitor.events import EventAlerts
 
-        processor = Processor(ruleset, policy=EventAlerts(Clustering.from_settings(settings)))
+        processor = Processor(ruleset, policy=EventAlerts(Clustering.from_settings(settings, track_volume=False)))
         install_processor(app, topics, processor, settings, watcher=watcher)
 
         async def rules_ready() -> bool:

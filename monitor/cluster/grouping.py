@@ -40,8 +40,12 @@ class Clustering:
         event_window_s: float = 6 * 3600,
         bucket_s: float = 300.0,
         retention_s: float = 26 * 3600,
+        track_volume: bool = True,
     ) -> None:
         self.store = store
+        #: feed the volume counters on every article and match; off when no volume rule reads them
+        #: (each update is a store round trip, the largest cost with Redis)
+        self.track_volume = track_volume
         self.event_window_s = event_window_s
         self.copies = CopyDetector(
             store, threshold=copy_threshold, window_s=copy_window_s, shingle_words=shingle_words
@@ -52,7 +56,9 @@ class Clustering:
         self._entity_lists: frozenset[str] = frozenset()
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: ClusterStore | None = None) -> Clustering:
+    def from_settings(
+        cls, settings: Settings, store: ClusterStore | None = None, *, track_volume: bool = True
+    ) -> Clustering:
         """With no store given: Redis at ``settings.redis_url`` when set, else in memory."""
         if store is None:
             if settings.redis_url:
@@ -69,6 +75,7 @@ class Clustering:
             event_window_s=settings.event_window_hours * 3600,
             bucket_s=settings.volume_bucket_seconds,
             retention_s=settings.volume_retention_hours * 3600,
+            track_volume=track_volume,
         )
 
     def policy(self, rule: Any, lists: Mapping[str, Any] | None = None) -> EventPolicy:
@@ -85,13 +92,13 @@ class Clustering:
         return policy_for_rule(rule, default_window_s=self.event_window_s, entity_lists=default_keys)
 
     def on_article(self, article_id: str, text: str, at: float, source: str = "") -> CopyDecision:
-        if source:
+        if source and self.track_volume:
             self.volume.seen(source, at)
         return self.copies.check(article_id, text, at)
 
     def on_match(self, sighting: Sighting, policy: EventPolicy, tags: Iterable[str] = ()) -> EventDecision:
         decision = self.events.decide(sighting, policy)
-        if not decision.repeat:
+        if not decision.repeat and self.track_volume:
             self.volume.record(sighting.rule, sighting.source, sighting.at)
             for tag in sorted(set(tags)):
                 self.volume.record(f"tag:{tag}", sighting.source, sighting.at)
