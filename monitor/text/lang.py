@@ -19,6 +19,7 @@ _PERSIAN_CODES = np.array([ord(c) for c in "پچژگیک"], dtype=np.uint32)
 _URDU_CODES = np.array([ord(c) for c in "ٹڈڑںےھ"], dtype=np.uint32)
 _ARABIC_ONLY_CODES = np.array([ord(c) for c in "ةيكى"], dtype=np.uint32)
 _WORD = re.compile(r"[a-zà-ÿ']+")
+_ARABIC_ARTICLE = re.compile(r"(?<![\u0600-\u06FF])[وفبكل]?ال[\u0600-\u06FF]")
 
 _STOPWORDS_RAW: dict[str, str] = {
     "en": "the of and to in is that for on was with as by at from are it his has have be an",
@@ -72,6 +73,10 @@ def detect_language(text: str) -> str:
     if arabic and arabic >= latin:
         persian = counts[_FA]
         if persian > 3 and persian > counts[_AR_ONLY]:
+            # Arabic typed on a Persian keyboard (ی ک throughout) still writes the article ال on about
+            # every other word, which Persian almost never does
+            if len(_ARABIC_ARTICLE.findall(sample)) * 4 >= persian:
+                return "ar"
             return "ur" if counts[_UR] > persian / 4 else "fa"
         return "ar"
     others = {"ru": counts[_RU], "he": counts[_HE], "el": counts[_EL]}

@@ -76,3 +76,15 @@ def test_sentences_and_tokens() -> None:
 def test_abbreviations_do_not_end_sentences() -> None:
     got = [s.text for s in sentences(fold("A drone targeted U.S. forces at al-Tanf. Then Gen. Smith spoke."))]
     assert got == ["a drone targeted u.s. forces at al-tanf.", "then gen. smith spoke."]
+
+
+def test_arabic_typed_with_persian_ya_and_kaf_is_still_arabic():
+    from monitor.text import detect_language
+
+    ar = ("استهدف هجوم بطائرة مسيرة قاعدة عين الأسد الجوية التي تستضيف قوات أمريكية في العراق، وقال مصدر "
+          "أمني إن الهجوم لم يسفر عن إصابات")
+    persian_keyboard = ar.replace("ي", "ی").replace("ك", "ک")
+    persian = ("حمله پهپادی به پایگاه عین الاسد که میزبان نیروهای آمریکایی است انجام شد و یک منبع امنیتی "
+               "گفت این حمله تلفاتی نداشت")
+    assert detect_language(persian_keyboard) == "ar"
+    assert detect_language(persian) == "fa"
