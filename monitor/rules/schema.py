@@ -84,7 +84,7 @@ class EventSpec(Spec):
     """Parsed for the event-grouping stage; unused by the matcher."""
 
     keys: tuple[str, ...] = ()
-    window: float = 86400.0
+    window: float | None = None  # None: the deployment's default (MONITOR_EVENT_WINDOW_HOURS, 6 h)
 
     @field_validator("window", mode="before")
     @classmethod
