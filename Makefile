@@ -29,9 +29,14 @@ test: $(VENV)/.stamp-dev
 lint: $(VENV)/.stamp-dev
 	$(PY) -m ruff check monitor tests bench
 
+## make bench: every benchmark (figures as JSON lines; each compares against a baseline in the same run)
 bench: $(VENV)/.stamp-dev
 	$(PY) bench/rules.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/latency.py
+	$(PY) bench/cluster.py
+	$(PY) bench/poller.py
+	$(PY) bench/delivery.py
 
 ## make chaos: the chaos harness at full size (10,000 articles, real processes, faults, checker);
 ## see docs/reliability.md. `$(PY) -m chaos.run --small` is the CI size.
