@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
+import redis.exceptions
 from pydantic import ValidationError
 
 from monitor.metrics import METRICS, Metrics
@@ -59,6 +60,25 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     dead: DeadLetter | None = None
     lang: str = ""
+
+
+class RetryLater(Exception):
+    """State the processor needs (Redis) is unavailable: the record is fine, retry it later.
+
+    Retryable: the agent pauses and processes the batch again; the record is never dead-lettered.
+    """
+
+    retryable = True
+
+
+#: errors of the infrastructure, not of the record: retry instead of dead-lettering
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def dead_letter(record: Record, reason: str) -> DeadLetter:
@@ -119,7 +139,9 @@ class Processor:
         try:
             analysis = self.rules.analyse(article)
             alerts = self.policy(article, analysis, self.rules)
-        except Exception as exc:  # the boundary: one article must never stop the stream
+        except INFRASTRUCTURE_ERRORS as exc:
+            raise RetryLater(f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # the boundary: one bad article must never stop the stream
             log.exception("processing failed", extra={"article_id": article.id})
             self.metrics.dead_letters.labels(record.topic, "processing_error").inc()
             return Outcome(dead=dead_letter(record, f"processing_error: {type(exc).__name__}: {exc}"))

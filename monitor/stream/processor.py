@@ -19,7 +19,7 @@ from typing import Any
 
 from monitor.app import MonitorApp, Topics
 from monitor.metrics import METRICS, Metrics
-from monitor.processing import Outcome, Processor, Record
+from monitor.processing import Outcome, Processor, Record, RetryLater
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,22 @@ log = logging.getLogger(__name__)
 
 def _process_all(processor: Processor, records: list[Record]) -> list[Outcome]:
     return [processor.process(r) for r in records]
+
+
+async def _process_with_retry(processor: Processor, records: list[Record]) -> list[Outcome]:
+    """Process a batch; while Redis (or another dependency) is down, wait and try the whole batch again.
+
+    Nothing is acknowledged meanwhile, so no record is lost or dead-lettered for an outage; records
+    processed before the failure are processed again, which yields the same alert ids.
+    """
+    delay = 0.5
+    while True:
+        try:
+            return await asyncio.to_thread(_process_all, processor, records)
+        except RetryLater as exc:
+            log.warning("processing paused, retrying in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def install_processor(
@@ -50,7 +66,7 @@ def install_processor(
             ]
             # matching and clustering are CPU-bound and synchronous: off the event loop, so heartbeats,
             # fetches and the HTTP API stay responsive
-            outcomes = await asyncio.to_thread(_process_all, processor, records)
+            outcomes = await _process_with_retry(processor, records)
             for msg, outcome in zip((e.message for e in events), outcomes, strict=True):
                 if outcome.dead is not None:
                     await topics.dead_letter.send(key=msg.key, value=outcome.dead.to_json())

@@ -96,3 +96,37 @@ def test_an_exception_in_the_engine_dead_letters_the_article_and_the_next_one_is
     good = p.process(rec(Article(id="ok", title="round").to_json()))
     assert bad.dead is not None and "engine bug" in bad.dead.reason
     assert len(good.alerts) == 1
+
+
+def test_an_outage_of_redis_is_retried_not_dead_lettered(metrics):
+    import redis.exceptions
+
+    from monitor.processing import RetryLater
+
+    class RedisDown(KeywordRules):
+        def analyse(self, article: Article) -> FakeAnalysis:
+            raise redis.exceptions.ConnectionError("Connection refused")
+
+    with pytest.raises(RetryLater):
+        Processor(RedisDown(), metrics=metrics).process(rec(Article(id="a", title="round").to_json()))
+
+
+async def test_the_agent_retries_the_batch_until_the_dependency_is_back(metrics):
+    import redis.exceptions
+
+    from monitor.stream.processor import _process_with_retry
+
+    class Flaky(KeywordRules):
+        failures = 2
+
+        def analyse(self, article: Article) -> FakeAnalysis:
+            if self.failures:
+                self.failures -= 1
+                raise redis.exceptions.ConnectionError("down")
+            return super().analyse(article)
+
+    rules = Flaky()
+    outcomes = await _process_with_retry(Processor(rules, metrics=metrics),
+                                         [rec(Article(id="a", title="round").to_json())])
+    assert rules.failures == 0
+    assert [len(o.alerts) for o in outcomes] == [1] and outcomes[0].dead is None
