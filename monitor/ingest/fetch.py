@@ -22,13 +22,13 @@ import asyncio
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import aiohttp
 import brotli
 from yarl import URL
+
+from monitor.httputil import parse_retry_after
 
 FetchStatus = Literal["ok", "not_modified", "throttled", "error"]
 _CHUNK = 64 * 1024
@@ -116,23 +116,6 @@ class _Decoder:
         if self._z is not None:
             self._emit(self._z.flush(_STEP_OUT))
         return bytes(self.out)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
 
 
 def make_session(limits: FetchLimits, *, concurrency: int = 100) -> aiohttp.ClientSession:

@@ -19,7 +19,6 @@ import hmac
 import time
 from base64 import b64decode, b64encode
 from collections.abc import Sequence
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -27,6 +26,7 @@ import aiohttp
 from monitor.alerting.channels.base import Channel, DeliveryError
 from monitor.alerting.channels.ssrf import GuardedResolver, UnsafeURL, check_url
 from monitor.alerting.model import WebhookTarget
+from monitor.httputil import parse_retry_after
 
 if TYPE_CHECKING:
     from monitor.alerting.model import Delivery, Subscription
@@ -43,19 +43,6 @@ def signature_headers(msg_id: str, timestamp: int, body: bytes, secrets: Sequenc
     signed = f"{msg_id}.{timestamp}.".encode() + body
     sigs = ["v1," + b64encode(hmac.new(_key(s), signed, hashlib.sha256).digest()).decode() for s in secrets]
     return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": " ".join(sigs)}
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
 def classify(status: int, retry_after: float | None = None) -> DeliveryError | None:
