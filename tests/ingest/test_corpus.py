@@ -39,6 +39,8 @@ def corpus(shared_dir: Path) -> Path:
 
 
 def _app(root: Path) -> web.Application:
+    root = root.resolve()  # shared/ may be reached through a symbolic link
+
     async def handler(request: web.Request) -> web.Response:
         path = (root / request.match_info["path"]).resolve()
         if root not in path.parents or not path.is_file():
