@@ -13,6 +13,13 @@ raise. The order per article:
    an update of the event (subscribers choose whether to receive updates), ``suppress`` (a copy of what
    was already alerted) and ``pending`` (``min_sources`` not reached yet) raise nothing.
 
+4. volume rules (a ``volume:`` section): each match of such a rule (``key: rule``), or each article
+   with a match carrying its tag (``key: tag:<name>``), is counted under ``volume:<rule id>`` and the
+   rule's frequency or spike condition is evaluated; when it becomes true (edge-triggered) an extra
+   ``Alert(kind="new")`` is raised for the rule, tagged ``volume``. Only those rules are counted, so a
+   rule set without volume rules adds nothing to the hot path. A redelivered article is not counted
+   again.
+
 Alert ids stay deterministic (article, rule version, kind, event), so reprocessing after a crash yields
 the same ids and the alerter's dedup log drops them.
 """
@@ -20,13 +27,17 @@ the same ids and the alerter's dedup log drops them.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 from typing import Any
 
-from monitor.cluster import Clustering, article_time, sighting
+from monitor.cluster import Clustering, FrequencySpec, SpikeSpec, VolumeAlert, article_time, sighting
 from monitor.cluster.adapt import to_alert
+from monitor.cluster.copies import CopyDecision
 from monitor.metrics import METRICS, Metrics
-from monitor.models import SEVERITY_ORDER, Alert, Article, Match
+from monitor.models import SEVERITY_ORDER, Alert, Article, ArticleRef, Match, stable_id
+
+log = logging.getLogger(__name__)
 
 
 def rule_set_of(rule_id: str) -> str:
@@ -59,12 +70,75 @@ def merge_rule_sets(matches: Iterable[Match]) -> list[Match]:
     return merged
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class VolumeRule:
+    """A rule with a ``volume:`` section, ready for the processor."""
+
+    rule: Any  # the engine ``Rule``
+    counter: str  # the store counter (and latch) key: ``volume:<rule id>``
+    tag: str | None  # ``key: tag:<name>``: the tag counted; None: the rule's own matches
+    spec: FrequencySpec | SpikeSpec
+
+
+def volume_spec(volume: Any) -> FrequencySpec | SpikeSpec:
+    """The evaluator spec of a rule's ``volume`` section (``monitor.rules.schema.VolumeSpec``)."""
+    if getattr(volume, "spike", None) is not None:
+        optional: dict[str, Any] = {}
+        if volume.baseline:
+            optional["baseline_s"] = float(volume.baseline)
+        if volume.min_count:
+            optional["min_count"] = int(volume.min_count)
+        return SpikeSpec(factor=float(volume.spike), window_s=float(volume.within), **optional)
+    return FrequencySpec(
+        count=int(volume.min_articles), window_s=float(volume.within), sources=int(volume.min_sources or 1)
+    )
+
+
+class VolumeRules:
+    """The volume rules of one rule set, indexed by what they count."""
+
+    def __init__(self, rules: Iterable[Any], retention_s: float) -> None:
+        self.by_rule: dict[str, list[VolumeRule]] = {}
+        self.by_tag: dict[str, list[VolumeRule]] = {}
+        for rule in rules:
+            volume = getattr(rule, "volume", None)
+            if volume is None or not getattr(rule, "enabled", True):
+                continue
+            spec = volume_spec(volume)
+            if isinstance(spec, SpikeSpec) and spec.window_s + spec.baseline_s > retention_s:
+                log.error(
+                    "rule %s: volume spike window + baseline (%.0f s) is longer than the counters are kept "
+                    "(%.0f s, MONITOR_VOLUME_RETENTION_HOURS): its volume section is ignored",
+                    rule.id, spec.window_s + spec.baseline_s, retention_s,
+                )
+                continue
+            tag = getattr(volume, "tag", None)
+            vr = VolumeRule(rule, f"volume:{rule.id}", tag, spec)
+            if tag is None:
+                self.by_rule.setdefault(rule.id, []).append(vr)
+            else:
+                self.by_tag.setdefault(tag, []).append(vr)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_rule or self.by_tag)
+
+
 class EventAlerts:
-    """An ``AlertPolicy`` (see ``monitor.processing``) that raises one alert per (rule set, event)."""
+    """An ``AlertPolicy`` (see ``monitor.processing``) that raises one alert per (rule set, event), and
+    the alerts of volume rules."""
 
     def __init__(self, clustering: Clustering, metrics: Metrics = METRICS) -> None:
         self.clustering = clustering
         self.metrics = metrics
+        self._volume_of: Any = None  # the rule set ``_volume`` was built for (a reload brings a new one)
+        self._volume = VolumeRules((), 0.0)
+
+    def volume_rules(self, rules: Any) -> VolumeRules:
+        """The volume rules of ``rules`` (a ``RuleSet``), computed once per rule set object."""
+        if self._volume_of is not rules:
+            self._volume = VolumeRules(getattr(rules, "rules", ()), self.clustering.volume.retention_s)
+            self._volume_of = rules
+        return self._volume
 
     def __call__(self, article: Article, analysis: Any, rules: Any) -> list[Alert]:
         matches = merge_rule_sets(analysis.matches)
@@ -76,11 +150,68 @@ class EventAlerts:
             self.metrics.copy_groups.inc()
         lists = getattr(rules, "lists", None)
         alerts: list[Alert] = []
+        repeats: set[str] = set()  # rule sets that saw this article before (a redelivery)
         for m in matches:
             rule = rules.get(m.rule) if hasattr(rules, "get") else None
             seen = dataclasses.replace(sighting(article, m, copy_group=copy.copy_group), rule=rule_set_of(m.rule))
             decision = c.on_match(seen, c.policy(rule, lists), tags=m.tags)
             self.metrics.event_decisions.labels(rule_set_of(m.rule), decision.kind).inc()
+            if decision.repeat:
+                repeats.add(rule_set_of(m.rule))
             if decision.alert:
                 alerts.append(to_alert(article, m, copy, decision, lang=analysis.lang))
+        volume = self.volume_rules(rules)
+        if volume:
+            alerts.extend(self._volume_alerts(article, analysis, copy, volume, repeats))
         return alerts
+
+    def _volume_alerts(
+        self, article: Article, analysis: Any, copy: CopyDecision, volume: VolumeRules, repeats: set[str]
+    ) -> list[Alert]:
+        """Count this article for the volume rules it concerns; the alerts of those that became true."""
+        c = self.clustering
+        at = article_time(article)
+        now = max(at, c.store.now)  # the window ends at the latest article time seen
+        todo: list[tuple[VolumeRule, Match]] = []
+        tagged: dict[str, Match] = {}
+        for m in analysis.matches:  # before merging: a variant's volume rule counts its own matches
+            if rule_set_of(m.rule) in repeats:
+                continue
+            todo.extend((vr, m) for vr in volume.by_rule.get(m.rule, ()))
+            if volume.by_tag:
+                for tag in m.tags:
+                    tagged.setdefault(tag, m)
+        for tag, m in sorted(tagged.items()):  # an article counts once per tag, whatever matched it
+            todo.extend((vr, m) for vr in volume.by_tag.get(tag, ()))
+        out = []
+        for vr, m in todo:
+            fired = c.on_volume(vr.counter, article.source, at, vr.spec, now)
+            if fired is not None:
+                self.metrics.volume_alerts.labels(vr.rule.id, fired.kind).inc()
+                out.append(self._volume_alert(article, analysis, copy, vr, m, fired))
+        return out
+
+    def _volume_alert(
+        self, article: Article, analysis: Any, copy: CopyDecision, vr: VolumeRule, m: Match, fired: VolumeAlert
+    ) -> Alert:
+        c = self.clustering
+        rule = vr.rule
+        bucket = str(c.volume.bucket(fired.at))
+        sources = c.volume_sources(vr.counter, vr.spec.window_s, fired.at)
+        return Alert(
+            id=Alert.make_id(article.id, rule.id, rule.version, "volume", f"{fired.kind}:{bucket}"),
+            kind="new",
+            rule=rule.id,
+            rule_version=rule.version,
+            rule_title=rule.title,
+            tags=tuple(dict.fromkeys((*rule.tags, "volume"))),
+            severity=rule.severity,
+            score=float(fired.reading.count),
+            article=ArticleRef.of(article, lang=analysis.lang),
+            evidence=m.evidence,
+            entities=m.entities,
+            event_id=stable_id("volume", rule.id, fired.kind, bucket),
+            copy_group=copy.copy_group,
+            sources=sources,
+            source_count=len(sources) or fired.reading.sources,
+        )

@@ -143,6 +143,11 @@ class Metrics:
             "component_up", "1 while a component (poller, worker, alerter, api) runs in this process.",
             ["component"], namespace=NS, registry=r,
         )
+        # --- volume ---------------------------------------------------------------------------
+        self.volume_alerts = Counter(
+            "volume_alerts", "Alerts raised by volume rules (frequency, spike), by rule and kind.",
+            ["rule", "kind"], namespace=NS, registry=r,
+        )
 
 
 METRICS = Metrics()

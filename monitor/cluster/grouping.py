@@ -8,7 +8,9 @@ Per article, in this order (all times are article times, see ``adapt.article_tim
    ``EventDecision``; alert when ``decision.alert`` (kind ``new`` or ``update``). It also counts the
    match for volume rules under the rule id and ``tag:<tag>`` (not again for a redelivery).
 3. volume rules whenever the caller likes: ``volume.check_frequency/check_spike(key, spec, now)`` and,
-   on a timer, ``volume.check_silence(feed names, now)``.
+   on a timer, ``volume.check_silence(feed names, now)``. With ``track_volume=False`` nothing is
+   counted in steps 1-2; a caller with a few volume rules counts just their matches with
+   ``on_volume(key, source, at, spec, now)``, which also evaluates the condition.
 
 State lives in the store; with ``RedisStore`` it survives restarts, with ``MemoryStore`` a
 ``snapshot()`` can be saved and ``MemoryStore.restore()``-d.
@@ -23,7 +25,7 @@ from monitor.cluster.adapt import entity_lists, policy_for_rule
 from monitor.cluster.copies import CopyDecision, CopyDetector
 from monitor.cluster.events import EventDecision, EventPolicy, EventTracker, Sighting
 from monitor.cluster.store import ClusterStore, MemoryStore
-from monitor.cluster.volume import VolumeTracker
+from monitor.cluster.volume import FrequencySpec, SpikeSpec, VolumeAlert, VolumeTracker, buckets_for
 from monitor.settings import Settings
 
 
@@ -103,3 +105,25 @@ class Clustering:
             for tag in sorted(set(tags)):
                 self.volume.record(f"tag:{tag}", sighting.source, sighting.at)
         return decision
+
+    def on_volume(
+        self, key: str, source: str, at: float, spec: FrequencySpec | SpikeSpec, now: float | None = None
+    ) -> VolumeAlert | None:
+        """Count one match under the counter ``key`` and evaluate ``spec`` over it at ``now``.
+
+        Independent of ``track_volume``: for callers that count only what their volume rules read.
+        ``now`` (default ``at``): the end of the window, normally the latest article time seen, so an
+        article that arrives late is counted in its own bucket but the window does not move back.
+        Edge-triggered (see ``VolumeTracker``): a ``VolumeAlert`` when the condition becomes true.
+        """
+        self.volume.record(key, source, at)
+        when = at if now is None else max(at, now)
+        if isinstance(spec, SpikeSpec):
+            return self.volume.check_spike(key, spec, when)
+        return self.volume.check_frequency(key, spec, when)
+
+    def volume_sources(self, key: str, window_s: float, now: float) -> tuple[str, ...]:
+        """The distinct sources counted under ``key`` in the window of ``window_s`` ending at ``now``."""
+        last = self.volume.bucket(now)
+        counts = self.store.counts(key, last - buckets_for(window_s, self.volume.bucket_s) + 1, last)
+        return tuple(sorted({src for per_source in counts.values() for src in per_source}))

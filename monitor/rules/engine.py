@@ -27,7 +27,7 @@ import numpy as np
 
 from monitor.models import Article, Evidence, Match
 from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode
-from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost
+from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost, VolumeSpec
 from monitor.rules.terms import TermTable
 from monitor.text import warm
 from monitor.text.boilerplate import trim_boilerplate
@@ -73,6 +73,7 @@ class Rule:
     event: EventSpec | None = None
     min_sources: int | None = None
     severity_boost: SeverityBoost | None = None
+    volume: VolumeSpec | None = None
     examples: ExamplesSpec | None = None
     expr: Node | None = field(default=None, repr=False)
     score_terms: tuple[tuple[TermNode, float], ...] = field(default=(), repr=False)

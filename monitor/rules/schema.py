@@ -80,6 +80,16 @@ class ScoreSpec(Spec):
     terms: list[WeightedTerm] = Field(min_length=1)
 
 
+def parse_duration(v: Any, name: str = "window") -> Any:
+    """``"90m"``/``"6h"``/``"2d"``/``"30s"`` -> seconds; numbers (seconds) and other values pass through."""
+    if isinstance(v, str):
+        m = _DURATION.match(v)
+        if not m:
+            raise ValueError(f"{name}: seconds, or a duration such as 90m, 6h, 2d")
+        return float(m.group(1)) * _UNIT[m.group(2)]
+    return v
+
+
 class EventSpec(Spec):
     """Parsed for the event-grouping stage; unused by the matcher."""
 
@@ -89,12 +99,63 @@ class EventSpec(Spec):
     @field_validator("window", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            m = _DURATION.match(v)
-            if not m:
-                raise ValueError("window: seconds, or a duration such as 90m, 6h, 2d")
-            return float(m.group(1)) * _UNIT[m.group(2)]
+        return parse_duration(v, "window")
+
+
+class VolumeSpec(Spec):
+    """A volume condition over this rule's matches (``key: rule``) or a tag's (``key: tag:<name>``).
+
+    Frequency: ``min_articles`` matching articles from ``min_sources`` distinct sources ``within`` T.
+    Spike: matches ``within`` T at least ``spike`` times their mean per T over ``baseline`` before it,
+    and at least ``min_count``. Exactly one of ``min_articles`` and ``spike``. Durations in seconds.
+    Evaluated by the processor (``monitor.events``); unused by the matcher.
+    """
+
+    key: str = "rule"
+    within: float = Field(gt=0)
+    min_articles: int | None = Field(default=None, ge=1)
+    min_sources: int | None = Field(default=None, ge=1)
+    spike: float | None = Field(default=None, gt=0)
+    baseline: float | None = Field(default=None, gt=0)
+    min_count: int | None = Field(default=None, ge=1)
+
+    @field_validator("within", "baseline", mode="before")
+    @classmethod
+    def _duration(cls, v: Any, info: Any) -> Any:
+        return parse_duration(v, info.field_name)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if v != "rule" and not (v.startswith("tag:") and v[4:].strip() == v[4:] and v[4:]):
+            raise ValueError(f"key must be `rule` or `tag:<name>`, not {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> VolumeSpec:
+        if (self.min_articles is None) == (self.spike is None):
+            raise ValueError("a volume section needs exactly one of `min_articles` (frequency) or `spike`")
+        if self.spike is None:
+            if self.baseline is not None or self.min_count is not None:
+                raise ValueError("`baseline` and `min_count` go with `spike`, not with `min_articles`")
+            if self.min_sources is not None and self.min_articles is not None and self.min_sources > self.min_articles:
+                raise ValueError(f"min_sources ({self.min_sources}) cannot exceed min_articles ({self.min_articles})")
+        else:
+            if self.min_sources is not None:
+                raise ValueError("`min_sources` goes with `min_articles`, not with `spike`")
+            if self.baseline is not None and self.baseline < self.within:
+                raise ValueError(f"baseline ({self.baseline:.0f} s) must be at least `within` ({self.within:.0f} s)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``frequency`` or ``spike``."""
+        return "spike" if self.spike is not None else "frequency"
+
+    @property
+    def tag(self) -> str | None:
+        """The tag counted with ``key: tag:<name>``; None with ``key: rule``."""
+        return self.key[4:] if self.key.startswith("tag:") else None
 
 
 class SeverityBoost(Spec):
@@ -119,6 +180,7 @@ class RuleSpec(Spec):
     event: EventSpec | None = None
     min_sources: int | None = Field(default=None, ge=1)
     severity_boost: SeverityBoost | None = None
+    volume: VolumeSpec | None = None
     author: str = ""
     references: tuple[str, ...] = ()
     notes: str = ""
