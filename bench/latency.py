@@ -29,7 +29,7 @@ from pathlib import Path
 
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,10 +68,11 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
     await p.start()
     sent: dict[str, float] = {}
     arrived: dict[str, float] = {}
+    on_topic: dict[str, float] = {}  # when the alert reached the `alerts` topic (processor part)
 
     async def warm_up() -> None:
         # one article through the whole pipeline first: group joins and connections are not measured
-        await p.send_and_wait(settings.topic_articles, article(-1, text).to_json(), key=b"warm")
+        await p.send_and_wait(settings.topic_articles, article(10**9, text).to_json(), key=b"warm")
         while True:
             got = await r.xread({stream: "0"}, count=1, block=1000)
             if got:
@@ -92,12 +93,30 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
             if time.time() > deadline:
                 return
 
+    async def tail_alerts() -> None:
+        c = AIOKafkaConsumer(settings.topic_alerts, bootstrap_servers=settings.kafka_servers, group_id=None,
+                             auto_offset_reset="latest", fetch_max_wait_ms=20)
+        await c.start()
+        try:
+            while len(on_topic) < n_total and time.time() < deadline:
+                batch = await c.getmany(timeout_ms=500)
+                now = time.time()
+                for recs in batch.values():
+                    for rec in recs:
+                        aid = orjson.loads(rec.value)["article"]["id"]
+                        if aid in sent:
+                            on_topic.setdefault(aid, now)
+        finally:
+            await c.stop()
+
     await asyncio.wait_for(warm_up(), 120)
     first = await r.xrevrange(stream, count=1)
     start_id = first[0][0].decode() if first else "0"
     n_total = int(rate * seconds)
     deadline = time.time() + seconds + 30
     read_task = asyncio.create_task(reader(start_id))
+    tail_task = asyncio.create_task(tail_alerts())
+    await asyncio.sleep(1.0)  # the tailer's partitions are assigned before the first article
     t0 = time.perf_counter()
     for i in range(n_total):  # open loop: the schedule does not wait for the pipeline
         due = t0 + i / rate
@@ -109,21 +128,29 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
         await p.send(settings.topic_articles, a.to_json(), key=a.id.encode())
     await p.flush()
     await read_task
+    await tail_task
     await p.stop()
     await r.aclose()
+    missing = sorted(set(sent) - set(arrived))
+    if missing:
+        print(f"not delivered: {missing[:10]}", file=sys.stderr)
     lat = sorted((arrived[k] - sent[k]) * 1000 for k in arrived)
+    proc = sorted((on_topic[k] - sent[k]) * 1000 for k in on_topic)
 
-    def pct(q: float) -> float | None:
-        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None
+    def pct(values: list[float], q: float) -> float | None:
+        return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else None
 
-    return {"rate": rate, "articles": n_total, "delivered": len(lat), "p50_ms": pct(0.50),
-            "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": round(lat[-1], 1) if lat else None}
+    return {"rate": rate, "articles": n_total, "delivered": len(lat), "p50_ms": pct(lat, 0.50),
+            "p90_ms": pct(lat, 0.90), "p99_ms": pct(lat, 0.99), "max_ms": round(lat[-1], 1) if lat else None,
+            "to_alerts_topic_p50_ms": pct(proc, 0.50), "to_alerts_topic_p99_ms": pct(proc, 0.99)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--rules", type=Path, default=ROOT / "rules",
+                    help="rules folder (the marker rule is added); default: the shipped rules")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     svc = EmbeddedServices(data_dir=tmp).start()
@@ -143,7 +170,7 @@ def main() -> None:
 
         sub_id = asyncio.run(subscribe())
         rules = tmp / "rules"
-        shutil.copytree(ROOT / "rules", rules)
+        shutil.copytree(args.rules, rules)
         (rules / "bench-latency.yaml").write_text(MARKER_RULE, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
         env.update({"MONITOR_KAFKA_BOOTSTRAP": svc.kafka_bootstrap, "MONITOR_REDIS_URL": svc.redis_url,

@@ -28,16 +28,43 @@ class _IdempotentProducer(faust_aiokafka.Producer):
         return extra
 
 
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    fetch_max_wait_ms: int = 100
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # faust hard-codes 1500 ms: a fetch that finds nothing waits that long for new records
+        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
+        return consumer
+
+
 class MonitorApp(faust.App):
-    """A faust App whose producer uses acks=all and the configured idempotence."""
+    """A faust App whose producer uses acks=all and the configured idempotence, and whose consumer
+    waits at most ``fetch_max_wait_ms`` in a fetch (faust fixes it at 1.5 s, a floor on latency)."""
 
     producer_idempotence: bool = False
+    fetch_max_wait_ms: int = 100
+
+    def _new_transport(self) -> Any:
+        thread_cls = type("ConsumerThread", (_ConsumerThread,), {"fetch_max_wait_ms": self.fetch_max_wait_ms})
+        consumer_cls = type(
+            "Consumer", (faust_aiokafka.Consumer,), {"_new_consumer_thread": _thread_factory(thread_cls)}
+        )
+        transport_cls = type("Transport", (faust_aiokafka.Transport,), {"Consumer": consumer_cls})
+        return transport_cls(self.conf.broker_consumer, self)
 
     def _new_producer_transport(self) -> Any:
         idem = self.producer_idempotence
         producer_cls = type("Producer", (_IdempotentProducer,), {"idempotence": idem})
         transport_cls = type("Transport", (faust_aiokafka.Transport,), {"Producer": producer_cls})
         return transport_cls(self.conf.broker_producer, self)
+
+
+def _thread_factory(thread_cls: type) -> Any:
+    def _new_consumer_thread(self: Any) -> Any:
+        return thread_cls(self, loop=self.loop, beacon=self.beacon)
+
+    return _new_consumer_thread
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,7 @@ def build_app(settings: Settings, *, app_id: str | None = None) -> tuple[Monitor
         stream_wait_empty=True,
     )
     app.producer_idempotence = settings.idempotence
+    app.fetch_max_wait_ms = int(settings.broker_fetch_max_wait * 1000)
 
     def raw(name: str) -> faust.TopicT:
         return app.topic(

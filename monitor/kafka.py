@@ -102,5 +102,6 @@ def make_consumer(settings: Settings, *topics: str, group_id: str, **kwargs: obj
         heartbeat_interval_ms=int(settings.broker_heartbeat_interval * 1000),
         rebalance_timeout_ms=int(max(settings.broker_rebalance_timeout, settings.broker_session_timeout) * 1000),
         max_poll_interval_ms=300_000,
+        fetch_max_wait_ms=int(settings.broker_fetch_max_wait * 1000),
         **kwargs,  # type: ignore[arg-type]
     )

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     broker_session_timeout: float = Field(default=6.0, description="seconds; short for the embedded broker")
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 2.0
+    broker_fetch_max_wait: float = Field(
+        default=0.1, description="seconds a consumer fetch waits for new records (a floor on latency)"
+    )
     worker_batch: int = Field(default=200, ge=1, description="articles the processor takes per batch")
     worker_batch_within: float = Field(default=0.05, description="seconds to wait to fill a batch")
 
