@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -98,6 +99,7 @@ class Poller:
         self._done = asyncio.Event()
         self._dirty: dict[str, FeedState] | None = None  # batched state saves while run() runs
         self._fulltext_slots = asyncio.Semaphore(FULLTEXT_CONCURRENCY)
+        self._redis_failures: dict[str, int] = {}  # consecutive Redis errors per feed: the retry backoff
 
     # --- scheduling ------------------------------------------------------------------------------
 
@@ -218,15 +220,20 @@ class Poller:
             await self.poll_once(feed)
         except asyncio.CancelledError:
             raise
-        except RedisError as exc:  # state unavailable: retry this feed later, keep the others going
-            log.warning("feed %s: redis error %r", feed.name, exc)
+        except RedisError as exc:  # state unavailable: retry this feed soon, keep the others going
+            streak = self._redis_failures.get(feed.key, 0) + 1
+            self._redis_failures[feed.key] = streak
+            delay = min(30.0, 0.5 * 2 ** (streak - 1)) * random.uniform(0.8, 1.2)  # 0.5 s, 1 s, 2 s … 30 s
+            log.warning("feed %s: redis error %r; retrying in %.1fs", feed.name, exc, delay)
             self.metrics.fetches.labels("error").inc()
             st = self.states.get(feed.key, FeedState())
-            self.states[feed.key] = st.model_copy(update={"next_due": time.time() + 30.0})
+            self.states[feed.key] = st.model_copy(update={"next_due": time.time() + delay})
+            return
         except Exception:  # a bug must cost one feed one poll, never the poller
             log.exception("feed %s: unexpected error", feed.name)
             st = self.states.get(feed.key, FeedState())
             self.states[feed.key] = st.model_copy(update={"next_due": time.time() + self._base_interval(feed)})
+        self._redis_failures.pop(feed.key, None)
 
     # --- one poll --------------------------------------------------------------------------------
 

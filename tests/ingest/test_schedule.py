@@ -68,3 +68,29 @@ def test_initial_due_after_restart() -> None:
     assert initial_due(P, next_due=NOW + 100, retry_until=None, configured=None, now=NOW) == NOW + 100
     assert initial_due(P, next_due=NOW + 3000, retry_until=None, configured=60.0, now=NOW) == NOW + 60
     assert initial_due(P, next_due=NOW - 5, retry_until=NOW + 500, configured=None, now=NOW) == NOW + 500
+
+
+async def test_a_redis_outage_delays_a_feed_briefly_and_backs_off() -> None:
+    """Redis down: the feed is retried after about 0.5 s, then 1 s, … (not a fixed 30 s)."""
+    import time as _time
+
+    import redis.asyncio as aioredis
+    from prometheus_client import CollectorRegistry
+
+    from monitor.embedded import free_port
+    from monitor.ingest.feeds import FeedConfig
+    from monitor.ingest.poller import Poller
+    from monitor.metrics import Metrics
+    from monitor.settings import Settings
+
+    dead = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    feed = FeedConfig(url="http://127.0.0.1:9/feed.xml", name="f")
+    poller = Poller(Settings(), [feed], redis=dead, producer=None, metrics=Metrics(CollectorRegistry()))
+    delays = []
+    for _ in range(3):
+        before = _time.time()
+        await poller._poll_task(feed)
+        delays.append(poller.states.pop(feed.key).next_due - before)  # next attempt loads state again
+    await dead.aclose()
+    assert 0.3 < delays[0] < 1.0
+    assert delays[0] < delays[1] < delays[2] <= 30.0 * 1.2
