@@ -21,7 +21,6 @@ from chaos.checker import human
 from chaos.run import PLANS, run_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-REDIS_ERRORS = tuple(f"processing_error: {e}" for e in ("ConnectionError", "BusyLoadingError", "TimeoutError"))
 
 
 def _run(name: str, tmp_path: Path) -> dict:
@@ -36,12 +35,8 @@ def _run(name: str, tmp_path: Path) -> dict:
 def test_chaos_small_nothing_lost_nothing_duplicated(tmp_path: Path) -> None:
     res = _run("chaos-small", tmp_path)
     s, report = res["summary"], res["report"]
-    known = s["lost_because_dead_lettered"]
-    if s["lost"] and len(known) == s["lost"] and all(k["reason"].startswith(REDIS_ERRORS) for k in known):
-        # Known bug (docs/reliability.md, "Findings"): a Redis error inside the processor's event
-        # policy dead-letters a good article, so its alert is never raised. Shown as xfail, with the
-        # evidence, until monitor.processing retries infrastructure errors; any other loss fails.
-        pytest.xfail(f"known bug: good article dead-lettered on a Redis error: {known}")
+    # a Redis outage must never dead-letter a good article (it once did: docs/reliability.md, Findings)
+    assert not s["lost_because_dead_lettered"], report
     assert s["lost"] == 0, report
     assert s["duplicates_after_dedup"] == 0, report
     assert s["expected_alerts"] > 0 and s["delivered_unique_alerts"] == s["expected_alerts"], report
