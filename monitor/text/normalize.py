@@ -175,14 +175,7 @@ def _collapse_space(c1: np.ndarray, plan: list[tuple[str, np.ndarray]]) -> np.nd
         return c1
     late_nl = dup & (c1[1:] == 10)
     if late_nl.any():  # a line break inside a run moves to the run's first char
-        first = wsm.copy()
-        first[1:] &= ~dup
-        run = np.cumsum(first)
-        nl_run = np.zeros(int(run[-1]) + 1, dtype=bool)
-        nl_run[run[c1 == 10]] = True
-        starts = np.flatnonzero(first)
-        c1 = c1.copy()
-        c1[starts] = np.where(nl_run.take(run.take(starts)), 10, 32)
+        c1 = _move_breaks(c1, wsm, dup)
     keep = np.ones(len(c1), dtype=bool)
     keep[1:] = ~dup
     plan.append(("keep", keep))
