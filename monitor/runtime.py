@@ -27,7 +27,6 @@ from monitor.api.app import ApiDeps, make_app
 from monitor.console import Console
 from monitor.kafka import make_producer
 from monitor.metrics import METRICS
-from monitor.models import Alert
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,26 +133,18 @@ class MonitorService(mode.Service):
         self.h.stoppers.append(("api", runner.cleanup))
 
     async def _start_alerter(self, recent: RecentAlerts) -> None:
+        from monitor.alerting.service import AlertService
         from monitor.stream.alerter import AlertConsumer
 
-        handler = None
-        service = None
-        try:
-            from monitor.alerting.service import AlertService
-        except ImportError:
-            AlertService = None  # type: ignore[assignment,misc]
-        if AlertService is not None:
-            service = AlertService(self.settings, redis=self.h.redis, metrics=METRICS)
-            handler = service.handle
+        service = AlertService(self.settings, redis=self.h.redis, metrics=METRICS)
         consumer = AlertConsumer(
-            self.settings, recent=recent, producer=self.h.producer, handler=handler,
-            on_alert=self._on_alert,
+            self.settings, recent=recent, producer=self.h.producer, handler=service.handle,
+            on_alert=self.console.alert,
         )
         self.h.tasks["alerter"] = asyncio.create_task(consumer.run(), name="alerter")
         self.h.stoppers.append(("alerter", self._stopper("alerter", consumer.stop)))
-        if service is not None:
-            self.h.tasks["dispatcher"] = asyncio.create_task(service.run(), name="dispatcher")
-            self.h.stoppers.append(("dispatcher", self._stopper("dispatcher", service.stop)))
+        self.h.tasks["dispatcher"] = asyncio.create_task(service.run(), name="dispatcher")
+        self.h.stoppers.append(("dispatcher", self._stopper("dispatcher", service.stop)))
 
     async def _start_poller(self) -> None:
         from monitor.ingest.feeds import load_feeds
@@ -181,9 +172,6 @@ class MonitorService(mode.Service):
                     log.exception("%s failed", name)
 
         return _stop
-
-    def _on_alert(self, alert: Alert) -> None:
-        self.console.alert(alert)
 
     crash_reason: str | None = None
 

@@ -17,11 +17,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from monitor.alerting.recent import RecentAlerts
+from monitor.api.auth import auth_middleware
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: route modules, in registration order. Optional ones (built by later stages) are skipped if absent.
+#: route modules, in registration order: the one list of what the API serves.
 ROUTES: tuple[str, ...] = (
     "monitor.api.health",
     "monitor.api.alerts",
@@ -32,7 +33,6 @@ ROUTES: tuple[str, ...] = (
     "monitor.api.replay",
     "monitor.api.openapi",
 )
-REQUIRED = {"monitor.api.health", "monitor.api.alerts", "monitor.api.seeds"}
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 
@@ -47,29 +47,15 @@ class ApiDeps:
 
 
 DEPS = web.AppKey("deps", ApiDeps)
-MAX_BODY = 256 * 1024
 
 
 def make_app(deps: ApiDeps) -> web.Application:
-    middlewares: list[Any] = []
-    try:
-        from monitor.api.auth import auth_middleware
-
-        middlewares.append(auth_middleware(deps.settings))
-    except ImportError:
-        if deps.settings.api_token is not None:
-            raise RuntimeError("MONITOR_API_TOKEN is set but the auth middleware is unavailable") from None
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[auth_middleware(deps.settings)], client_max_size=deps.settings.api_max_body
+    )
     app[DEPS] = deps
     for name in ROUTES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            if name in REQUIRED:
-                raise
-            log.debug("route module %s not available", name)
-            continue
-        app.add_routes(module.routes)
+        app.add_routes(importlib.import_module(name).routes)
     return app
 
 
