@@ -25,6 +25,7 @@ RULES = ROOT / "rules"
 SEEDS = ROOT / "seeds"
 MAIN_TAGS = ("attack-on-base", "negotiation-round")
 EXTRA_TAGS = ("coalition-withdrawal", "ceasefire", "strike-on-armed-groups")
+BLIND3 = "blind3-"  # file prefix of the third blind set (main tags only)
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,10 @@ class Item:
         return Article(id=self.id, title=self.title, content=self.content, lang=self.lang)
 
 
-def load(tag: str) -> list[Item]:
-    path = LABELLED / f"{tag}.jsonl"
+def load(tag: str, prefix: str = "") -> list[Item]:
+    """The labelled items of ``tag``; ``prefix="blind3-"`` reads the separate blind set
+    (``blind3-<tag>.jsonl``, split ``blind3``: written and committed before any rule was run on it)."""
+    path = LABELLED / f"{prefix}{tag}.jsonl"
     items = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -124,6 +127,15 @@ def main(argv: list[str]) -> int:
             if pred != it.label and (it.split == "tune" or show_holdout):
                 kind = "FP" if pred else "FN"
                 print(f"   {kind} {it.split} {it.id}: {it.title}  [{it.note}]")
+    for tag in MAIN_TAGS:
+        pairs = list(predictions(rs, tag, load(tag, BLIND3)))
+        print(f"== {tag} blind3: {score(pairs)}")
+        for lang in ("ar", "en"):
+            print(f"   blind3  {lang}: {score([(i, p) for i, p in pairs if i.lang == lang])}")
+        if show_holdout:
+            for it, pred in pairs:
+                if pred != it.label:
+                    print(f"   {'FP' if pred else 'FN'} blind3 {it.id}: {it.title}  [{it.note}]")
     for path in sorted(SEEDS.glob("*.txt")):
         found = tags_of(rs, seed_article(path)) & set(MAIN_TAGS)
         print(f"seed {path.stem}: {sorted(found)}")
