@@ -173,9 +173,12 @@ def start_missing(data_dir: Path, kafka_bootstrap: str | None, redis_url: str | 
 
 
 if __name__ == "__main__":  # python -m monitor.embedded: run both until Ctrl-C (handy for tests by hand)
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
     svc = start_missing(Path(sys.argv[1] if len(sys.argv) > 1 else ".data"), None, None)
+    # block only now: children inherit the signal mask, and they must still obey SIGTERM
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # delivered to sigwait, not fatal
     print(f"MONITOR_KAFKA_BOOTSTRAP={svc.kafka_bootstrap}\nMONITOR_REDIS_URL={svc.redis_url}", flush=True)
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        signal.sigwait(stop_signals)
     finally:
         svc.stop()
