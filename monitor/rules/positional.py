@@ -17,6 +17,17 @@ from monitor.rules.terms import word_end
 from monitor.text.numbers import number_after, number_before
 
 
+def _all_children(node: AllNode, ctx: Ctx, fields: frozenset[int]) -> list[list[Ev]] | None:
+    """Each child's evidence, or None as soon as one child does not hold."""
+    per_item = []
+    for child in node.children:
+        r = child.run(ctx, fields)
+        if not r:
+            return None
+        per_item.append(r)
+    return per_item
+
+
 @dataclass(eq=False)
 class NearNode(AllNode):
     """Every item within ``within`` words of the others, in any order, in one field."""
@@ -24,12 +35,9 @@ class NearNode(AllNode):
     within: int = 10
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        per_item = []
-        for child in self.children:
-            r = child.run(ctx, fields)
-            if not r:
-                return None
-            per_item.append(r)
+        per_item = _all_children(self, ctx, fields)
+        if per_item is None:
+            return None
         if len(per_item) == 2:
             return self._pair(ctx, fields, per_item[0], per_item[1])
         out: list[Ev] = []
@@ -85,12 +93,9 @@ class SentenceNode(AllNode):
     """Every item inside one sentence."""
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        per_item = []
-        for child in self.children:
-            r = child.run(ctx, fields)
-            if not r:
-                return None
-            per_item.append(r)
+        per_item = _all_children(self, ctx, fields)
+        if per_item is None:
+            return None
         keyed = [_by_sentence(ctx, evs) for evs in per_item]
         common = set(keyed[0]).intersection(*keyed[1:])
         if not common:
