@@ -5,13 +5,16 @@ PY     := $(VENV)/bin/python
 
 .PHONY: run test lint bench chaos clean
 
-$(VENV)/.stamp-embedded: pyproject.toml
+# the compiled cores (setup.py) are rebuilt when their sources change
+CORES  := setup.py $(wildcard monitor/*/*.pyx)
+
+$(VENV)/.stamp-embedded: pyproject.toml $(CORES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[embedded]'
 	touch $@
 
-$(VENV)/.stamp-dev: pyproject.toml
+$(VENV)/.stamp-dev: pyproject.toml $(CORES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
