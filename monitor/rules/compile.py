@@ -30,7 +30,7 @@ from monitor.rules.expr import (
     SourceNode,
     TermNode,
 )
-from monitor.rules.positional import NearNode, QuantityNode, RegexNode, SentenceNode
+from monitor.rules.positional import NearNode, QuantityNode, RegexNode, SentenceNode, literal_prefixes
 from monitor.rules.schema import ListBody
 from monitor.rules.terms import TermSyntaxError, TermTable
 from monitor.rules.yamlload import LDict, LList
@@ -287,7 +287,7 @@ class Compiler:
         except (regex.error, ValueError, OverflowError, RecursionError) as exc:
             self.error(line, f"bad regular expression {data!r}: {exc}")
             return None
-        return RegexNode(data, compiled, timeout=REGEX_TIMEOUT)
+        return RegexNode(data, compiled, timeout=REGEX_TIMEOUT, prefixes=None if upper else literal_prefixes(data))
 
     def source(self, data: Any, line: int | None) -> Node | None:
         if not isinstance(data, dict):

@@ -21,11 +21,12 @@ Pure: no I/O, no clocks, no global state; safe to share between threads (nothing
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from monitor.models import Article, Evidence, Match
+from monitor.models import Article, Match
 from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode
 from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost, VolumeSpec
 from monitor.rules.terms import TermTable
@@ -38,6 +39,8 @@ from monitor.text.segment import sentence_starts
 MAX_EVIDENCE = 20
 PER_TERM = 3
 SNIPPET = 60
+_MATCH = Match.__pydantic_validator__.validate_python
+_EV_ORDER = itemgetter(0, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -236,25 +239,28 @@ class RuleSet:
             score = total
         else:
             score = float(len({ev[3] for ev in evidence}))
-        # the validating constructor: pydantic-core does it in Rust, faster than model_construct
-        return Match(
-            rule=rule.id,
-            rule_version=rule.version,
-            title=rule.title,
-            tags=rule.tags,
-            severity=rule.severity,  # type: ignore[arg-type]
-            score=round(score, 4),
-            evidence=_evidence(evidence, norms, raw),
-            entities=_entities(evidence),
-            numbers=tuple(dict.fromkeys(ctx.numbers)),
-        )
+        # one validation of plain data in pydantic-core (Rust) for the match and all its evidence:
+        # faster than building each Evidence through BaseModel.__init__, and faster than model_construct
+        return _MATCH({
+            "rule": rule.id,
+            "rule_version": rule.version,
+            "title": rule.title,
+            "tags": rule.tags,
+            "severity": rule.severity,
+            "score": round(score, 4),
+            "evidence": _evidence(evidence, norms, raw),
+            "entities": _entities(evidence),
+            "numbers": tuple(dict.fromkeys(ctx.numbers)),
+        })
 
 
-def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> tuple[Evidence, ...]:
-    out = []
+def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Evidence as plain mappings (validated with the match): in field and text order, at most
+    ``PER_TERM`` occurrences of one term per field and ``MAX_EVIDENCE`` in all."""
+    out: list[dict[str, Any]] = []
     seen: set[tuple[int, int, int]] = set()
     per_term: dict[tuple[int, str], int] = {}
-    for f, a, b, written, lst, ent in sorted(evs, key=lambda e: (e[0], e[1], e[2])):
+    for f, a, b, written, lst, ent in sorted(evs, key=_EV_ORDER):
         if (f, a, b) in seen:
             continue
         seen.add((f, a, b))
@@ -267,15 +273,15 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> t
         lo = max(0, start - SNIPPET)
         hi = min(len(original), end + SNIPPET)
         snippet = " ".join(original[lo:hi].split())
-        out.append(Evidence(
-            term=written, matched=original[start:end], field=FIELD_NAMES[f],  # type: ignore[arg-type]
-            start=start, end=end,
-            snippet=("…" if lo else "") + snippet + ("…" if hi < len(original) else ""),
-            list=lst, entity=ent,
-        ))
+        out.append({
+            "term": written, "matched": original[start:end], "field": FIELD_NAMES[f],
+            "start": start, "end": end,
+            "snippet": ("…" if lo else "") + snippet + ("…" if hi < len(original) else ""),
+            "list": lst, "entity": ent,
+        })
         if len(out) >= MAX_EVIDENCE:
             break
-    return tuple(out)
+    return out
 
 
 def _entities(evs: list[Ev]) -> dict[str, tuple[str, ...]]:

@@ -99,19 +99,20 @@ class TermNode(Node):
         self.ids = frozenset(self.info)
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        if self.ids.isdisjoint(ctx.hit_ids):
+        hit_ids = ctx.hit_ids
+        if self.ids.isdisjoint(hit_ids):
             return None
-        out: list[Ev] | None = None
+        out: list[Ev] = []
         hits = ctx.hits
         info = self.info
-        for tid in self.ids & ctx.hit_ids:
-            written, lst, ent = info[tid]
-            for f, a, b in hits[tid]:
-                if f in fields:
-                    if out is None:
-                        out = []
-                    out.append((f, a, b, written, lst, ent))
-        return out
+        every_field = len(fields) == len(FIELD_NAMES)
+        for tid in self.ids & hit_ids:
+            w, lst, ent = info[tid]
+            if every_field:
+                out += [(f, a, b, w, lst, ent) for f, a, b in hits[tid]]
+            else:
+                out += [(f, a, b, w, lst, ent) for f, a, b in hits[tid] if f in fields]
+        return out or None
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return [self.ids]

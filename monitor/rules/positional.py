@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from monitor.rules.expr import _MISSING, AllNode, Cost, Ctx, Ev, Node, dedupe
 from monitor.rules.terms import word_end
 from monitor.text.numbers import number_after, number_before
+
+_START = itemgetter(1)
 
 
 def _all_children(node: AllNode, ctx: Ctx, fields: frozenset[int]) -> list[list[Ev]] | None:
@@ -67,22 +70,29 @@ class NearNode(AllNode):
         """Two items: for each hit of the rarer one, its nearest neighbours of the other."""
         if len(xs) > len(ys):
             xs, ys = ys, xs
+        by_field: dict[int, list[Ev]] = {}
+        for x in xs:
+            if x[0] in fields:
+                by_field.setdefault(x[0], []).append(x)
         out: list[Ev] = []
-        for f in fields:
+        within = self.within
+        for f, xs_f in by_field.items():
             ys_f, starts = _by_position(ctx, ys, f)
             if not ys_f:
                 continue
             gaps = ctx.gaps(f)
-            for x in xs:
-                if x[0] != f:
-                    continue
+            n = len(ys_f)
+            for x in xs_f:
+                gx = gaps[x[1]]
                 i = bisect_right(starts, x[1])
                 found = False
-                for j in (i - 1, i):  # nearest before and after; positions order words
-                    near = 0 <= j < len(ys_f) and abs(gaps[starts[j]] - gaps[x[1]]) <= self.within
-                    if near and ys_f[j] is not x:
-                        out.append(ys_f[j])
-                        found = True
+                # the nearest hit before and the nearest after; word gaps grow with the position
+                if i and gx - gaps[starts[i - 1]] <= within and ys_f[i - 1] is not x:
+                    out.append(ys_f[i - 1])
+                    found = True
+                if i < n and gaps[starts[i]] - gx <= within and ys_f[i] is not x:
+                    out.append(ys_f[i])
+                    found = True
                 if found:
                     out.append(x)
         return dedupe(out) if out else None
@@ -100,7 +110,8 @@ class SentenceNode(AllNode):
         common = set(keyed[0]).intersection(*keyed[1:])
         if not common:
             return None
-        return [ev for d in keyed for key in sorted(common) for ev in d[key]]
+        order = sorted(common)
+        return [ev for d in keyed for key in order for ev in d[key]]
 
     def uses_sentences(self) -> bool:
         return True
@@ -166,6 +177,9 @@ class RegexNode(Node):
     compiled: Any
     timeout: float = 0.05
     limit: int = 1000
+    #: literal strings of which every match starts with one (``literal_prefixes``): a field holding
+    #: none of them cannot match, and is not searched
+    prefixes: tuple[str, ...] | None = None
 
     def key(self) -> tuple[Any, ...]:
         return ("R", self.pattern)
@@ -176,7 +190,8 @@ class RegexNode(Node):
         if got is None:
             got = []
             text = ctx.texts[f]
-            if text:
+            prefixes = self.prefixes
+            if text and (prefixes is None or any(p in text for p in prefixes)):
                 try:
                     for m in self.compiled.finditer(text, timeout=self.timeout):
                         got.append((m.start(), m.end()))
@@ -204,7 +219,7 @@ def _by_position(ctx: Ctx, evs: list[Ev], f: int) -> tuple[list[Ev], list[int]]:
     key = ("pos", id(evs), f)
     got = ctx.memo.get(key)
     if got is None:
-        in_f = sorted((ev for ev in evs if ev[0] == f), key=lambda ev: ev[1])
+        in_f = sorted([ev for ev in evs if ev[0] == f], key=_START)
         got = ctx.memo[key] = (in_f, [ev[1] for ev in in_f])
     return got  # type: ignore[no-any-return]
 
@@ -215,8 +230,59 @@ def _by_sentence(ctx: Ctx, evs: list[Ev]) -> dict[tuple[int, int], list[Ev]]:
     got = ctx.memo.get(key)
     if got is None:
         got = {}
+        starts: dict[int, list[int]] = {}
         for ev in evs:
-            s = bisect_right(ctx.sentences(ev[0]), ev[1]) - 1
-            got.setdefault((ev[0], s), []).append(ev)
+            f = ev[0]
+            s = starts.get(f)
+            if s is None:
+                s = starts[f] = ctx.sentences(f)
+            k = (f, bisect_right(s, ev[1]) - 1)
+            bucket = got.get(k)
+            if bucket is None:
+                got[k] = [ev]
+            else:
+                bucket.append(ev)
         ctx.memo[key] = got
     return got  # type: ignore[no-any-return]
+
+
+def literal_prefixes(pattern: str) -> tuple[str, ...] | None:
+    """Literal strings of which every match of ``pattern`` starts with one, or None when that cannot be
+    told (a class, a category or a repeat first; syntax of the ``regex`` module only; case-insensitive
+    parts). ``\\b(?:base|air ?base|camp)`` gives ``("base", "air", "camp")``."""
+    from re import _constants, _parser  # the stdlib's own parser: a plain structure of opcodes
+
+    try:
+        parsed = _parser.parse(pattern)
+    except Exception:  # anything it cannot parse just gets no prefilter
+        return None
+    if parsed.state.flags & (_constants.SRE_FLAG_IGNORECASE | _constants.SRE_FLAG_VERBOSE):
+        return None
+    return _prefixes(list(parsed))
+
+
+def _prefixes(items: list[Any]) -> tuple[str, ...] | None:
+    from re import _constants as c
+
+    lead: list[str] = []
+    for op, arg in items:
+        if op is c.AT and not lead:
+            continue  # anchors and boundaries take no text
+        if op is c.LITERAL:
+            lead.append(chr(arg))
+            continue
+        if lead:
+            break
+        if op is c.SUBPATTERN:
+            _, add, _, sub = arg
+            return None if add & c.SRE_FLAG_IGNORECASE else _prefixes(list(sub))
+        if op is c.BRANCH:
+            out: list[str] = []
+            for branch in arg[1]:
+                got = _prefixes(list(branch))
+                if got is None:
+                    return None
+                out.extend(got)
+            return tuple(dict.fromkeys(out)) or None
+        return None
+    return ("".join(lead),) if lead else None
