@@ -1,5 +1,228 @@
 # cython: language_level=3
-"""Compiled core of ``monitor.text.normalize`` (stub: filled in next)."""
+"""Compiled core of ``monitor.text.normalize``: both normalisation stages in one pass over the code points.
 
-def available() -> bool:
-    return True
+``Folder(one, cls, letter, digit, table, bits)`` takes the lookup arrays of ``normalize._luts()`` and the
+stage-1 table ``normalize._table()``; this module holds no folding rule of its own, only the order of the
+stages (``normalize``'s docstring). ``Folder.run(text)`` returns ``(text, pos, mask)``: exactly
+``normalize._run(text)`` plus ``Normalized.mask``, with ``pos`` an ``array('q')``. Each input char goes
+through stage 1 (drop, one-char image from ``one``, or — rare — its multi-char image from ``table``) and
+each char of its image is emitted straight into stage 2: a space or line break right after another one is
+folded into it (a line break turns the run's first char into a line break), and a space is put between a
+letter and a digit. Astral chars are their own image (the table covers the BMP).
+
+``gaps(text)``: for a normalised string, the number of spaces and line breaks before each position.
+
+The scratch buffers are module-level and reused: every call runs to its end holding the GIL (nothing in
+the loop can run Python code), so calls never interleave.
+"""
+
+from cpython.array cimport array, clone
+from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libc.stdlib cimport realloc
+from libc.string cimport memcpy
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object o)
+    void* PyUnicode_DATA(object o)
+    int PyUnicode_1BYTE_KIND
+    int PyUnicode_2BYTE_KIND
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+    object PyBytes_FromStringAndSize(const char* v, Py_ssize_t size)
+    bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
+    bint Py_UNICODE_ISDECIMAL(Py_UCS4 ch)
+
+ctypedef fused char_t:
+    uint8_t
+    unsigned short
+    uint32_t
+
+cdef enum:
+    BMP = 0x10000
+
+cdef array _Q = array("q")
+
+# scratch buffers, grown on demand, never freed (see the module docstring)
+cdef uint32_t* _out = NULL
+cdef int64_t* _pos = NULL
+cdef uint8_t* _msk = NULL
+cdef Py_ssize_t _cap = 0
+
+
+cdef int _reserve(Py_ssize_t need) except -1:
+    global _out, _pos, _msk, _cap
+    if need <= _cap:
+        return 0
+    need = max(need, 2 * _cap, 4096)
+    cdef uint32_t* o = <uint32_t*>realloc(_out, need * sizeof(uint32_t))
+    if o == NULL:
+        raise MemoryError()
+    _out = o
+    cdef int64_t* p = <int64_t*>realloc(_pos, need * sizeof(int64_t))
+    if p == NULL:
+        raise MemoryError()
+    _pos = p
+    cdef uint8_t* m = <uint8_t*>realloc(_msk, need)
+    if m == NULL:
+        raise MemoryError()
+    _msk = m
+    _cap = need
+    return 0
+
+
+cdef enum:
+    # class bits of ``normalize._luts().cls`` (checked against the ones passed in)
+    DROP = 1
+    EXPAND = 2
+    SP = 4
+    NL = 8
+    DIG = 16
+    LET = 32
+    WS = SP | NL
+    LETDIG = LET | DIG
+
+
+cdef struct State:
+    Py_ssize_t j  # chars emitted
+    uint32_t prev  # class of the last emitted char: 0, WS, LET or DIG
+
+
+cdef inline State _put(State s, uint32_t* out, int64_t* pos, uint8_t* msk, uint32_t o, uint32_t oc,
+                       int64_t i) noexcept nogil:
+    """Stage 2 for one char ``o`` (class ``oc``) of the image of original char ``i``."""
+    if oc & WS:
+        if s.prev == WS:  # inside a run: the run's first char becomes a line break when it holds one
+            if oc & NL:
+                out[s.j - 1] = 10
+            return s
+        out[s.j] = o
+        pos[s.j] = i
+        msk[s.j] = 0
+        s.j += 1
+        s.prev = WS
+        return s
+    if (oc | s.prev) == LETDIG:  # a letter after a digit or a digit after a letter
+        out[s.j] = 32
+        pos[s.j] = i
+        msk[s.j] = 0
+        s.j += 1
+    out[s.j] = o
+    pos[s.j] = i
+    msk[s.j] = oc != 0
+    s.j += 1
+    s.prev = oc
+    return s
+
+
+cdef class Folder:
+    """Stage 1 and 2 of ``monitor.text.normalize`` over the tables it is given (built once, at first use)."""
+
+    cdef object _keep  # the arrays behind the pointers below
+    cdef const uint32_t* one
+    cdef const uint8_t* cls
+    cdef const uint8_t* letter
+    cdef const uint8_t* digit
+    cdef dict table
+
+    def __init__(self, const uint32_t[::1] one, const uint8_t[::1] cls, const uint8_t[::1] letter,
+                 const uint8_t[::1] digit, dict table, tuple bits):
+        if not (one.shape[0] == cls.shape[0] == letter.shape[0] == digit.shape[0] == BMP):
+            raise ValueError("lookup arrays must cover the BMP")
+        if bits != (DROP, EXPAND, SP, NL, DIG, LET):
+            raise ValueError(f"class bits {bits} differ from the compiled ones; rebuild monitor.text._fold")
+        self._keep = (one, cls, letter, digit)
+        self.one = &one[0]
+        self.cls = &cls[0]
+        self.letter = &letter[0]
+        self.digit = &digit[0]
+        self.table = table
+
+    cdef inline uint32_t _class(self, uint32_t o) noexcept:
+        """Class of an output char that did not come from ``cls`` (multi-char images, astral chars)."""
+        if o == 32:
+            return SP
+        if o == 10:
+            return NL
+        if o < BMP:
+            return (LET if self.letter[o] else 0) | (DIG if self.digit[o] else 0)
+        if Py_UNICODE_ISDECIMAL(o):
+            return DIG
+        if Py_UNICODE_ISALNUM(o):
+            return LET
+        return 0
+
+    cdef State _expand(self, State s, uint32_t c, Py_ssize_t i, Py_ssize_t n) except *:
+        """Stage 2 for the chars of a multi-char image (ligatures, ﷺ, …: rare)."""
+        cdef str img = self.table[c]
+        cdef Py_UCS4 ch
+        _reserve(s.j + 2 * len(img) + 2 * (n - i))
+        for ch in img:
+            s = _put(s, _out, _pos, _msk, ch, self._class(ch), i)
+        return s
+
+    cdef Py_ssize_t _scan(self, const char_t* data, Py_ssize_t n) except -1:
+        cdef const uint8_t* cls = self.cls
+        cdef const uint32_t* one = self.one
+        cdef uint32_t* out = _out
+        cdef int64_t* pos = _pos
+        cdef uint8_t* msk = _msk
+        cdef Py_ssize_t i
+        cdef uint32_t c, k, o
+        cdef State s
+        s.j = 0
+        s.prev = 0
+        for i in range(n):
+            c = data[i]
+            if c < BMP:
+                k = cls[c]
+                if k & (DROP | EXPAND):
+                    if k & DROP:
+                        continue
+                    s = self._expand(s, c, i, n)
+                    out = _out
+                    pos = _pos
+                    msk = _msk
+                    continue
+                o = one[c]
+                s = _put(s, out, pos, msk, o, (k & (WS | LETDIG)) if o < BMP else self._class(o), i)
+            else:
+                s = _put(s, out, pos, msk, c, self._class(c), i)
+        return s.j
+
+    cdef Py_ssize_t _fold(self, str text) except -1:
+        cdef Py_ssize_t n = len(text)
+        cdef int kind = PyUnicode_KIND(text)
+        _reserve(2 * n + 2)
+        if kind == PyUnicode_1BYTE_KIND:
+            return self._scan(<const uint8_t*>PyUnicode_DATA(text), n)
+        if kind == PyUnicode_2BYTE_KIND:
+            return self._scan(<const unsigned short*>PyUnicode_DATA(text), n)
+        return self._scan(<const uint32_t*>PyUnicode_DATA(text), n)
+
+    def run(self, str text):
+        """``(normalised text, pos, mask)``: ``pos[j]`` the original position of char ``j`` (``array('q')``),
+        ``mask[j]`` 1 when char ``j`` is a letter or digit."""
+        cdef Py_ssize_t m = self._fold(text)
+        cdef array pos = clone(_Q, m, False)
+        if m:
+            memcpy(pos.data.as_voidptr, _pos, m * sizeof(int64_t))
+        return PyUnicode_FromKindAndData(4, _out, m), pos, PyBytes_FromStringAndSize(<const char*>_msk, m)
+
+    def fold(self, str text):
+        """Only the normalised text."""
+        return PyUnicode_FromKindAndData(4, _out, self._fold(text))
+
+
+def gaps(str text):
+    """``g[p]``: spaces and line breaks in ``text[:p]``, for ``p`` in ``0..len(text)`` (``array('q')``)."""
+    cdef Py_ssize_t n = len(text), i
+    cdef array g = clone(_Q, n + 1, False)
+    cdef long long* p = g.data.as_longlongs
+    cdef long long acc = 0
+    cdef Py_UCS4 c
+    p[0] = 0
+    i = 0
+    for c in text:
+        acc += (c == 32) | (c == 10)
+        i += 1
+        p[i] = acc
+    return g

@@ -17,16 +17,42 @@ What it does (``docs/rules.md`` and ``shared/docs/arabic.md``), in two stages:
 Offsets: stage 1 changes lengths only at the (rare) chars whose image is not one char; stage 2 only at
 its matches. Both are recomputed lazily, only when evidence needs original offsets, so the hot path
 stays two C passes. ``normalize`` is idempotent: ``normalize(normalize(x).text).text == normalize(x).text``.
+
+Compiled core: where the optional extension ``monitor.text._fold`` is built (Cython, ``setup.py``),
+``normalize`` and ``fold`` run both stages in one C pass that also yields the offsets and the
+letter-or-digit mask, over the same tables (``_luts()``, ``_table()``), with the same results (``COMPILED``
+tells which runs; ``MONITOR_PURE_PYTHON=1`` in the environment at import forces the code below, which
+is also the fallback where no C compiler exists).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
+from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import ModuleType
+from typing import Any
 
 import numpy as np
+
+
+def _compiled_core() -> ModuleType | None:
+    """The compiled core, unless it is missing, stale (no ``Folder``) or turned off."""
+    if os.environ.get("MONITOR_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from monitor.text import _fold
+    except ImportError:
+        return None
+    return _fold if hasattr(_fold, "Folder") else None
+
+
+_CORE = _compiled_core()
+#: True when ``normalize``/``fold``/``gaps`` run the compiled core (``monitor.text._fold``).
+COMPILED: bool = _CORE is not None
 
 # Explicit folds, applied after NFKC of each char (values are final forms).
 _FOLD: dict[str, str] = {
@@ -148,6 +174,9 @@ def _luts() -> _Luts:
     idx = np.flatnonzero(img_ok)
     cls[idx[digit[one[idx]]]] |= _DIG
     cls[idx[letter[one[idx]]]] |= _LET
+    for cp in np.flatnonzero(single & (one >= _BMP)).tolist():  # CJK compatibility ideographs (U+FA6C …)
+        img = chr(int(one[cp]))
+        cls[cp] |= _DIG if img.isdecimal() else _LET if img.isalnum() else 0
     return _Luts(one, length, letter, digit, letter | digit, cls)
 
 
@@ -329,7 +358,7 @@ def _fold_short(text: str) -> str:
     return _LETTER_DIGIT.sub(" ", s)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Normalized:
     """A normalised string and the way back to the original.
 
@@ -341,11 +370,11 @@ class Normalized:
     text: str
     _plan: list[tuple[str, np.ndarray]] | None = field(repr=False, default=None)
     _codes: np.ndarray | None = field(repr=False, default=None)
-    _pos: np.ndarray | None = field(repr=False, default=None)
+    _pos: np.ndarray | array[int] | None = field(repr=False, default=None)
     _mask: bytes | None = field(repr=False, default=None)
 
     @property
-    def pos(self) -> np.ndarray:
+    def pos(self) -> np.ndarray | array[int]:
         if self._pos is None:
             if self._plan is None:
                 self._plan = _stages(self.original)[1] if self.original else []
@@ -376,8 +405,30 @@ class Normalized:
         return a, max(a, b)
 
 
+_FOLDER: Any = None
+
+
+def _make_folder(core: ModuleType) -> Any:
+    """A compiled ``Folder`` over this module's tables."""
+    lut = _luts()
+    return core.Folder(lut.one, lut.cls, lut.letter.view(np.uint8), lut.digit.view(np.uint8), _table(),
+                       (_DROP_B, _EXPAND_B, _SP, _NL, _DIG, _LET))
+
+
+def _folder() -> Any:
+    """The compiled core's ``Folder`` (built on first use)."""
+    global _FOLDER
+    if _FOLDER is None:
+        assert _CORE is not None
+        _FOLDER = _make_folder(_CORE)
+    return _FOLDER
+
+
 def normalize(text: str) -> Normalized:
     """Normalise ``text``; see the module docstring."""
+    if COMPILED:
+        norm, pos, mask = (_FOLDER or _folder()).run(text)
+        return Normalized(text, norm, None, None, pos, mask)
     if len(text) < SHORT:
         return Normalized(original=text, text=_fold_short(text))
     c1, plan = _stages(text)
@@ -386,12 +437,31 @@ def normalize(text: str) -> Normalized:
 
 def fold(text: str) -> str:
     """Only the normalised string (no offset map)."""
+    if COMPILED:
+        return (_FOLDER or _folder()).fold(text)  # type: ignore[no-any-return]
     if len(text) < SHORT:
         return _fold_short(text)
     return _text(_stages(text)[0])
+
+
+def gaps(text: str) -> array[int]:
+    """``g[p]``: spaces and line breaks in ``text[:p]`` for ``p`` in ``0..len(text)`` (``array('q')``); the
+    number of words between two positions of a normalised string is the difference."""
+    if COMPILED:
+        return _CORE.gaps(text)  # type: ignore[union-attr,no-any-return]
+    return _gaps_python(text)
+
+
+def _gaps_python(text: str) -> array[int]:
+    codes = _codes(text)
+    g = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum((codes == 32) | (codes == 10), out=g[1:])
+    return array("q", g.tobytes())
 
 
 def warm() -> None:
     """Build the tables now (about half a second) instead of on the first article."""
     _luts()
     _fold_short("warm")
+    if COMPILED:
+        _folder()
