@@ -9,7 +9,9 @@ pushes a corpus of ~5 KB articles (the seeds with shuffled paragraphs, and artic
 shipped rules among ordinary news paragraphs, Arabic and English) through the whole pipeline: trimming, normalisation, language id, the automaton, the presearcher and the rules.
 Side by side, at 100 and 1,000 rules, a baseline: one compiled regular expression per rule (the rule's
 terms as an alternation) over the normalised text. One JSON line per size on stdout:
-``{"rules", "articles", "articles_per_s", "baseline_articles_per_s", "load_s", "rss_mb"}``.
+``{"rules", "articles", "articles_per_s", "baseline_articles_per_s", "load_s", "rss_mb", "core"}``
+(``core``: ``compiled`` or ``python``, see ``monitor.rules.matcher_core``; with ``--pure-python`` also
+``pure_python_articles_per_s``, the same size on the pure-Python fallback).
 Rates are articles per CPU second of the measuring process (``time.process_time``), so other load on a
 shared machine skews them less than wall time would (it still costs cache and hyper-thread contention);
 ``load_s`` is wall time. Not a test: numbers depend on the machine; run it alone on one core.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import subprocess
@@ -229,8 +232,6 @@ def _rss_mb() -> float:
     try:
         with open("/proc/self/statm") as fh:
             pages = int(fh.read().split()[1])
-        import os
-
         return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
     except (OSError, ValueError):
         import resource
@@ -270,14 +271,19 @@ def measure(folder: Path, n_rules: int, seconds: float, with_baseline: bool) -> 
                             break
             done_b += 20
         base_rate = round(done_b / (time.process_time() - t0), 1)
+    from monitor.rules import matcher_core
+
     return {"rules": len(rs.rules), "articles": done, "articles_per_s": round(rate, 1),
-            "baseline_articles_per_s": base_rate, "load_s": round(load_s, 3), "rss_mb": rss}
+            "baseline_articles_per_s": base_rate, "load_s": round(load_s, 3), "rss_mb": rss,
+            "core": matcher_core()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100,1000,10000")
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--pure-python", action="store_true",
+                    help="also measure the pure-Python fallback (MONITOR_PURE_PYTHON=1) at each size")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -291,7 +297,13 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--child", str(folder), "--seconds", str(args.seconds)]
             if n <= 1000:
                 cmd.append("--baseline")
-            subprocess.run(cmd, check=True)
+            got = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            if args.pure_python:  # the same run on the pure-Python fallback (no compiled cores)
+                env = {**os.environ, "MONITOR_PURE_PYTHON": "1"}
+                pure = json.loads(subprocess.run(cmd[:6], check=True, capture_output=True, text=True,
+                                                 env=env).stdout)
+                got["pure_python_articles_per_s"] = pure["articles_per_s"]
+            print(json.dumps(got), flush=True)
 
 
 if __name__ == "__main__":

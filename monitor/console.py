@@ -49,7 +49,12 @@ class Console:
         if components.poller:
             self.say(f"  feeds     {handles.feeds} from {settings.feeds}")
         if components.worker:
-            self.say(f"  rules     {rules_count} from {settings.rules}")
+            from monitor.rules import PURE_PYTHON_HINT, matcher_core
+
+            core = matcher_core()
+            self.say(f"  rules     {rules_count} from {settings.rules} (matcher: {core})")
+            if core != "compiled":
+                self.say(f"  note      {PURE_PYTHON_HINT}")
         if handles.api_url:
             auth = "bearer token required" if settings.api_token else "no token set: loopback only"
             self.say(f"  api       {handles.api_url}/api/v1/alerts  ({auth})")

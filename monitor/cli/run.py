@@ -36,8 +36,12 @@ def _kafka_ready(settings: Settings) -> Any:
 
 
 def _load_rules(settings: Settings, console: Console) -> Any:
-    from monitor.rules import RulesInvalid, load_rules
+    import logging
 
+    from monitor.rules import PURE_PYTHON_HINT, RulesInvalid, load_rules, matcher_core
+
+    if matcher_core() != "compiled":
+        logging.getLogger("monitor.rules").warning(PURE_PYTHON_HINT)
     try:
         return load_rules(settings.rules)
     except RulesInvalid as exc:

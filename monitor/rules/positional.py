@@ -66,8 +66,29 @@ class NearNode(AllNode):
                     lo += 1
         return dedupe(out) if out else None
 
-    def _pair(self, ctx: Ctx, fields: frozenset[int], xs: list[Ev], ys: list[Ev]) -> list[Ev] | None:
-        """Two items: for each hit of the rarer one, its nearest neighbours of the other."""
+    def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        """As ``eval``, but stops at the first pair of hits near enough (inside ``none``)."""
+        key = (id(self), fields)
+        got = ctx.memo.get(key, _MISSING)
+        if got is not _MISSING:
+            return got is not None
+        hkey = ("holds", id(self), fields)
+        known = ctx.memo.get(hkey)
+        if known is None:
+            per_item = _all_children(self, ctx, fields)
+            if per_item is None:
+                known = False
+            elif len(per_item) == 2:
+                known = self._pair(ctx, fields, per_item[0], per_item[1], first=True) is not None
+            else:
+                known = self.run(ctx, fields) is not None
+            ctx.memo[hkey] = known
+        return known  # type: ignore[no-any-return]
+
+    def _pair(self, ctx: Ctx, fields: frozenset[int], xs: list[Ev], ys: list[Ev],
+              first: bool = False) -> list[Ev] | None:
+        """Two items: for each hit of the rarer one, its nearest neighbours of the other (``first``:
+        stop at the first such pair)."""
         if len(xs) > len(ys):
             xs, ys = ys, xs
         by_field: dict[int, list[Ev]] = {}
@@ -95,6 +116,8 @@ class NearNode(AllNode):
                     found = True
                 if found:
                     out.append(x)
+                    if first:
+                        return out
         return dedupe(out) if out else None
 
 
@@ -112,6 +135,17 @@ class SentenceNode(AllNode):
             return None
         order = sorted(common)
         return [ev for d in keyed for key in order for ev in d[key]]
+
+    def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        """As ``eval``, without gathering the evidence (inside ``none``)."""
+        got = ctx.memo.get((id(self), fields), _MISSING)
+        if got is not _MISSING:
+            return got is not None
+        per_item = _all_children(self, ctx, fields)
+        if per_item is None:
+            return False
+        keyed = [_by_sentence(ctx, evs) for evs in per_item]
+        return not set(keyed[0]).isdisjoint(set(keyed[1]).intersection(*keyed[2:]))
 
     def uses_sentences(self) -> bool:
         return True

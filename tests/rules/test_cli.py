@@ -9,6 +9,7 @@ import orjson
 from click.testing import CliRunner
 
 from monitor.cli import main
+from monitor.rules import matcher_core
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASIC = str(FIXTURES / "basic")
@@ -22,7 +23,17 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
 def test_check_ok() -> None:
     code, out, _ = run("rules", "check", BASIC)
     assert code == 0
-    assert out.strip() == "9 rules (1 disabled), 3 lists OK"
+    assert out.strip() == f"9 rules (1 disabled), 3 lists OK (matcher: {matcher_core()})"
+
+
+def test_check_says_when_the_pure_python_fallback_runs(monkeypatch) -> None:
+    import monitor.cli.rules as cli
+
+    monkeypatch.setattr(cli, "matcher_core", lambda: "python")
+    code, out, err = run("rules", "check", BASIC)
+    assert code == 0
+    assert out.strip().endswith("(matcher: python)")
+    assert "install gcc" in err
 
 
 def test_check_reports_every_error(tmp_path: Path) -> None:
