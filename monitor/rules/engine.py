@@ -20,11 +20,10 @@ Pure: no I/O, no clocks, no global state; safe to share between threads (nothing
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
-
-import numpy as np
 
 from monitor.models import Article, Match
 from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode
@@ -34,6 +33,7 @@ from monitor.text import warm
 from monitor.text.boilerplate import trim_boilerplate
 from monitor.text.lang import SAMPLE, detect_language
 from monitor.text.normalize import Normalized, normalize
+from monitor.text.normalize import gaps as word_gaps
 from monitor.text.segment import sentence_starts
 
 MAX_EVIDENCE = 20
@@ -114,7 +114,7 @@ class _Ctx:
         self.lang = lang
         self.numbers: list[float] = []
         self._sent: dict[int, list[int]] = {}
-        self._gaps: dict[int, np.ndarray] = {}
+        self._gaps: dict[int, array[int]] = {}
         self.memo: dict[tuple[Any, ...], Any] = {}
         self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.timeouts = 0
@@ -125,16 +125,12 @@ class _Ctx:
             s = self._sent[f] = sentence_starts(self.texts[f])
         return s
 
-    def gaps(self, f: int) -> np.ndarray:
+    def gaps(self, f: int) -> array[int]:
         """``gaps[p]``: word gaps (spaces, line breaks) before position ``p`` of field ``f``; the number
         of words between two positions is the difference (computed once per field, on first ``near``)."""
         g = self._gaps.get(f)
         if g is None:
-            text = self.texts[f]
-            codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            g = np.zeros(len(codes) + 1, dtype=np.int64)
-            np.cumsum((codes == 32) | (codes == 10), out=g[1:])
-            self._gaps[f] = g
+            g = self._gaps[f] = word_gaps(self.texts[f])
         return g
 
     def regex_timeouts(self) -> None:
