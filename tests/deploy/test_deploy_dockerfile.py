@@ -86,6 +86,7 @@ def test_installs_the_package_with_rules_seeds_and_the_monitor_entrypoint() -> N
     assert re.search(r"pip install (--no-cache-dir )?\.(\s|$)", runs), "pip install ."
     copies = [args.split()[0] for word, args in ins if word == "COPY"]
     assert {"rules/", "seeds/", "monitor/", "pyproject.toml"} <= set(copies)
+    assert re.search(r"setup\.py build_ext --inplace", runs), "the compiled matcher cores, next to /app/monitor"
     (entry,) = [args for word, args in ins if word == "ENTRYPOINT"]
     assert json.loads(entry) == ["monitor"]
     assert any(word == "HEALTHCHECK" for word, _ in ins)
