@@ -17,10 +17,17 @@ boundaries, allowing inside the same token an Arabic proclitic before (``affixes
 Arabic suffix after (``affixes.SUFFIXES``), or English -s/-es after; a trailing ``*`` allows any
 continuation of the last word. Hits are ``term id -> [(start, end)]`` in normalised offsets, extended
 over the tolerated proclitic and suffix (so evidence shows the whole word).
+
+Two implementations of the scan, with the same results: the compiled one (``monitor.rules._scan``, Cython:
+a dense DFA over the keys' alphabet and the affix checks in C, several times faster) when the extension
+is built, else the pure-Python one over a pyahocorasick automaton. ``COMPILED`` says which one
+``TermTable.scan_into`` runs; ``MONITOR_PURE_PYTHON=1`` in the environment (read at import) forces the
+Python one.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,6 +52,17 @@ _MARKS = re.compile(r"[\u0640\u064b-\u065f\u0670]")
 
 # key kinds
 NORMAL, TEH, PLURAL = 0, 1, 2
+
+try:
+    from monitor.rules import _scan
+except ImportError:  # the extension is not built (no C compiler): pure Python
+    _scan = None
+else:
+    if not hasattr(_scan, "Scanner"):  # a stale build of an older source
+        _scan = None
+
+#: True when ``TermTable.scan_into`` runs the compiled scanner (``monitor.rules._scan``).
+COMPILED: bool = _scan is not None and os.environ.get("MONITOR_PURE_PYTHON", "") in ("", "0")
 
 
 class TermSyntaxError(ValueError):
@@ -90,6 +108,9 @@ class TermTable:
         self._teh: set[int] = set()  # terms written with a final ة
         self._by_raw: dict[str, int] = {}
         self._automaton: ahocorasick.Automaton | None = None
+        self._core: object | None = None  # the compiled scanner (``_scan.Scanner``) when COMPILED
+        self._built = False
+        self._py_built = False
 
     def add(self, raw: str) -> int:
         """The id of a term as written (raises ``TermSyntaxError``)."""
@@ -125,8 +146,8 @@ class TermTable:
                 out.append((head[:-1] + "ات", PLURAL, article))
         return out
 
-    def build(self) -> None:
-        """Compile every key into one automaton (call once, after all ``add``)."""
+    def _grouped(self) -> dict[str, list[tuple[int, int, bool, tuple[int, bool, bool, bool]]]]:
+        """Every automaton key and its patterns ``(key length, term id, simple, (kind, article, prefix, arabic))``."""
         grouped: dict[str, list[tuple[int, int, bool, tuple[int, bool, bool, bool]]]] = {}
         for term in self.terms:
             for key, kind, article in self.keys(term):
@@ -134,12 +155,44 @@ class TermTable:
                 grouped.setdefault(key, []).append(
                     (len(key), term.id, simple, (kind, article, term.prefix, term.arabic))
                 )
+        return grouped
+
+    def build(self, *, compiled: bool | None = None) -> None:
+        """Compile every key into one automaton (call once, after all ``add``).
+
+        ``compiled`` (default ``COMPILED``): build the compiled scanner and make ``scan_into`` run it;
+        else the pyahocorasick automaton of the Python scan (also built on first use of
+        ``scan_into_python``).
+        """
+        self._built = True
+        use_c = COMPILED if compiled is None else compiled
+        if use_c:
+            if _scan is None:
+                raise RuntimeError("monitor.rules._scan is not built (install gcc, then `pip install -e .`)")
+            grouped = self._grouped()
+            self._core = core = _scan.Scanner(list(grouped.items()), _affix_sets(), MAX_PREFIX, MAX_SUFFIX)
+            self._automaton = None
+            self._py_built = False
+            self.scan_into = core.scan_into  # type: ignore[method-assign]  # no Python frame per call
+        else:
+            self._core = None
+            self._build_python()
+            self.scan_into = self.scan_into_python  # type: ignore[method-assign]
+
+    def _build_python(self) -> None:
+        grouped = self._grouped()
         automaton = ahocorasick.Automaton()
         for key, pats in grouped.items():
             automaton.add_word(key, tuple(pats))
         if grouped:
             automaton.make_automaton()
         self._automaton = automaton if grouped else None
+        self._py_built = True
+
+    @property
+    def compiled(self) -> bool:
+        """True when this table's ``scan_into`` runs the compiled scanner."""
+        return self._core is not None
 
     def scan(self, text: str) -> dict[int, list[tuple[int, int]]]:
         """Term hits in one normalised field: ``term id -> [(start, end), ...]``."""
@@ -151,9 +204,17 @@ class TermTable:
         """Add the hits of field ``f`` to ``hits`` as ``term id -> [(f, start, end), ...]``.
 
         ``mask[i]`` is 1 when ``text[i]`` is a letter or digit (``Normalized.mask``): boundary tests on
-        bytes are cheaper than on characters.
+        bytes are cheaper than on characters. ``build`` replaces this method on the instance by the
+        compiled scanner's or ``scan_into_python``; before ``build`` there are no hits.
         """
-        if self._automaton is None or not text:
+
+    def scan_into_python(self, text: str, mask: bytes, f: int, hits: dict[int, list[tuple[int, int, int]]]) -> None:
+        """``scan_into`` in pure Python, over the pyahocorasick automaton."""
+        if not self._built or not text:
+            return
+        if not self._py_built:
+            self._build_python()  # compiled table: the Python automaton is built on demand only
+        if self._automaton is None:
             return
         n = len(text)
         padded = b"\0" + mask + b"\0"  # padded[i + 1] == mask[i]; no bounds tests at the edges
@@ -175,6 +236,12 @@ class TermTable:
                               text)
                 if span is not None:
                     hits.setdefault(tid, []).append((f, *span))
+
+
+def _affix_sets() -> tuple[frozenset[str], ...]:
+    """The affix sets of the checks, in the order of ``_scan.AFFIX_SETS``."""
+    return (PROCLITICS, ARTICLE_PROCLITICS, _LAM_PREFIXES, SUFFIXES, TEH_SUFFIXES, _PRONOUNS_OR_NONE,
+            EN_SUFFIXES)
 
 
 def _check(
