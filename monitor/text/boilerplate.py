@@ -38,30 +38,61 @@ _IGNORABLE = "\u0640\u064b-\u065f\u0670\u06d6-\u06ed\u200b-\u200f\u0300-\u036f"
 _AD = re.compile(r"\[\s*ads?(?:[_ -]?\d+)?\s*\]", re.IGNORECASE)
 
 
-def _tolerant(phrase: str) -> str:
-    """A regex matching every spelling of ``phrase`` that normalises to it."""
+def _inverse() -> dict[str, set[str]]:
+    """For each folded char, the chars that fold to it (below the CJK blocks)."""
     inverse: dict[str, set[str]] = {}
     for cp, img in _table().items():
         if len(img) == 1 and cp < 0x3000:
             inverse.setdefault(img, set()).add(chr(cp))
-    parts = []
-    for ch in phrase:
-        if ch == " ":
-            parts.append(r"[\s\-_]+")
-            continue
-        chars = {ch, ch.upper(), *inverse.get(ch, ())}
-        parts.append("[" + "".join(re.escape(c) for c in sorted(chars)) + f"][{_IGNORABLE}]*")
-    return "".join(parts)
+    return inverse
+
+
+def _char(ch: str, inverse: dict[str, set[str]]) -> str:
+    """A regex matching every spelling of one char of a marker (and what may follow it unseen)."""
+    if ch == " ":
+        return r"[\s\-_]+"
+    chars = {ch, ch.upper(), *inverse.get(ch, ())}
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + f"][{_IGNORABLE}]*"
+
+
+def _tolerant(phrases: tuple[str, ...]) -> str:
+    """A regex matching every spelling of each of ``phrases`` that normalises to it, the longest phrase
+    when several match. Written as a trie (``اقرا (ايضا|كذلك|…)``): the regex engine skips an alternative
+    on its first char, so a line that starts no marker costs a few char tests, not one per marker."""
+    inverse = _inverse()
+    trie: dict[str, dict] = {}
+    for phrase in phrases:
+        node = trie
+        for ch in phrase:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # the phrase ends here
+
+    def emit(node: dict[str, dict]) -> str:
+        # the end of a phrase last: a longer phrase wins, as in an alternation sorted longest first
+        alts = [_char(ch, inverse) + emit(child) for ch, child in node.items() if ch]
+        if "" in node:
+            alts.append("")
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return emit(trie)
+
+
+def _first_chars(phrases: tuple[str, ...]) -> str:
+    """A char class of every spelling of the phrases' first chars."""
+    inverse = _inverse()
+    chars = {c for p in phrases for c in (p[0], p[0].upper(), *inverse.get(p[0], ()))}
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
 
 
 @lru_cache(maxsize=1)
 def _marker_re() -> re.Pattern[str]:
     """Markers at a line start. The pattern opens with a literal line break so the regex engine
-    scans for it at C speed instead of trying every position (the first line never cuts anyway)."""
-    cut = "|".join(_tolerant(m) for m in sorted(CUT_MARKERS, key=len, reverse=True))
-    tags = "|".join(_tolerant(m) for m in sorted(TAG_MARKERS, key=len, reverse=True))
+    scans for it at C speed instead of trying every position (the first line never cuts anyway), and a
+    lookahead on the markers' first chars drops other lines (blank ones, most text) in one test."""
     lead = r"\n[ \t\u00a0>*#•·\-–—|\[(]*"
-    return re.compile(rf"{lead}(?:(?P<cut>{cut})|(?P<tags>{tags}))(?P<rest>[^\n]*)")
+    first = _first_chars(CUT_MARKERS + TAG_MARKERS)
+    return re.compile(
+        rf"{lead}(?={first})(?:(?P<cut>{_tolerant(CUT_MARKERS)})|(?P<tags>{_tolerant(TAG_MARKERS)}))(?P<rest>[^\n]*)")
 
 
 _TAIL = re.compile(r"^[\s:：.…»>\-–—|)\]]*$")
