@@ -30,7 +30,14 @@ from monitor.rules.expr import (
     SourceNode,
     TermNode,
 )
-from monitor.rules.positional import NearNode, QuantityNode, RegexNode, SentenceNode, literal_prefixes
+from monitor.rules.positional import (
+    NearNode,
+    QuantityNode,
+    RegexNode,
+    SentenceNode,
+    boundary_prefixes,
+    literal_prefixes,
+)
 from monitor.rules.schema import ListBody
 from monitor.rules.terms import TermSyntaxError, TermTable
 from monitor.rules.yamlload import LDict, LList
@@ -287,7 +294,14 @@ class Compiler:
         except (regex.error, ValueError, OverflowError, RecursionError) as exc:
             self.error(line, f"bad regular expression {data!r}: {exc}")
             return None
-        return RegexNode(data, compiled, timeout=REGEX_TIMEOUT, prefixes=None if upper else literal_prefixes(data))
+        node = RegexNode(data, compiled, timeout=REGEX_TIMEOUT, prefixes=None if upper else literal_prefixes(data))
+        starts = None if upper else boundary_prefixes(data)
+        if starts:
+            try:  # the presearcher's stand-in: each match starts where one of these terms has a hit
+                node.required = frozenset(self.table.add(p + "*") for p in starts)
+            except TermSyntaxError:  # a one-letter prefix: no stand-in, the regex runs on every article
+                node.required = None
+        return node
 
     def source(self, data: Any, line: int | None) -> Node | None:
         if not isinstance(data, dict):

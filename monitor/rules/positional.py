@@ -214,6 +214,12 @@ class RegexNode(Node):
     #: literal strings of which every match starts with one (``literal_prefixes``): a field holding
     #: none of them cannot match, and is not searched
     prefixes: tuple[str, ...] | None = None
+    #: term ids (``prefix*``) of which one must occur for the regex to match (``boundary_prefixes``):
+    #: lets the presearcher skip the rule when none did
+    required: frozenset[int] | None = None
+
+    def requires(self, cost: Cost) -> list[frozenset[int]]:
+        return [self.required] if self.required else []
 
     def key(self) -> tuple[Any, ...]:
         return ("R", self.pattern)
@@ -293,6 +299,21 @@ def literal_prefixes(pattern: str) -> tuple[str, ...] | None:
     if parsed.state.flags & (_constants.SRE_FLAG_IGNORECASE | _constants.SRE_FLAG_VERBOSE):
         return None
     return _prefixes(list(parsed))
+
+
+def boundary_prefixes(pattern: str) -> tuple[str, ...] | None:
+    """``literal_prefixes`` when every match also starts on a word boundary (the pattern opens with
+    ``\\b`` or ``^`` and each prefix with a letter or digit): then each match starts where the term
+    ``prefix*`` has a hit, so those terms can stand for the regex in the presearcher."""
+    from re import _constants as c
+    from re import _parser
+
+    prefixes = literal_prefixes(pattern)
+    if not prefixes or not all(p[:1].isalnum() for p in prefixes):
+        return None
+    first = next(iter(_parser.parse(pattern)))
+    anchors = (c.AT_BOUNDARY, c.AT_BEGINNING, c.AT_BEGINNING_STRING)
+    return prefixes if first[0] is c.AT and first[1] in anchors else None
 
 
 def _prefixes(items: list[Any]) -> tuple[str, ...] | None:

@@ -3,11 +3,17 @@ match must start with, so skipping it never loses a match."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.rules.positional import literal_prefixes
+from monitor.models import Article
+from monitor.rules import RuleSet, load_rules
+from monitor.rules.positional import boundary_prefixes, literal_prefixes
+from monitor.text import fold
 
 PATTERNS = [
     r"\b(?:base|air ?base|garrison|outpost|camp|airfield|airstrip|installation)\b",
@@ -44,3 +50,41 @@ def test_every_match_starts_with_a_prefix(text: str, pattern: str) -> None:
     for m in compiled.finditer(text):
         if prefixes is not None:
             assert any(text.startswith(p, m.start()) for p in prefixes), (pattern, text, m)
+
+
+def test_boundary_prefixes_need_a_word_boundary_first() -> None:
+    assert boundary_prefixes(r"\b(drone|uav)s?\b") == ("drone", "uav")
+    assert boundary_prefixes(r"^foo") == ("foo",)
+    for pattern in (r"drone", r"(?:x|y)", r"\b\.x", r"a\bb"):
+        assert boundary_prefixes(pattern) is None, pattern
+
+
+REGEX_RULES = [
+    r"\b(?:base|air ?base|garrison|outpost|camp|airfield)s?\b",
+    r"\b(drone|uav)s?\b",
+    r"\bقاعد(?:ه|ت)",
+    r"^report",
+]
+
+
+@pytest.fixture(scope="module")
+def regex_rules(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
+    folder = tmp_path_factory.mktemp("regex-rules")
+    rules = [{"id": f"rx{i}", "title": "regex", "match": {"regex": p}} for i, p in enumerate(REGEX_RULES)]
+    (folder / "r.yaml").write_text(json.dumps({"rules": rules}, ensure_ascii=False), encoding="utf-8")
+    return load_rules(folder)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["base", "bases", "airbase", "air base", "camp", "drone", "uavs", "UAV",
+                                 "قاعدة", "والقاعدة", "report", "x_base", "based", "abase", ".", ",", "\n",
+                                 "وقاعدتين", "garrison", "outposts"]), max_size=12))
+def test_the_presearcher_never_skips_a_regex_that_matches(regex_rules: RuleSet, words: list[str]) -> None:
+    text = " ".join(words)
+    an = regex_rules.analyse(Article(id="a", title="", content=text))
+    for i, pattern in enumerate(REGEX_RULES):
+        hit = regex.search(pattern, fold(text), regex.UNICODE | regex.V0)
+        matched = f"rx{i}" in {m.rule for m in an.matches}
+        assert matched == bool(hit), (pattern, text)
+        if hit:
+            assert f"rx{i}" in an.evaluated
