@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from operator import itemgetter
+from time import perf_counter
 from typing import Any
 
 from monitor.rules.expr import _MISSING, AllNode, Cost, Ctx, Ev, Node, dedupe
@@ -231,16 +232,45 @@ class RegexNode(Node):
             got = []
             text = ctx.texts[f]
             prefixes = self.prefixes
-            if text and (prefixes is None or any(p in text for p in prefixes)):
-                try:
+            try:
+                if not text:
+                    pass
+                elif self.required is not None:
+                    self._at_hits(ctx, f, text, got)
+                elif prefixes is None or any(p in text for p in prefixes):
                     for m in self.compiled.finditer(text, timeout=self.timeout):
                         got.append((m.start(), m.end()))
                         if len(got) >= self.limit:
                             break
-                except TimeoutError:
-                    ctx.regex_timeouts()
+            except TimeoutError:
+                ctx.regex_timeouts()
             ctx.regex_cache[(self.pattern, f)] = got
         return got
+
+    def _at_hits(self, ctx: Ctx, f: int, text: str, got: list[tuple[int, int]]) -> None:
+        """``finditer``'s matches, found by anchored matches at the hits of the ``required`` prefix
+        terms only: every match starts at one of them (``boundary_prefixes``), so trying them left to
+        right, skipping those inside the previous match, gives the same non-overlapping matches."""
+        hits = ctx.hits
+        starts = sorted({a for tid in self.required & ctx.hit_ids  # type: ignore[operator]
+                         for ff, a, _ in hits[tid] if ff == f})
+        if not starts:
+            return
+        deadline = perf_counter() + self.timeout
+        end = -1
+        match = self.compiled.match
+        for a in starts:
+            if a < end:
+                continue
+            left = deadline - perf_counter()
+            if left <= 0:
+                raise TimeoutError
+            m = match(text, a, timeout=left)
+            if m is not None:
+                got.append((a, m.end()))
+                end = m.end()
+                if len(got) >= self.limit:
+                    break
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         out: list[Ev] | None = None

@@ -88,3 +88,16 @@ def test_the_presearcher_never_skips_a_regex_that_matches(regex_rules: RuleSet, 
         assert matched == bool(hit), (pattern, text)
         if hit:
             assert f"rx{i}" in an.evaluated
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["base", "bases", "air base", "airbase", "camp", "drone", "uav", "x_base",
+                                 "based", "abase", "garrison", ".", ",", "report", "baseball"]), max_size=14))
+def test_matches_found_at_the_prefix_hits_are_finditer_s(regex_rules: RuleSet, words: list[str]) -> None:
+    text = " ".join(words)
+    assert fold(text) == text  # offsets in the original are then offsets in the normalised text
+    an = regex_rules.analyse(Article(id="a", title="", content=text))
+    got = {m.rule: [(e.start, e.end) for e in m.evidence] for m in an.matches}
+    for i, pattern in enumerate(REGEX_RULES):
+        spans = [m.span() for m in regex.finditer(pattern, text, regex.UNICODE | regex.V0)]
+        assert got.get(f"rx{i}", []) == spans[:3], (pattern, text)  # evidence: 3 per term and field
