@@ -11,6 +11,7 @@ folded into it (a line break turns the run's first char into a line break), and 
 letter and a digit. Astral chars are their own image (the table covers the BMP).
 
 ``gaps(text)``: for a normalised string, the number of spaces and line breaks before each position.
+``ClassCounter(lut, n).counts(text, limit)``: the script census of ``monitor.text.lang``.
 
 The scratch buffers are module-level and reused: every call runs to its end holding the GIL (nothing in
 the loop can run Python code), so calls never interleave.
@@ -226,3 +227,47 @@ def gaps(str text):
         i += 1
         p[i] = acc
     return g
+
+
+cdef class ClassCounter:
+    """``counts(text, limit)``: how many of the first ``limit`` chars of ``text`` fall in each class of a
+    per-code-point class array (``lut[min(c, len(lut) - 1)]``): the script census of ``lang``."""
+
+    cdef object _keep
+    cdef const uint8_t* lut
+    cdef Py_ssize_t size
+    cdef Py_ssize_t n_classes
+
+    def __init__(self, const uint8_t[::1] lut, Py_ssize_t n_classes):
+        if lut.shape[0] == 0 or not 0 < n_classes <= 256:
+            raise ValueError("empty class array or bad class count")
+        for i in range(lut.shape[0]):
+            if lut[i] >= n_classes:
+                raise ValueError(f"class {lut[i]} at {i} is not below {n_classes}")
+        self._keep = lut
+        self.lut = &lut[0]
+        self.size = lut.shape[0]
+        self.n_classes = n_classes
+
+    cdef void _count(self, const char_t* data, Py_ssize_t n, Py_ssize_t* counts) noexcept:
+        cdef Py_ssize_t i
+        cdef uint32_t c
+        cdef uint32_t top = <uint32_t>(self.size - 1)
+        for i in range(n):
+            c = data[i]
+            counts[self.lut[c if c < top else top]] += 1
+
+    def counts(self, str text, Py_ssize_t limit):
+        cdef Py_ssize_t counts[256]
+        cdef Py_ssize_t n = min(len(text), max(limit, 0))
+        cdef int kind = PyUnicode_KIND(text)
+        cdef Py_ssize_t k
+        for k in range(self.n_classes):
+            counts[k] = 0
+        if kind == PyUnicode_1BYTE_KIND:
+            self._count(<const uint8_t*>PyUnicode_DATA(text), n, counts)
+        elif kind == PyUnicode_2BYTE_KIND:
+            self._count(<const unsigned short*>PyUnicode_DATA(text), n, counts)
+        else:
+            self._count(<const uint32_t*>PyUnicode_DATA(text), n, counts)
+        return [counts[k] for k in range(self.n_classes)]

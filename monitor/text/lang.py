@@ -12,8 +12,11 @@ Works on the raw text (before normalisation, which folds the Persian letters awa
 from __future__ import annotations
 
 import re
+from itertools import repeat
 
 import numpy as np
+
+from monitor.text.normalize import _CORE
 
 _PERSIAN_CODES = np.array([ord(c) for c in "پچژگیک"], dtype=np.uint32)
 _URDU_CODES = np.array([ord(c) for c in "ٹڈڑںےھ"], dtype=np.uint32)
@@ -35,6 +38,17 @@ _LANGS_OF: dict[str, tuple[str, ...]] = {}
 for _lang, _words in _STOPWORDS.items():
     for _w in _words:
         _LANGS_OF[_w] = (*_LANGS_OF.get(_w, ()), _lang)
+
+# Counting function words without a Python step per word: each gets a byte code (0: not one), the sample
+# becomes a string of codes, and a language's count is the length of that string once the codes of the
+# other words are deleted (``bytes.translate``).
+_WORD_CODE: dict[str, int] = {w: i for i, w in enumerate(sorted(_LANGS_OF), start=1)}
+assert len(_WORD_CODE) < 256
+_NOT_IN: dict[str, bytes] = {
+    lang: bytes([0, *(c for w, c in _WORD_CODE.items() if w not in words)]) for lang, words in _STOPWORDS.items()
+}
+#: ``_WORD`` as a byte table over the Latin-1 lower-cased sample: word chars stay, the rest become spaces.
+_WORD_BYTES = bytes(b if re.fullmatch(_WORD.pattern, chr(b)) else 0x20 for b in range(256))
 
 SAMPLE = 1500
 WORD_SAMPLE = 800
@@ -61,13 +75,26 @@ def _classes() -> np.ndarray:
 
 
 _CLASS = _classes()
+#: The compiled census (``monitor.text._fold.ClassCounter``) when the core is built, else numpy.
+_COUNTER = _CORE.ClassCounter(_CLASS, _OTHER + 1) if _CORE is not None and hasattr(_CORE, "ClassCounter") else None
+
+
+def _script_counts(text: str) -> list[int]:
+    """How many of the first ``SAMPLE`` chars of ``text`` fall in each script class."""
+    if _COUNTER is not None:
+        return _COUNTER.counts(text, SAMPLE)  # type: ignore[no-any-return]
+    codes = np.frombuffer(text[:SAMPLE].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.bincount(_CLASS.take(np.minimum(codes, 0xFFFF)), minlength=_OTHER + 1).tolist()  # type: ignore[no-any-return]
+
+
+def _words(sample: str) -> list[str]:
+    """``_WORD.findall(sample.lower())`` at C speed: chars beyond Latin-1 are not word chars anyway."""
+    return sample.lower().encode("latin-1", "replace").translate(_WORD_BYTES).decode("latin-1").split()
 
 
 def detect_language(text: str) -> str:
     """``ar``, ``fa``, ``ur``, ``en`` (or another code), or ``""`` when unsure."""
-    sample = text[:SAMPLE]
-    codes = np.frombuffer(sample.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    counts = np.bincount(_CLASS.take(np.minimum(codes, 0xFFFF)), minlength=9).tolist()
+    counts = _script_counts(text)
     arabic = counts[_AR] + counts[_FA] + counts[_AR_ONLY] + counts[_UR]
     latin = counts[_LAT]
     if arabic and arabic >= latin:
@@ -75,7 +102,7 @@ def detect_language(text: str) -> str:
         if persian > 3 and persian > counts[_AR_ONLY]:
             # Arabic typed on a Persian keyboard (ی ک throughout) still writes the article ال on about
             # every other word, which Persian almost never does
-            if len(_ARABIC_ARTICLE.findall(sample)) * 4 >= persian:
+            if len(_ARABIC_ARTICLE.findall(text[:SAMPLE])) * 4 >= persian:
                 return "ar"
             return "ur" if counts[_UR] > persian / 4 else "fa"
         return "ar"
@@ -85,13 +112,11 @@ def detect_language(text: str) -> str:
         return top
     if not latin:
         return ""
-    words = _WORD.findall(sample[:WORD_SAMPLE].lower())
+    words = _words(text[:SAMPLE][:WORD_SAMPLE])
     if not words:
         return ""
-    counts = dict.fromkeys(_STOPWORDS, 0)
-    for w in words:
-        for lang in _LANGS_OF.get(w, ()):
-            counts[lang] += 1
+    codes = bytes(map(_WORD_CODE.get, words, repeat(0)))
+    counts = {lang: len(codes.translate(None, other)) for lang, other in _NOT_IN.items()}
     best = max(counts, key=lambda k: counts[k])
     hits = counts[best]
     if best != "en" and (hits < 3 or hits <= 1.5 * counts["en"]):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -136,3 +137,23 @@ def test_pure_python_switch(env: str, expected: str) -> None:
         env={**os.environ, "MONITOR_PURE_PYTHON": env}, capture_output=True, text=True, check=True, cwd=ROOT,
     )
     assert out.stdout.strip() == expected
+
+
+@given(texts)
+@settings(max_examples=500, deadline=None)
+def test_script_counts(raw: str) -> None:
+    lang = importlib.import_module("monitor.text.lang")
+    counter = _fold.ClassCounter(lang._CLASS, lang._OTHER + 1)
+    codes = np.frombuffer(raw[: lang.SAMPLE].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    expected = np.bincount(lang._CLASS.take(np.minimum(codes, 0xFFFF)), minlength=lang._OTHER + 1).tolist()
+    assert counter.counts(raw, lang.SAMPLE) == expected
+    assert counter.counts(raw * 30, lang.SAMPLE) == counter.counts((raw * 30)[: lang.SAMPLE], 10**9)
+
+
+@given(st.lists(st.characters(max_codepoint=0x2100) | st.sampled_from(["İ", "ﬁ", "’", "the ", "de "])).map("".join))
+@settings(max_examples=500, deadline=None)
+def test_language_words(raw: str) -> None:
+    """The byte-table word split of ``lang`` is the regex one (Python code; here with the other fast paths)."""
+    lang = importlib.import_module("monitor.text.lang")
+    assert lang._words(raw) == lang._WORD.findall(raw.lower())
+
