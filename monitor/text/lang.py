@@ -87,7 +87,7 @@ def _script_counts(text: str) -> list[int]:
     return np.bincount(_CLASS.take(np.minimum(codes, 0xFFFF)), minlength=_OTHER + 1).tolist()  # type: ignore[no-any-return]
 
 
-def _words(sample: str) -> list[str]:
+def _latin_words(sample: str) -> list[str]:
     """``_WORD.findall(sample.lower())`` at C speed: chars beyond Latin-1 are not word chars anyway."""
     return sample.lower().encode("latin-1", "replace").translate(_WORD_BYTES).decode("latin-1").split()
 
@@ -112,15 +112,15 @@ def detect_language(text: str) -> str:
         return top
     if not latin:
         return ""
-    words = _words(text[:SAMPLE][:WORD_SAMPLE])
+    words = _latin_words(text[:SAMPLE][:WORD_SAMPLE])
     if not words:
         return ""
     codes = bytes(map(_WORD_CODE.get, words, repeat(0)))
-    counts = {lang: len(codes.translate(None, other)) for lang, other in _NOT_IN.items()}
-    best = max(counts, key=lambda k: counts[k])
-    hits = counts[best]
-    if best != "en" and (hits < 3 or hits <= 1.5 * counts["en"]):
-        best, hits = "en", counts["en"]  # short or mixed Latin text (names, headlines): English
+    per_lang = {lang: len(codes.translate(None, other)) for lang, other in _NOT_IN.items()}
+    best = max(per_lang, key=lambda k: per_lang[k])
+    hits = per_lang[best]
+    if best != "en" and (hits < 3 or hits <= 1.5 * per_lang["en"]):
+        best, hits = "en", per_lang["en"]  # short or mixed Latin text (names, headlines): English
     if hits >= max(1, len(words) // 20) or best == "en":
         return best
     return ""

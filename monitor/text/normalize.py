@@ -27,6 +27,7 @@ is also the fallback where no C compiler exists).
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import unicodedata
@@ -44,10 +45,10 @@ def _compiled_core() -> ModuleType | None:
     if os.environ.get("MONITOR_PURE_PYTHON", "") not in ("", "0"):
         return None
     try:
-        from monitor.text import _fold
+        core = importlib.import_module("monitor.text._fold")
     except ImportError:
         return None
-    return _fold if hasattr(_fold, "Folder") else None
+    return core if hasattr(core, "Folder") else None
 
 
 _CORE = _compiled_core()

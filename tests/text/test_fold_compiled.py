@@ -155,5 +155,5 @@ def test_script_counts(raw: str) -> None:
 def test_language_words(raw: str) -> None:
     """The byte-table word split of ``lang`` is the regex one (Python code; here with the other fast paths)."""
     lang = importlib.import_module("monitor.text.lang")
-    assert lang._words(raw) == lang._WORD.findall(raw.lower())
+    assert lang._latin_words(raw) == lang._WORD.findall(raw.lower())
 
