@@ -33,6 +33,7 @@ cdef extern from "Python.h":
     int PyUnicode_KIND(object o)
     void *PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    int PyUnicode_READY(object o) except -1
     Py_UCS4 PyUnicode_READ(int kind, void *data, Py_ssize_t index) nogil
     char *PyBytes_AS_STRING(object o)
     Py_ssize_t PyBytes_GET_SIZE(object o)
@@ -346,7 +347,7 @@ cdef class Scanner:
             allowed = S_SUFFIXES
         return k if self._in_set(kind, data, end, k, allowed) else -1
 
-    def scan_into(self, str text, bytes mask, f, dict hits):
+    def scan_into(self, str text, mask, f, dict hits):
         """Add the hits of field ``f`` to ``hits`` as ``term id -> [(f, start, end), ...]`` (see ``terms``).
 
         A long text is cut into ``LANES`` segments walked side by side (independent chains of loads, so
@@ -354,9 +355,12 @@ cdef class Scanner:
         the root, so it is in the true state when its segment begins. The lanes' output positions are
         buffered and handled in text order, so the hits come in the same order as one sequential walk.
         """
+        PyUnicode_READY(text)
         cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
         if n == 0:
             return
+        if type(mask) is not bytes:
+            mask = bytes(mask)
         if PyBytes_GET_SIZE(mask) < n:
             raise ValueError("mask shorter than text")
         cdef int kind = PyUnicode_KIND(text)

@@ -177,7 +177,7 @@ class TermTable:
         else:
             self._core = None
             self._build_python()
-            self.scan_into = self.scan_into_python  # type: ignore[method-assign]
+            self.__dict__.pop("scan_into", None)  # back to the class's (Python) scan_into
 
     def _build_python(self) -> None:
         grouped = self._grouped()
@@ -200,16 +200,14 @@ class TermTable:
         self.scan_into(text, normalize_mask(text), 0, hits)
         return {tid: [(a, b) for _, a, b in spans] for tid, spans in hits.items()}
 
-    def scan_into(self, text: str, mask: bytes, f: int, hits: dict[int, list[tuple[int, int, int]]]) -> None:
+    def scan_into_python(self, text: str, mask: bytes, f: int, hits: dict[int, list[tuple[int, int, int]]]) -> None:
         """Add the hits of field ``f`` to ``hits`` as ``term id -> [(f, start, end), ...]``.
 
         ``mask[i]`` is 1 when ``text[i]`` is a letter or digit (``Normalized.mask``): boundary tests on
-        bytes are cheaper than on characters. ``build`` replaces this method on the instance by the
-        compiled scanner's or ``scan_into_python``; before ``build`` there are no hits.
+        bytes are cheaper than on characters. This is the pure-Python scan, over the pyahocorasick
+        automaton; ``scan_into`` is this method unless ``build`` put the compiled scanner's (same results)
+        on the instance. Before ``build`` there are no hits.
         """
-
-    def scan_into_python(self, text: str, mask: bytes, f: int, hits: dict[int, list[tuple[int, int, int]]]) -> None:
-        """``scan_into`` in pure Python, over the pyahocorasick automaton."""
         if not self._built or not text:
             return
         if not self._py_built:
@@ -236,6 +234,8 @@ class TermTable:
                               text)
                 if span is not None:
                     hits.setdefault(tid, []).append((f, *span))
+
+    scan_into = scan_into_python
 
 
 def _affix_sets() -> tuple[frozenset[str], ...]:

@@ -132,6 +132,20 @@ def test_mask_must_cover_the_text() -> None:
     table = table_of("ab")
     with pytest.raises(ValueError):
         table.scan_into("ab ab", b"\x01\x01", 0, {})
+    hits: Hits = {}
+    table.scan_into("ab ab", bytearray(b"\x01\x01\x00\x01\x01"), 0, hits)  # any bytes-like mask
+    assert hits == {0: [(0, 0, 2), (0, 3, 5)]}
+
+
+def test_empty_and_unbuilt_tables() -> None:
+    empty = table_of()
+    assert empty.compiled
+    assert_same(empty, "", "ab", "قاعدة " * 200)
+    unbuilt = T.TermTable()
+    unbuilt.add("ab")
+    hits: Hits = {}
+    unbuilt.scan_into("ab", b"\x01\x01", 0, hits)
+    assert hits == {}
 
 
 @pytest.mark.parametrize("length", [100, 511, 512, 513, 1000, 4099])
