@@ -19,7 +19,7 @@ the loop can run Python code), so calls never interleave.
 
 from cpython.array cimport array, clone
 from libc.stdint cimport int64_t, uint8_t, uint32_t
-from libc.stdlib cimport realloc
+from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy
 
 cdef extern from "Python.h":
@@ -47,6 +47,8 @@ cdef uint32_t* _out = NULL
 cdef int64_t* _pos = NULL
 cdef uint8_t* _msk = NULL
 cdef Py_ssize_t _cap = 0
+#: Scratch above this many chars (13 bytes each) is given back after the call that needed it.
+cdef Py_ssize_t KEEP = 1 << 20
 
 
 cdef int _reserve(Py_ssize_t need) except -1:
@@ -80,6 +82,18 @@ cdef enum:
     LET = 32
     WS = SP | NL
     LETDIG = LET | DIG
+
+
+cdef void _trim_scratch() noexcept:
+    global _out, _pos, _msk, _cap
+    if _cap > KEEP:
+        free(_out)
+        free(_pos)
+        free(_msk)
+        _out = NULL
+        _pos = NULL
+        _msk = NULL
+        _cap = 0
 
 
 cdef struct State:
@@ -206,11 +220,15 @@ cdef class Folder:
         cdef array pos = clone(_Q, m, False)
         if m:
             memcpy(pos.data.as_voidptr, _pos, m * sizeof(int64_t))
-        return PyUnicode_FromKindAndData(4, _out, m), pos, PyBytes_FromStringAndSize(<const char*>_msk, m)
+        out = PyUnicode_FromKindAndData(4, _out, m), pos, PyBytes_FromStringAndSize(<const char*>_msk, m)
+        _trim_scratch()
+        return out
 
     def fold(self, str text):
         """Only the normalised text."""
-        return PyUnicode_FromKindAndData(4, _out, self._fold(text))
+        out = PyUnicode_FromKindAndData(4, _out, self._fold(text))
+        _trim_scratch()
+        return out
 
 
 def gaps(str text):

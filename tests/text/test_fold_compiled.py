@@ -102,6 +102,13 @@ def test_seed_articles(path: Path) -> None:
         assert compiled_path(text) == python_path(text)
 
 
+def test_text_larger_than_the_kept_scratch() -> None:
+    raw = "".join(p.read_text(encoding="utf-8") for p in SEEDS) * 30  # > 2**19 chars: scratch freed after
+    for _ in range(2):
+        assert compiled_path(raw) == python_path(raw)
+    assert compiled_path("بـ4 ﷺ") == python_path("بـ4 ﷺ")
+
+
 def test_normalized_interface() -> None:
     raw = "قاعدةً عسكريّة في بـ4 «عين الأسد» ﷺ"
     norm, pos, mask = FOLDER.run(raw)
