@@ -27,10 +27,12 @@ Python one.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from types import ModuleType
 
 import ahocorasick
 
@@ -53,13 +55,17 @@ _MARKS = re.compile(r"[\u0640\u064b-\u065f\u0670]")
 # key kinds
 NORMAL, TEH, PLURAL = 0, 1, 2
 
-try:
-    from monitor.rules import _scan
-except ImportError:  # the extension is not built (no C compiler): pure Python
-    _scan = None
-else:
-    if not hasattr(_scan, "Scanner"):  # a stale build of an older source
-        _scan = None
+
+def _compiled_core() -> ModuleType | None:
+    """``monitor.rules._scan`` when it is built (from the current source), else None."""
+    try:
+        core = importlib.import_module("monitor.rules._scan")
+    except ImportError:  # the extension is not built (no C compiler): pure Python
+        return None
+    return core if hasattr(core, "Scanner") else None  # not a stale build of an older source
+
+
+_scan = _compiled_core()
 
 #: True when ``TermTable.scan_into`` runs the compiled scanner (``monitor.rules._scan``).
 COMPILED: bool = _scan is not None and os.environ.get("MONITOR_PURE_PYTHON", "") in ("", "0")

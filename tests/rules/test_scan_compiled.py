@@ -133,7 +133,7 @@ def test_mask_must_cover_the_text() -> None:
     with pytest.raises(ValueError):
         table.scan_into("ab ab", b"\x01\x01", 0, {})
     hits: Hits = {}
-    table.scan_into("ab ab", bytearray(b"\x01\x01\x00\x01\x01"), 0, hits)  # any bytes-like mask
+    table.scan_into("ab ab", bytearray(b"\x01\x01\x00\x01\x01"), 0, hits)  # type: ignore[arg-type]  # any bytes-like
     assert hits == {0: [(0, 0, 2), (0, 3, 5)]}
 
 
