@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -176,7 +177,15 @@ class TermTable:
             if _scan is None:
                 raise RuntimeError("monitor.rules._scan is not built (install gcc, then `pip install -e .`)")
             grouped = self._grouped()
-            self._core = core = _scan.Scanner(list(grouped.items()), _affix_sets(), MAX_PREFIX, MAX_SUFFIX)
+            try:
+                core = _scan.Scanner(list(grouped.items()), _affix_sets(), MAX_PREFIX, MAX_SUFFIX)
+            except ValueError as e:  # affixes it cannot pack, or a table too large: the Python scan
+                if compiled:
+                    raise
+                warnings.warn(f"compiled term scan unavailable ({e}); using the Python scan", stacklevel=2)
+                use_c = False
+        if use_c:
+            self._core = core
             self._automaton = None
             self._py_built = False
             self.scan_into = core.scan_into  # type: ignore[method-assign]  # no Python frame per call

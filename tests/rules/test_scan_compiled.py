@@ -187,3 +187,17 @@ def test_generated_texts(text: str, noise: str) -> None:
 @given(st.lists(texts, min_size=8, max_size=20).map("\n".join))
 def test_generated_long_texts(text: str) -> None:
     assert_same(shipped(), text)
+
+
+def test_affixes_it_cannot_pack_fall_back_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    sets = T._affix_sets()
+    monkeypatch.setattr(T, "_affix_sets", lambda: (*sets[:-1], sets[-1] | {"s" * 13}))
+    monkeypatch.setattr(T, "COMPILED", True)
+    table = T.TermTable()
+    table.add("ab")
+    with pytest.raises(ValueError):
+        table.build(compiled=True)
+    with pytest.warns(UserWarning, match="Python scan"):
+        table.build()
+    assert not table.compiled
+    assert table.scan("ab") == {0: [(0, 2)]}
