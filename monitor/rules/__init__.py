@@ -20,10 +20,10 @@ PURE_PYTHON_HINT = ("the compiled matcher cores are not built (no C compiler whe
 def matcher_core() -> str:
     """``compiled`` when normalisation and the term scan run their Cython cores, ``python`` when both run
     the pure-Python fallback (no C compiler at install, or ``MONITOR_PURE_PYTHON=1``), else ``partial``."""
-    from monitor.rules import terms
-    from monitor.text import normalize
+    from monitor.rules.terms import COMPILED as scan_compiled
+    from monitor.text.normalize import COMPILED as fold_compiled
 
-    flags = (bool(getattr(normalize, "COMPILED", False)), bool(getattr(terms, "COMPILED", False)))
+    flags = (fold_compiled, scan_compiled)
     return "compiled" if all(flags) else "partial" if any(flags) else "python"
 
 __all__ = [
