@@ -20,9 +20,9 @@ ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "ca
                  "gov", "sen", "rep", "pres", "st", "vs", "etc", "inc", "ltd", "co", "corp", "jr",
                  "sr", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
 _ABBR = frozenset(ABBREVIATIONS)
+_ABBR_MAX = max(map(len, ABBREVIATIONS))
 # opens with a character class, so the regex engine scans for candidates at C speed
 _END = re.compile(r"[.!?;\n](?:(?<=\n)|[.!?;\"')\]]*(?: |$))")
-_LAST_WORD = re.compile(r"(\w+)\.$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +42,18 @@ def sentence_starts(text: str) -> list[int]:
     """Start offsets of the sentences (the first is 0)."""
     out = [0]
     for m in _END.finditer(text):
-        if text[m.start()] == ".":
-            # a period after a single letter (u.s., j. smith) or an abbreviation does not end a sentence
-            w = _LAST_WORD.search(text, max(0, m.start() - 12), m.start() + 1)
-            if w is not None and ((len(w.group(1)) == 1 and not w.group(1).isdigit()) or w.group(1) in _ABBR):
-                continue
+        i = m.start()
+        if text[i] == "." and i:
+            # a period after a single letter (u.s., j. smith) or an abbreviation does not end a sentence:
+            # look back over the word before it, no further than the longest abbreviation
+            j = i
+            while j and i - j <= _ABBR_MAX and (text[j - 1].isalnum() or text[j - 1] == "_"):
+                j -= 1
+            run = i - j
+            if run and run <= _ABBR_MAX:
+                word = text[j:i]
+                if (run == 1 and not word.isdigit()) or word in _ABBR:
+                    continue
         out.append(m.end())
     return out
 
