@@ -347,7 +347,7 @@ cdef class Scanner:
             allowed = S_SUFFIXES
         return k if self._in_set(kind, data, end, k, allowed) else -1
 
-    def scan_into(self, str text, mask, f, dict hits):
+    def scan_into(self, str text not None, mask, f, dict hits not None):
         """Add the hits of field ``f`` to ``hits`` as ``term id -> [(f, start, end), ...]`` (see ``terms``).
 
         A long text is cut into ``LANES`` segments walked side by side (independent chains of loads, so
@@ -387,7 +387,7 @@ cdef class Scanner:
         cdef Py_ssize_t count[LANES]
         cdef Py_ssize_t seg = n // LANES
         cdef int32_t *ev_x = <int32_t *>malloc(n * sizeof(int32_t))
-        cdef int32_t *ev_end = <int32_t *>malloc(n * sizeof(int32_t))
+        cdef Py_ssize_t *ev_end = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
         if ev_x == NULL or ev_end == NULL:
             free(ev_x)
             free(ev_end)
@@ -412,7 +412,7 @@ cdef class Scanner:
                     xs[j] = x
                     if x & 1 and i >= begin[j]:
                         ev_x[begin[j] + count[j]] = x
-                        ev_end[begin[j] + count[j]] = <int32_t>(i + 1)
+                        ev_end[begin[j] + count[j]] = i + 1
                         count[j] += 1
             for j in range(LANES):
                 x = xs[j]
@@ -421,7 +421,7 @@ cdef class Scanner:
                     x = delta[(x >> 1) + (bmp[c] if c < 0x10000 else self._astral(c))]
                     if x & 1 and i >= begin[j]:
                         ev_x[begin[j] + count[j]] = x
-                        ev_end[begin[j] + count[j]] = <int32_t>(i + 1)
+                        ev_end[begin[j] + count[j]] = i + 1
                         count[j] += 1
             for j in range(LANES):
                 for e in range(begin[j], begin[j] + count[j]):
