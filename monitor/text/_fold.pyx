@@ -289,3 +289,75 @@ cdef class ClassCounter:
         else:
             self._count(<const uint32_t*>PyUnicode_DATA(text), n, counts)
         return [counts[k] for k in range(self.n_classes)]
+
+
+cdef inline bint _closer(Py_UCS4 c) noexcept:
+    return c == 46 or c == 33 or c == 63 or c == 59 or c == 34 or c == 39 or c == 41 or c == 93
+
+
+cdef inline bint _word(Py_UCS4 c) noexcept:
+    return c == 95 or Py_UNICODE_ISALNUM(c)
+
+
+cdef Py_ssize_t _end_after(const char_t* d, Py_ssize_t n, Py_ssize_t i) noexcept:
+    """The end of ``segment._END``'s match at ``i`` (``d[i]`` is one of ``. ! ? ;``), or -1."""
+    cdef Py_ssize_t j = i + 1
+    while j < n and _closer(d[j]):
+        j += 1
+    if j < n and d[j] == 32:
+        return j + 1
+    if j == n:
+        return n
+    if j == n - 1 and d[j] == 10:  # `$` also matches before a final line break
+        return j
+    return -1
+
+
+cdef Py_ssize_t _next(const char_t* d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t* end) noexcept:
+    """The next match of ``segment._END`` from ``i``: its start (``end[0]``: its end), or -1."""
+    cdef char_t c
+    cdef Py_ssize_t e
+    while i < n:
+        c = d[i]
+        if c == 10:
+            end[0] = i + 1
+            return i
+        if c == 46 or c == 33 or c == 63 or c == 59:
+            e = _end_after(d, n, i)
+            if e >= 0:
+                end[0] = e
+                return i
+        i += 1
+    return -1
+
+
+def sentence_starts(str text, abbreviations, Py_ssize_t abbr_max):
+    """``monitor.text.segment.sentence_starts``: the ends of ``segment._END``'s matches (found as
+    ``finditer`` does), less the periods after a single letter or one of ``abbreviations``."""
+    cdef Py_ssize_t n = len(text), i = 0, k, end = 0, run
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef list out = [0]
+    cdef str word
+    while True:
+        if kind == PyUnicode_1BYTE_KIND:
+            i = _next(<const uint8_t*>data, n, i, &end)
+        elif kind == PyUnicode_2BYTE_KIND:
+            i = _next(<const unsigned short*>data, n, i, &end)
+        else:
+            i = _next(<const uint32_t*>data, n, i, &end)
+        if i < 0:
+            return out
+        if i and text[i] == "." and _word(text[i - 1]):
+            # a period after a single letter or an abbreviation does not end a sentence
+            k = i
+            while k and i - k <= abbr_max and _word(text[k - 1]):
+                k -= 1
+            run = i - k
+            if run <= abbr_max:
+                word = text[k:i]
+                if (run == 1 and not word.isdigit()) or word in abbreviations:
+                    i = end
+                    continue
+        out.append(end)
+        i = end

@@ -9,10 +9,12 @@ such as ``2.5``, a single letter with a period (``u.s.``, ``j. smith``) or a lis
 
 from __future__ import annotations
 
+import importlib
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 
 TOKEN_RE = re.compile(r"[^\W_]+")
 #: Lower-case (normalised) abbreviations whose period does not end a sentence.
@@ -21,6 +23,18 @@ ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "ca
                  "sr", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
 _ABBR = frozenset(ABBREVIATIONS)
 _ABBR_MAX = max(map(len, ABBREVIATIONS))
+
+
+def _core() -> ModuleType | None:
+    from monitor.text.normalize import COMPILED
+
+    if not COMPILED:
+        return None
+    core = importlib.import_module("monitor.text._fold")
+    return core if hasattr(core, "sentence_starts") else None  # a stale build: the Python path
+
+
+_CORE = _core()
 # opens with a character class, so the regex engine scans for candidates at C speed
 _END = re.compile(r"[.!?;\n](?:(?<=\n)|[.!?;\"')\]]*(?: |$))")
 
@@ -40,6 +54,13 @@ def tokens(text: str) -> Iterator[Span]:
 
 def sentence_starts(text: str) -> list[int]:
     """Start offsets of the sentences (the first is 0)."""
+    if _CORE is not None:
+        return _CORE.sentence_starts(text, _ABBR, _ABBR_MAX)  # type: ignore[no-any-return]
+    return _sentence_starts(text)
+
+
+def _sentence_starts(text: str) -> list[int]:
+    """``sentence_starts`` in Python (the fallback where the compiled core is not built)."""
     out = [0]
     for m in _END.finditer(text):
         i = m.start()
