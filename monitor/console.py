@@ -49,12 +49,13 @@ class Console:
         if components.poller:
             self.say(f"  feeds     {handles.feeds} from {settings.feeds}")
         if components.worker:
-            from monitor.rules import PURE_PYTHON_HINT, matcher_core
+            from monitor.rules import matcher_core, matcher_hint
 
             core = matcher_core()
             self.say(f"  rules     {rules_count} from {settings.rules} (matcher: {core})")
-            if core != "compiled":
-                self.say(f"  note      {PURE_PYTHON_HINT}")
+            hint = matcher_hint(core)
+            if hint:
+                self.say(f"  note      {hint}")
         if handles.api_url:
             auth = "bearer token required" if settings.api_token else "no token set: loopback only"
             self.say(f"  api       {handles.api_url}/api/v1/alerts  ({auth})")

@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from monitor.models import Article, Match
-from monitor.rules import PURE_PYTHON_HINT, RuleSet, RulesInvalid, article_from, load_rules, matcher_core
+from monitor.rules import RuleSet, RulesInvalid, article_from, load_rules, matcher_core, matcher_hint
 from monitor.rules.examples import run_examples
 
 
@@ -74,8 +74,9 @@ def check(folder: Path | None) -> None:
         click.echo(f"note: {len(always)} rule(s) have no required term and run on every article: "
                    f"{', '.join(always[:10])}{' …' if len(always) > 10 else ''}", err=True)
     core = matcher_core()
-    if core != "compiled":
-        click.echo(f"note: {PURE_PYTHON_HINT}", err=True)
+    hint = matcher_hint(core)
+    if hint:
+        click.echo(f"note: {hint}", err=True)
     click.echo(f"{len(rs.rules)} rules{extra}, {len(rs.lists)} lists OK (matcher: {core})")
 
 

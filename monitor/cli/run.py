@@ -38,10 +38,11 @@ def _kafka_ready(settings: Settings) -> Any:
 def _load_rules(settings: Settings, console: Console) -> Any:
     import logging
 
-    from monitor.rules import PURE_PYTHON_HINT, RulesInvalid, load_rules, matcher_core
+    from monitor.rules import RulesInvalid, load_rules, matcher_core, matcher_hint
 
-    if matcher_core() != "compiled":
-        logging.getLogger("monitor.rules").warning(PURE_PYTHON_HINT)
+    hint = matcher_hint(matcher_core())
+    if hint:
+        logging.getLogger("monitor.rules").warning(hint)
     try:
         return load_rules(settings.rules)
     except RulesInvalid as exc:
