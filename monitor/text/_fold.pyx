@@ -14,7 +14,9 @@ letter and a digit. Astral chars are their own image (the table covers the BMP).
 ``ClassCounter(lut, n).counts(text, limit)``: the script census of ``monitor.text.lang``.
 
 The scratch buffers are module-level and reused: every call runs to its end holding the GIL (nothing in
-the loop can run Python code), so calls never interleave.
+the loop can run Python code), so calls never interleave; the results are copied out of the scratch into
+str and bytes objects (which allocate without running the garbage collector, hence no finalizer and no
+thread switch) before anything else is allocated.
 """
 
 from cpython.array cimport array, clone
@@ -217,12 +219,16 @@ cdef class Folder:
         """``(normalised text, pos, mask)``: ``pos[j]`` the original position of char ``j`` (``array('q')``),
         ``mask[j]`` 1 when char ``j`` is a letter or digit."""
         cdef Py_ssize_t m = self._fold(text)
+        # copy the scratch out into objects the garbage collector does not track (str, bytes) first: an
+        # array allocation may run a collection, whose finalizers may let another thread reuse the scratch
+        folded = PyUnicode_FromKindAndData(4, _out, m)
+        mask = PyBytes_FromStringAndSize(<const char*>_msk, m)
+        cdef bytes raw_pos = PyBytes_FromStringAndSize(<const char*>_pos, m * sizeof(int64_t))
+        _trim_scratch()
         cdef array pos = clone(_Q, m, False)
         if m:
-            memcpy(pos.data.as_voidptr, _pos, m * sizeof(int64_t))
-        out = PyUnicode_FromKindAndData(4, _out, m), pos, PyBytes_FromStringAndSize(<const char*>_msk, m)
-        _trim_scratch()
-        return out
+            memcpy(pos.data.as_voidptr, <const char*>raw_pos, m * sizeof(int64_t))
+        return folded, pos, mask
 
     def fold(self, str text):
         """Only the normalised text."""
