@@ -132,13 +132,22 @@ class AnyNode(Node):
     children: list[Node]
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        # the first alternative that holds decides, and its evidence is reported (sibling terms and
-        # lists are merged into the first child, so a plain list of terms reports all its hits)
+        # every alternative that holds contributes its evidence: inside `near` or `sentence`, any of
+        # them may be the one next to the other items (sibling terms and lists are merged into one child)
+        out: list[Ev] | None = None
+        shared = True  # ``out`` is still a child's memoised result: copy before extending
         for child in self.children:
             r = child.run(ctx, fields)
-            if r is not None:
-                return r
-        return None
+            if r is None:
+                continue
+            if out is None:
+                out = r
+            else:
+                if shared:
+                    out = list(out)
+                    shared = False
+                out += r
+        return out
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         if type(self) is not AnyNode:

@@ -181,3 +181,16 @@ def test_traps_expressible(tmp_path: Path) -> None:
     assert not fires("وأطلق المسلحون أكثر من 150 صاروخ على القواعد الأمريكية وقاعدة عين الأسد")
     assert not fires("Rockets hit a Russian base in Syria.")
     assert not fires("أقيم حفل تسليم قاعدة عسكرية بحضور صواريخ الدفاع الجوي")
+
+
+def test_any_inside_near_takes_every_alternative_that_holds(tmp_path: Path) -> None:
+    # `drone` occurs, but far from the base; `rocket` is the alternative next to it
+    (tmp_path / "r.yaml").write_text(
+        "id: near-any\ntitle: t\nmatch:\n  near: [{any: [drone, {regex: '\\brockets?\\b'}]}, base]\n"
+        "  within: 3\n",
+        encoding="utf-8")
+    rs = load_rules(tmp_path)
+    text = "A drone was seen over the city on Monday, officials said. Later a rocket hit the base."
+    m = rs.match(Article(id="a", title="", content=text))
+    assert rules_of(m) == {"near-any"}
+    assert {e.matched for e in m[0].evidence} >= {"rocket", "base"}
