@@ -50,6 +50,13 @@ class Metrics:
             "Unix time of each configured feed's last successful fetch (alert on time() - this).",
             ["feed"], namespace=NS, registry=r,
         )
+        self.feed_last_new_article = Gauge(
+            "feed_last_new_article_timestamp_seconds",
+            "Unix time of each feed's last poll that published a new article (alert on time() - this: a "
+            "feed that fetches fine but has published nothing new for long is broken or abandoned; unset "
+            "until the feed's first new article).",
+            ["feed"], namespace=NS, registry=r,
+        )
         self.feeds_configured = Gauge(
             "feeds_configured", "Enabled feeds in the feeds file.", namespace=NS, registry=r,
         )

@@ -117,6 +117,8 @@ class Poller:
             st = self.states[f.key]
             if st.last_success is not None:
                 self.metrics.feed_last_success.labels(f.name).set(st.last_success)
+            if st.last_new is not None:
+                self.metrics.feed_last_new_article.labels(f.name).set(st.last_new)
             due = initial_due(self.policy, next_due=st.next_due, retry_until=st.retry_until,
                               configured=f.interval, now=now)
             heap.append((due, i, f.key))
@@ -270,6 +272,8 @@ class Poller:
                 log.info("feed %s recovered after %d failed polls", feed.name, self.states[feed.key].errors)
             st = self._succeeded(feed, st, now, read, outcome)
             self.metrics.feed_last_success.labels(feed.name).set(now)
+            if outcome.new:
+                self.metrics.feed_last_new_article.labels(feed.name).set(now)
         if st.errors and (st.errors == 1 or st.errors % 10 == 0):  # the first failure, then every 10th
             why = read.error
             if why is None and read.parsed is not None:
@@ -293,6 +297,8 @@ class Poller:
             "interval": nxt.interval, "rate": nxt.rate, "retry_until": None, "polls": st.polls + 1,
             "next_due": nxt.next_due,
         }
+        if outcome.new:
+            update["last_new"] = now
         if outcome.failed_publish == 0:  # advance validators only when every new article was acked
             f = read.fetch
             if f.status == "ok":

@@ -33,6 +33,7 @@ class FeedState(BaseModel):
     items: list[str] | None = None  # digests of the last fully handled body's items (delta parsing)
     last_attempt: float | None = None
     last_success: float | None = None
+    last_new: float | None = None  # the last successful poll that published at least one new article
     last_status: str = ""
     errors: int = 0
     interval: float | None = None

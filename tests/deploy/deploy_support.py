@@ -30,6 +30,7 @@ PENDING_METRICS: dict[str, str] = {}
 SEED_RUN_LABELLED = {
     "monitor_fetches",
     "monitor_feed_last_success_timestamp_seconds",
+    "monitor_feed_last_new_article_timestamp_seconds",
     "monitor_articles_processed",
     "monitor_rule_matches",
     "monitor_alerts_raised",

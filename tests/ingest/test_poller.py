@@ -138,6 +138,10 @@ async def test_publish_consume_and_no_republish(feed_server: tuple[FeedServer, s
     assert metrics.articles_duplicate._value.get() == 10
     assert metrics.fetches.labels("not_modified")._value.get() == 1
     assert metrics.feed_last_success.labels("f")._value.get() > 0
+    # the last poll that published something: `more` (one new article); the later polls published none
+    last_new = metrics.feed_last_new_article.labels("f")._value.get()
+    assert 0 < last_new <= metrics.feed_last_success.labels("f")._value.get()
+    assert poller.states[feed.key].last_new == last_new
     headers = [h for _, h, _ in fs.requests]
     assert "If-None-Match" not in headers[0] and all("If-None-Match" in h for h in headers[1:-1])
 
