@@ -220,6 +220,8 @@ class Compiler:
             items = self.items(data["sentence"], kl.get("sentence", line), "sentence")
             if _count(data["sentence"]) < 2:
                 self.error(kl.get("sentence", line), "`sentence` needs at least two items")
+            elif items and all(type(i) is NoneNode for i in items):
+                self.error(kl.get("sentence", line), "`sentence` needs an item besides `{none: ...}`")
             parts.append(SentenceNode(items))
         if "quantity" in data:
             q = self.quantity(data["quantity"], kl.get("quantity", line))
@@ -251,6 +253,10 @@ class Compiler:
         items = self.items(data["near"], kl.get("near", line), "near")
         if _count(data["near"]) < 2:
             self.error(kl.get("near", line), "`near` needs at least two items")
+        if any(type(i) is NoneNode for i in items):
+            self.error(kl.get("near", line), "`none` cannot be an item of `near` (it has no position); "
+                       "exclude per sentence (`sentence: [..., {none: [...]}]`) or for the article "
+                       "(`none:` beside the `near`)")
         within = data.get("within", DEFAULT_WITHIN)
         if isinstance(within, bool) or not isinstance(within, int) or within < 0:
             self.error(kl.get("within", line), f"`within` must be a whole number of words >= 0, not {within!r}")

@@ -14,7 +14,7 @@ from operator import itemgetter
 from time import perf_counter
 from typing import Any
 
-from monitor.rules.expr import _MISSING, AllNode, Cost, Ctx, Ev, Node, dedupe
+from monitor.rules.expr import _MISSING, AllNode, Cost, Ctx, Ev, Node, NoneNode, dedupe
 from monitor.rules.terms import word_end
 from monitor.text.numbers import number_after, number_before
 
@@ -124,16 +124,45 @@ class NearNode(AllNode):
 
 @dataclass(eq=False)
 class SentenceNode(AllNode):
-    """Every item inside one sentence."""
+    """Every item inside one sentence; an item ``{none: X}`` rules out the sentences where X occurs (a
+    sentence holding every other item and no hit of X). An X that holds without a position (``source``,
+    ``language``) rules out every sentence."""
+
+    def _parts(self) -> tuple[list[Node], list[Node]]:
+        """(items, exclusions): the children, and what the ``none`` children exclude."""
+        parts = self.__dict__.get("_split")
+        if parts is None:
+            items = [c for c in self.children if type(c) is not NoneNode]
+            excluded = [g for c in self.children if type(c) is NoneNode for g in c.children]  # type: ignore[attr-defined]
+            parts = self.__dict__["_split"] = (items, excluded)
+        return parts  # type: ignore[no-any-return]
+
+    def _sentences(self, ctx: Ctx, fields: frozenset[int]) -> tuple[list[dict[tuple[int, int], list[Ev]]], set[tuple[int, int]]] | None:
+        """Each item's hits by sentence, and the sentences holding every item and no exclusion."""
+        items, excluded = self._parts()
+        keyed = []
+        for child in items:
+            r = child.run(ctx, fields)
+            if not r:
+                return None
+            keyed.append(_by_sentence(ctx, r))
+        common = set(keyed[0]).intersection(*keyed[1:])
+        for child in excluded:
+            if not common:
+                break
+            r = child.run(ctx, fields)
+            if r is None:
+                continue
+            if not r:  # holds, but nowhere in particular: no sentence is free of it
+                return keyed, set()
+            common.difference_update(_by_sentence(ctx, r))
+        return keyed, common
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        per_item = _all_children(self, ctx, fields)
-        if per_item is None:
+        got = self._sentences(ctx, fields)
+        if got is None or not got[1]:
             return None
-        keyed = [_by_sentence(ctx, evs) for evs in per_item]
-        common = set(keyed[0]).intersection(*keyed[1:])
-        if not common:
-            return None
+        keyed, common = got
         order = sorted(common)
         return [ev for d in keyed for key in order for ev in d[key]]
 
@@ -142,11 +171,8 @@ class SentenceNode(AllNode):
         got = ctx.memo.get((id(self), fields), _MISSING)
         if got is not _MISSING:
             return got is not None
-        per_item = _all_children(self, ctx, fields)
-        if per_item is None:
-            return False
-        keyed = [_by_sentence(ctx, evs) for evs in per_item]
-        return not set(keyed[0]).isdisjoint(set(keyed[1]).intersection(*keyed[2:]))
+        found = self._sentences(ctx, fields)
+        return found is not None and bool(found[1])
 
     def uses_sentences(self) -> bool:
         return True

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.models import Article
-from monitor.rules import RuleSet, load_rules
+from monitor.rules import RuleSet, RulesInvalid, load_rules
 
 
 def art(content: str = "", title: str = "", **kw: object) -> Article:
@@ -194,3 +194,34 @@ def test_any_inside_near_takes_every_alternative_that_holds(tmp_path: Path) -> N
     m = rs.match(Article(id="a", title="", content=text))
     assert rules_of(m) == {"near-any"}
     assert {e.matched for e in m[0].evidence} >= {"rocket", "base"}
+
+
+def test_none_inside_sentence_rules_out_only_that_sentence(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "id: s\ntitle: t\nmatch:\n  sentence: [rocket, base, {none: [\"last week\", {language: fr}]}]\n",
+        encoding="utf-8")
+    rs = load_rules(tmp_path)
+    background = "Talks opened on Monday. A rocket hit the base last week."
+    assert rs.match(art(background)) == []  # the only rocket+base sentence is background
+    both = "A rocket hit the base on Tuesday. A rocket had hit the base last week too."
+    m = rs.match(art(both))
+    assert rules_of(m) == {"s"}
+    assert {(e.start, e.end) for e in m[0].evidence} == {(2, 8), (17, 21)}  # the first sentence only
+    assert rules_of(rs.match(art("A rocket hit the base."))) == {"s"}
+
+
+def test_a_positionless_exclusion_rules_out_every_sentence(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "id: s\ntitle: t\nmatch:\n  sentence: [rocket, base, {none: {language: en}}]\n", encoding="utf-8")
+    assert load_rules(tmp_path).match(art("A rocket hit the base.")) == []
+
+
+@pytest.mark.parametrize(("match", "message"), [
+    ("near: [rocket, {none: [base]}]", "`none` cannot be an item of `near`"),
+    ("sentence: [{none: [base]}, {none: [rocket]}]", "needs an item besides"),
+])
+def test_misplaced_none_is_reported(tmp_path: Path, match: str, message: str) -> None:
+    (tmp_path / "r.yaml").write_text(f"id: s\ntitle: t\nmatch:\n  {match}\n", encoding="utf-8")
+    with pytest.raises(RulesInvalid) as exc:
+        load_rules(tmp_path)
+    assert any(message in e.message and e.line == 4 for e in exc.value.errors), exc.value.errors
