@@ -7,8 +7,6 @@ reloads a folder when it changes. The format is documented in ``docs/rules.md``.
 says whether the compiled cores (normalisation, term scan; see ``setup.py``) are in use.
 """
 
-import os
-
 # first: importing it decides, before anything imports them, whether the evaluator's modules come from
 # their compiled build or their sources (see monitor.rules.compiled)
 from monitor.rules.compiled import STALE, evaluator_compiled
@@ -28,7 +26,9 @@ def matcher_hint(core: str) -> str | None:
     """What to tell the user about a ``matcher_core()`` value (None for ``compiled``)."""
     if core == "compiled":
         return None
-    if core == "python" and os.environ.get("MONITOR_PURE_PYTHON"):
+    from monitor.text.normalize import PURE_PYTHON
+
+    if core == "python" and PURE_PYTHON:
         return "MONITOR_PURE_PYTHON is set: matching runs the pure-Python fallback, a few times slower"
     return PURE_PYTHON_HINT if core == "python" else PARTIAL_HINT
 

@@ -15,7 +15,6 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -43,7 +42,7 @@ def _fresh(name: str, py: Path, recorded: dict[str, str]) -> bool:
 def load_fresh() -> list[str]:
     """Import from source every evaluator module whose compiled build is stale (or all of them under
     ``MONITOR_PURE_PYTHON``); returns the stale ones."""
-    pure = bool(os.environ.get("MONITOR_PURE_PYTHON"))
+    from monitor.text.normalize import PURE_PYTHON as pure
     recorded = _recorded()
     package = sys.modules[__package__ or "monitor.rules"]
     stale = []

@@ -28,7 +28,6 @@ Python one.
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from monitor.text.affixes import (
     TEH_SUFFIXES,
     is_arabic,
 )
-from monitor.text.normalize import _codes, fold, word_mask
+from monitor.text.normalize import PURE_PYTHON, _codes, fold, word_mask
 
 _PRONOUNS_OR_NONE = frozenset({"", "ه", "ها", "هم", "هما", "هن", "نا", "كم", "كما", "كن", "ي"})
 _LAM_PREFIXES = frozenset({"ل", "ول", "فل"})
@@ -69,7 +68,7 @@ def _compiled_core() -> ModuleType | None:
 _scan = _compiled_core()
 
 #: True when ``TermTable.scan_into`` runs the compiled scanner (``monitor.rules._scan``).
-COMPILED: bool = _scan is not None and os.environ.get("MONITOR_PURE_PYTHON", "") in ("", "0")
+COMPILED: bool = _scan is not None and not PURE_PYTHON
 
 
 class TermSyntaxError(ValueError):

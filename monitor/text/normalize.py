@@ -39,10 +39,14 @@ from typing import Any
 
 import numpy as np
 
+#: ``MONITOR_PURE_PYTHON`` set (to anything but ``0``) when monitor was imported: every compiled core of
+#: the matcher (here, ``monitor.rules.terms``, ``monitor.rules.compiled``) runs its pure-Python twin.
+PURE_PYTHON: bool = os.environ.get("MONITOR_PURE_PYTHON", "") not in ("", "0")
+
 
 def _compiled_core() -> ModuleType | None:
     """The compiled core, unless it is missing, stale (no ``Folder``) or turned off."""
-    if os.environ.get("MONITOR_PURE_PYTHON", "") not in ("", "0"):
+    if PURE_PYTHON:
         return None
     try:
         core = importlib.import_module("monitor.text._fold")
