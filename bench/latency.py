@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 from monitor.alerting import keys  # noqa: E402
 from monitor.alerting.model import Filter, RedisTarget, SubscriptionSpec  # noqa: E402
 from monitor.alerting.store import Store  # noqa: E402
+from monitor.broker import ensure_topics  # noqa: E402
 from monitor.embedded import EmbeddedServices  # noqa: E402
-from monitor.kafka import ensure_topics  # noqa: E402
 from monitor.models import Article  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
 

@@ -24,8 +24,8 @@ from aiohttp import web
 
 from monitor.alerting.recent import RecentAlerts
 from monitor.api.app import ApiDeps, make_app
-from monitor.console import Console
-from monitor.kafka import make_producer
+from monitor.broker import make_producer
+from monitor.cli.console import Console
 from monitor.metrics import METRICS
 from monitor.settings import Settings
 
@@ -99,7 +99,7 @@ class MonitorService(mode.Service):
         if self.components.api:
             await self._start_api(recent)
         if self.components.lag:
-            from monitor.stream.lag import LagSampler
+            from monitor.lag import LagSampler
 
             sampler = LagSampler(s)
             self.h.tasks["lag"] = asyncio.create_task(sampler.run(), name="lag")
@@ -133,8 +133,8 @@ class MonitorService(mode.Service):
         self.h.stoppers.append(("api", runner.cleanup))
 
     async def _start_alerter(self, recent: RecentAlerts) -> None:
+        from monitor.alerting.consumer import AlertConsumer
         from monitor.alerting.service import AlertService
-        from monitor.stream.alerter import AlertConsumer
 
         service = AlertService(self.settings, redis=self.h.redis, metrics=METRICS)
         consumer = AlertConsumer(

@@ -25,10 +25,10 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from monitor.alerting.recent import RecentAlerts
-from monitor.kafka import make_consumer
+from monitor.broker import make_consumer
 from monitor.metrics import METRICS, Metrics
 from monitor.models import Alert
-from monitor.processing import Record, dead_letter
+from monitor.process.core import Record, dead_letter
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)

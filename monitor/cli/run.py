@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from monitor import logs
-from monitor.console import Console
+from monitor.cli.console import Console
 from monitor.runtime import Components, MonitorService
 from monitor.settings import Settings
 
@@ -113,7 +113,7 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
     import faust
     import mode
 
-    from monitor.kafka import KafkaSetupError, preflight
+    from monitor.broker import KafkaSetupError, preflight
     from monitor.metrics import METRICS
 
     try:
@@ -128,10 +128,10 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
     rules_count = 0
     app = None
     if components.worker:
-        from monitor.app import build_app
-        from monitor.processing import Processor
+        from monitor.process.agent import install_processor
+        from monitor.process.core import Processor
+        from monitor.process.faust_app import build_app
         from monitor.rules import RuleWatcher
-        from monitor.stream.processor import install_processor
 
         rules_count = sum(1 for r in ruleset.rules if r.enabled)
         METRICS.rules_loaded.set(rules_count)
@@ -144,7 +144,7 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
         watcher = RuleWatcher(settings.rules, on_error=on_error)
         app, topics = build_app(settings)
         from monitor.cluster import Clustering
-        from monitor.events import EventAlerts
+        from monitor.process.policy import EventAlerts
 
         processor = Processor(ruleset, policy=EventAlerts(Clustering.from_settings(settings, track_volume=False)))
         install_processor(app, topics, processor, settings, watcher=watcher)

@@ -1,4 +1,4 @@
-"""The processor agent: thin glue between the ``articles`` topic and ``monitor.processing``.
+"""The processor agent: thin glue between the ``articles`` topic and ``monitor.process.core``.
 
 It takes events in small batches (``worker_batch`` within ``worker_batch_within`` seconds), hands each
 record to ``Processor.process`` and sends what comes back: alerts to ``alerts`` (key: alert id), bad
@@ -17,9 +17,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from monitor.app import MonitorApp, Topics
 from monitor.metrics import METRICS, Metrics
-from monitor.processing import Outcome, Processor, Record, RetryLater
+from monitor.process.core import Outcome, Processor, Record, RetryLater
+from monitor.process.faust_app import MonitorApp, Topics
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -124,7 +124,7 @@ class VolumeRules:
 
 
 class EventAlerts:
-    """An ``AlertPolicy`` (see ``monitor.processing``) that raises one alert per (rule set, event), and
+    """An ``AlertPolicy`` (see ``monitor.process.core``) that raises one alert per (rule set, event), and
     the alerts of volume rules."""
 
     def __init__(self, clustering: Clustering, metrics: Metrics = METRICS) -> None:

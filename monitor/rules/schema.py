@@ -108,7 +108,7 @@ class VolumeSpec(Spec):
     Frequency: ``min_articles`` matching articles from ``min_sources`` distinct sources ``within`` T.
     Spike: matches ``within`` T at least ``spike`` times their mean per T over ``baseline`` before it,
     and at least ``min_count``. Exactly one of ``min_articles`` and ``spike``. Durations in seconds.
-    Evaluated by the processor (``monitor.events``); unused by the matcher.
+    Evaluated by the processor (``monitor.process.policy``); unused by the matcher.
     """
 
     key: str = "rule"

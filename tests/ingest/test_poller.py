@@ -20,10 +20,10 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
+from monitor.broker import ensure_topics, make_consumer, make_producer
 from monitor.ingest.feeds import FeedConfig
 from monitor.ingest.fetch import make_session
 from monitor.ingest.poller import Poller
-from monitor.kafka import ensure_topics, make_consumer, make_producer
 from monitor.metrics import Metrics
 from monitor.models import Article
 from monitor.settings import Settings

@@ -11,12 +11,12 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from monitor.alerting.consumer import AlertConsumer
 from monitor.alerting.recent import RecentAlerts
-from monitor.kafka import ensure_topics, make_producer
+from monitor.broker import ensure_topics, make_producer
 from monitor.metrics import Metrics
 from monitor.models import Alert, Article, Match
 from monitor.settings import Settings
-from monitor.stream.alerter import AlertConsumer
 from tests.helpers import read_topic
 
 pytestmark = pytest.mark.integration

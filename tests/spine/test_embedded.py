@@ -7,8 +7,8 @@ import asyncio
 import psutil
 import redis
 
+from monitor.broker import ensure_topics, make_consumer, make_producer
 from monitor.embedded import EmbeddedServices
-from monitor.kafka import ensure_topics, make_consumer, make_producer
 from monitor.settings import Settings
 
 

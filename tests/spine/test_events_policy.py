@@ -8,10 +8,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.cluster import Clustering, MemoryStore
-from monitor.events import EventAlerts, merge_rule_sets
 from monitor.metrics import Metrics
 from monitor.models import Article, Evidence, Match
-from monitor.processing import Processor, Record
+from monitor.process.core import Processor, Record
+from monitor.process.policy import EventAlerts, merge_rule_sets
 from monitor.rules import load_rules
 from tests.helpers import ROOT
 

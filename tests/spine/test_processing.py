@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.metrics import Metrics
 from monitor.models import Alert, Article, DeadLetter, Match
-from monitor.processing import Processor, Record
+from monitor.process.core import Processor, Record
 
 
 @dataclass
@@ -101,7 +101,7 @@ def test_an_exception_in_the_engine_dead_letters_the_article_and_the_next_one_is
 def test_an_outage_of_redis_is_retried_not_dead_lettered(metrics):
     import redis.exceptions
 
-    from monitor.processing import RetryLater
+    from monitor.process.core import RetryLater
 
     class RedisDown(KeywordRules):
         def analyse(self, article: Article) -> FakeAnalysis:
@@ -114,7 +114,7 @@ def test_an_outage_of_redis_is_retried_not_dead_lettered(metrics):
 async def test_the_agent_retries_the_batch_until_the_dependency_is_back(metrics):
     import redis.exceptions
 
-    from monitor.stream.processor import _process_with_retry
+    from monitor.process.agent import _process_with_retry
 
     class Flaky(KeywordRules):
         failures = 2

@@ -11,10 +11,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.cluster import Clustering, FrequencySpec, MemoryStore, SpikeSpec
-from monitor.events import EventAlerts
 from monitor.metrics import Metrics
 from monitor.models import Alert, Article
-from monitor.processing import Processor, Record
+from monitor.process.core import Processor, Record
+from monitor.process.policy import EventAlerts
 from monitor.rules import RulesInvalid, load_rules
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
