@@ -4,7 +4,7 @@ Shape (top level is a mapping with one key, ``feeds``)::
 
     feeds:
       - url: https://example.org/rss      # required, http(s) only
-        name: example                      # default: the URL's host; unique in the file
+        name: example                      # default: derived from the URL (see derive_names), unique
         interval: 300                      # seconds; default Settings.poll_interval
         language: ar                       # hint; default: the feed's declared language
         tags: [gulf, wire]
@@ -13,7 +13,8 @@ Shape (top level is a mapping with one key, ``feeds``)::
 
 String values may hold ``${NAME}`` placeholders, replaced from the ``variables`` mapping the caller
 passes (``monitor run`` passes ``MONITOR_API``); an unknown placeholder is an error. Unknown keys, a
-wrong type, a duplicate name or URL are errors too. ``load_feeds`` collects every error, each as
+wrong type, a duplicate URL, or a name the user wrote twice are errors too; a name left out is derived
+(``derive_names``: the host, else host and path) and never collides. ``load_feeds`` collects every error, each as
 ``"file:line: message"``, and raises them together in ``FeedsInvalid`` (not retryable: fix the file).
 """
 
@@ -153,30 +154,62 @@ def parse_feeds(text: str, filename: str, variables: Mapping[str, str] = _EMPTY)
         err(items_node or root, "'feeds' must be a list of feeds")
         raise FeedsInvalid(errors)
 
-    feeds: list[FeedConfig] = []
+    feeds: list[tuple[FeedConfig, bool]] = []  # (feed, name written by the user)
     names: dict[str, int] = {}
     urls: dict[str, int] = {}
     for item in items_node.value:
-        feed = _one_feed(item, loader, variables, err)
-        if feed is None:
+        got = _one_feed(item, loader, variables, err)
+        if got is None:
             continue
+        feed, named = got
         line = item.start_mark.line + 1
-        if feed.name in names:
+        if named and feed.name in names:
             err(item, f"duplicate feed name {feed.name!r} (first at line {names[feed.name]})")
         elif feed.url in urls:
             err(item, f"duplicate feed url {feed.url!r} (first at line {urls[feed.url]})")
         else:
-            names[feed.name] = line
+            if named:
+                names[feed.name] = line
             urls[feed.url] = line
-            feeds.append(feed)
+            feeds.append((feed, named))
     if errors:
         raise FeedsInvalid(errors)
-    return feeds
+    return derive_names(feeds)
+
+
+def derive_names(feeds: list[tuple[FeedConfig, bool]]) -> list[FeedConfig]:
+    """Give every feed without a written name a unique one, never one the user wrote.
+
+    The first choice is the host (``example.org``) when no other unnamed feed shares it; then host and
+    path (``example.org/rss/world``, with the query when there is one); then that with ``-2``, ``-3``, …
+    in file order. A file whose feeds are all on different hosts keeps the host names it always had.
+    """
+    taken = {f.name for f, named in feeds if named}
+    unnamed = [f for f, named in feeds if not named]
+    hosts: dict[str, int] = {}
+    for f in unnamed:
+        hosts[f.name] = hosts.get(f.name, 0) + 1
+    out: list[FeedConfig] = []
+    for f, named in feeds:
+        if named:
+            out.append(f)
+            continue
+        name = f.name
+        if hosts[name] > 1 or name in taken:
+            parts = urlsplit(f.url)
+            name = f"{f.name}{parts.path.rstrip('/')}" + (f"?{parts.query}" if parts.query else "")
+        base, n = name, 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name)
+        out.append(f if name == f.name else f.model_copy(update={"name": name}))
+    return out
 
 
 def _one_feed(
     item: yaml.Node, loader: yaml.SafeLoader, variables: Mapping[str, str], err: Any
-) -> FeedConfig | None:
+) -> tuple[FeedConfig, bool] | None:
     if not isinstance(item, yaml.MappingNode):
         err(item, "each feed must be a mapping with at least 'url'")
         return None
@@ -209,7 +242,7 @@ def _one_feed(
     if not ok:
         return None
     try:
-        return FeedConfig.model_validate(data)
+        return FeedConfig.model_validate(data), bool(data.get("name"))
     except ValidationError as exc:
         for e in exc.errors():
             field = str(e["loc"][0]) if e["loc"] else ""

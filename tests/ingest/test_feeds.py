@@ -67,9 +67,27 @@ def test_placeholders_expand_and_unknown_ones_are_errors() -> None:
     assert errs == ["f.yaml:3: name: unknown placeholder ${WHO}"]
 
 
-def test_duplicate_default_names_need_explicit_names() -> None:
-    errs = _errors("feeds:\n  - url: https://a.example/1\n  - url: https://a.example/2\n")
-    assert errs == ["f.yaml:3: duplicate feed name 'a.example' (first at line 2)"]
+def test_derived_names_are_unique_and_only_written_names_collide() -> None:
+    text = ("feeds:\n  - url: https://a.example/1\n  - url: https://a.example/2\n"
+            "  - url: https://b.example/rss\n  - url: https://a.example/2?x=1\n"
+            "  - url: https://a.example/2/\n  - url: https://c.example/feed\n    name: b.example\n"
+            "  - url: https://d.example/x\n    name: a.example/1\n")
+    names = [f.name for f in parse_feeds(text, "f.yaml")]
+    assert names == ["a.example/1-2", "a.example/2", "b.example/rss", "a.example/2?x=1", "a.example/2-2",
+                     "b.example", "a.example/1"]
+    assert len(set(names)) == len(names)
+    errs = _errors("feeds:\n  - url: https://a.example/1\n    name: x\n  - url: https://a.example/2\n"
+                   "    name: x\n")
+    assert errs == ["f.yaml:4: duplicate feed name 'x' (first at line 2)"]
+
+
+def test_many_feeds_of_one_host_without_names() -> None:
+    text = "feeds:\n" + "".join(f"  - url: http://127.0.0.1:8000/corpus/{i}.xml\n" for i in range(2106))
+    feeds = parse_feeds(text, "f.yaml")
+    assert len({f.name for f in feeds}) == 2106
+    assert feeds[7].name == "127.0.0.1/corpus/7.xml"
+    alone = parse_feeds("feeds:\n  - url: https://only.example/rss\n", "f.yaml")
+    assert alone[0].name == "only.example"  # one feed per host keeps the host as before
 
 
 def test_shipped_files_load(tmp_path: Path) -> None:
