@@ -1,4 +1,4 @@
-"""``monitor rules check|test`` and ``monitor match``: the rule engine from the command line.
+"""``monitor rules check|test|eval`` and ``monitor match``: the rule engine from the command line.
 
 Same engine as the stream processor (``monitor.rules``), no Kafka. Errors are printed as
 ``file:line: message`` (never a traceback); exit status 1 means something was wrong.
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from monitor.models import Article, Match
 from monitor.rules import RuleSet, RulesInvalid, article_from, load_rules, matcher_core, matcher_hint
+from monitor.rules.evaluate import ALL, Evaluation, Outcome, evaluate, read_labelled, rule_tags
 from monitor.rules.examples import run_examples
 
 
@@ -48,6 +49,7 @@ def rules() -> None:
       monitor rules check               # the folder from MONITOR_RULES (default ./rules)
       monitor rules check rules/        # every error as file:line: message, exit 1 if any
       monitor rules test rules/         # run each rule's positive/negative examples
+      monitor rules eval labelled.jsonl # precision/recall on labelled articles
     """
 
 
@@ -211,4 +213,103 @@ def match(rules_dir: Path | None, explain: bool, input_file: Any) -> None:
     out.flush()
     if bad:
         click.echo(f"{bad} bad input line(s)", err=True)
+        sys.exit(1)
+
+
+def _fmt(x: float | None) -> str:
+    return "    —" if x is None else f"{x:.3f}"
+
+
+def _outcome_json(o: Outcome) -> dict[str, Any]:
+    a = o.item.article
+    return {"kind": o.kind, "tag": o.tag, "id": a.id, "line": o.item.line, "lang": o.lang,
+            "title": a.title, "url": a.url, "matches": [_match_json(m) for m in o.matches]}
+
+
+def _report(ev: Evaluation, color: bool) -> None:
+    out = click.get_text_stream("stdout")
+    click.echo(f"{ev.articles} articles scored, {ev.skipped} ambiguous skipped", file=out)
+    click.echo(f"{'tag':<26} {'lang':<4} {'pos':>4} {'tp':>4} {'fp':>4} {'fn':>4}  precision  recall", file=out)
+    for tag, by_lang in ev.counts.items():
+        for lang, c in by_lang.items():
+            click.echo(f"{tag if lang == ALL else '':<26} {lang:<4} {c.tp + c.fn:>4} {c.tp:>4} {c.fp:>4} "
+                       f"{c.fn:>4}      {_fmt(c.precision)}   {_fmt(c.recall)}", file=out)
+    for o in ev.errors:
+        a = o.item.article
+        head = f"\n{o.kind.upper()} {o.tag}  {a.id} (line {o.item.line}, {o.lang})  {a.title[:90]!r}"
+        click.echo(click.style(head, bold=True) if color else head, file=out)
+        if o.kind == "fn":
+            text = " ".join(f"{a.summary} {a.content}".split())
+            click.echo(f"    no rule tagged {o.tag} matched: {text[:240]}{'…' if len(text) > 240 else ''}", file=out)
+        for m in o.matches:
+            verb = "MATCH" if o.kind == "fp" else "other"
+            click.echo(f"    {verb} {m.rule} [{m.severity}] score={m.score} tags={','.join(m.tags)}", file=out)
+            for line in _highlight(a, m, color):
+                click.echo(f"  {line}", file=out)
+
+
+@rules.command("eval")
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=None,
+              help="Rules folder (default: MONITOR_RULES, ./rules).")
+@click.option("--split", "split", default=None, metavar="NAME",
+              help="Score only the lines whose `split` is NAME (e.g. dev, holdout).")
+@click.option("--tag", "only_tags", multiple=True, metavar="TAG",
+              help="Score only this tag (repeatable; default: every tag of the enabled rules).")
+@click.option("--min", "minimum", type=click.FloatRange(0, 1), default=None, metavar="P",
+              help="Exit 1 when a precision or recall (per tag, overall or per language) is below P.")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON document instead of the report.")
+@click.argument("input_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def eval_(rules_dir: Path | None, split: str | None, only_tags: tuple[str, ...], minimum: float | None,
+          as_json: bool, input_file: Path) -> None:
+    """Score the rules on labelled articles (JSON Lines): precision and recall per tag and language.
+
+    Each line is a `monitor match` input article (`id`, `title`, `summary`, `content` or `text`,
+    `lang`, `source` …) plus `labels`: the tags that apply ([] for none). `"ambiguous": true` skips
+    it; `split` names a subset for --split; other fields are ignored. Each tag of the enabled rules is
+    scored: an article has a tag when any rule carrying it matches. The report lists every false
+    positive with the matching rule's evidence, and every false negative with the rules that did match.
+
+    A malformed line, a missing `labels`, an unknown tag or a repeated id is reported as
+    FILE:LINE: message and nothing is scored. Exit status: 0, or 1 on bad input or rules, or when a
+    figure is below --min (a CI gate for a rule set). A figure with nothing to count (no positives, no
+    predictions) is shown as — and never fails --min.
+
+    \b
+    Examples:
+      monitor rules eval --rules rules/ labelled.jsonl
+      monitor rules eval --split dev --tag ceasefire labelled.jsonl
+      monitor rules eval --min 0.9 --json labelled.jsonl > scores.json
+    """
+    rs = _load(rules_dir)
+    known = rule_tags(rs, enabled_only=False)
+    missing = [t for t in only_tags if t not in known]
+    if missing:
+        click.echo(f"--tag {missing[0]}: no rule carries it (the rules' tags: {', '.join(known)})", err=True)
+        sys.exit(1)
+    items, errors = read_labelled(input_file, known)
+    if errors:
+        for e in errors:
+            click.echo(str(e), err=True)
+        click.echo(f"{len(errors)} bad line(s) in {input_file}: nothing scored", err=True)
+        sys.exit(1)
+    if split is not None:
+        items = [i for i in items if i.split == split]
+    ev = evaluate(rs, items, only_tags or rule_tags(rs))
+    below = ev.below(minimum) if minimum is not None else []
+    if as_json:
+        doc = {"file": str(input_file), "split": split, "articles": ev.articles, "skipped": ev.skipped,
+               "scores": {t: {lang: c.as_dict() for lang, c in by.items()} for t, by in ev.counts.items()},
+               "min": minimum, "passed": not below,
+               "below_min": [{"tag": t, "lang": lang, "measure": k, "value": v} for t, lang, k, v in below],
+               "errors": [_outcome_json(o) for o in ev.errors]}
+        click.echo(orjson.dumps(doc).decode())
+    else:
+        _report(ev, click.get_text_stream("stdout").isatty())
+        if minimum is not None:
+            for t, lang, k, v in below:
+                click.echo(f"below --min {minimum}: {t} {lang} {k} {v:.3f}")
+            click.echo(f"--min {minimum}: {'FAILED' if below else 'passed'}")
+    if not items:
+        click.echo(f"no article to score in {input_file}" + (f" with split {split!r}" if split else ""), err=True)
+    if below:
         sys.exit(1)
