@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository (or installed tree) that holds ``rules/`` and ``seeds/`` next to the package.
@@ -83,6 +83,23 @@ class Settings(BaseSettings):
     fetch_user_agent: str = "monitor/0.1 (+https://example.invalid/monitor)"
     fulltext_max_bytes: int = 2 * 1024 * 1024
     seen_ttl_days: int = Field(default=30, description="how long an article id stays 'seen'")
+    telegram_min_interval: float = Field(
+        default=30.0, gt=0, description="seconds between polls of one Telegram channel, at least"
+    )
+    telegram_max_pages: int = Field(default=5, ge=1, description="preview pages read back per poll")
+    telegram_page_delay: float = Field(default=1.0, ge=0, description="seconds between preview pages")
+    sitemap_max_children: int = Field(default=20, ge=1, description="sitemaps read from one index")
+    sitemap_max_depth: int = Field(default=2, ge=1, description="levels of sitemap indexes followed")
+    sitemap_max_urls: int = Field(default=50_000, ge=1, description="URLs read from one sitemap file")
+    sitemap_max_new: int = Field(default=100, ge=1, description="new URLs published per poll, newest first")
+    sitemap_max_age_days: float = Field(default=2.0, gt=0, description="older dated URLs are skipped")
+    public_url: str | None = Field(
+        default=None, description="this process's public base URL; set = WebSub push subscriptions"
+    )
+    websub_lease: int = Field(default=10 * 86400, ge=60, description="lease seconds asked of WebSub hubs")
+    websub_fallback_interval: float = Field(
+        default=3600.0, gt=0, description="poll interval of a feed with a live WebSub subscription"
+    )
 
     # --- alerting -------------------------------------------------------------------------------
     alerts_recent: int = Field(default=1000, description="alerts kept for GET /api/v1/alerts")
@@ -185,3 +202,31 @@ class Settings(BaseSettings):
     poll_retry_after_max: float = Field(
         default=86400.0, gt=0, description="longest Retry-After honoured (seconds); longer values are capped"
     )
+
+    # --- hardening (docs/security.md) ---
+    chat_services: list[str] = Field(
+        default_factory=lambda: [
+            "slack", "discord", "msteams", "workflow", "workflows", "tgram", "gchat",
+            "mmost", "mmosts", "matrix", "matrixs", "rocket", "rockets", "zulip", "ntfy", "ntfys",
+        ],
+        description="apprise services (URL schemes) chat subscriptions may use",
+    )
+    chat_connect_timeout: float = Field(default=5.0, gt=0, description="seconds to connect to a chat service")
+    chat_timeout: float = Field(default=15.0, gt=0, description="seconds a chat send may take in all")
+    chat_max_response: int = Field(default=64 * 1024, ge=1024, description="bytes of a chat reply read at most")
+    max_subscriptions: int = Field(default=1000, ge=1, description="subscriptions that may exist at once")
+    max_silences: int = Field(default=1000, ge=1, description="silences that may exist at once")
+    max_filter_items: int = Field(default=100, ge=1, description="entries per filter/silence list")
+    dead_maxlen: int = Field(default=10000, ge=100, description="entries kept in the dead-delivery stream")
+    embedded_redis_maxmemory: str = Field(default="256mb", description="maxmemory of the embedded Redis")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated, newest first: encrypt secrets stored in Redis",
+    )
+
+    @field_validator("api_token", "secret_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: object) -> object:
+        """``MONITOR_API_TOKEN=`` (empty or blank) means no token, not an empty one."""
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        return None if isinstance(raw, str) and not raw.strip() else v

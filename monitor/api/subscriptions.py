@@ -19,8 +19,10 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from monitor.alerting.channels.chatguard import resolve_chat_url
 from monitor.alerting.channels.ssrf import UnsafeURL, resolve_checked
 from monitor.alerting.model import (
+    ChatTarget,
     Subscription,
     SubscriptionPatch,
     SubscriptionSpec,
@@ -78,7 +80,7 @@ def handled(fn: Handler) -> Handler:
         except Conflict as exc:
             return error(409, str(exc))
         except UnsafeURL as exc:
-            return error(422, "webhook URL refused", str(exc))
+            return error(422, "URL refused", str(exc))
         except (StoreError, ValueError) as exc:
             return error(422, str(exc))
 
@@ -111,8 +113,12 @@ def public(sub: Subscription) -> dict[str, Any]:
 
 
 async def _check_target(request: web.Request, target: object) -> None:
+    settings = deps_of(request).settings
     if isinstance(target, WebhookTarget):
-        await resolve_checked(target.url, deps_of(request).settings.webhook_allow)
+        await resolve_checked(target.url, settings.webhook_allow)
+    elif isinstance(target, ChatTarget):
+        for url in target.urls:
+            await resolve_chat_url(url.get_secret_value(), settings)
 
 
 @routes.get("/api/v1/subscriptions")
