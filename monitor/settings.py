@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="bind address of the HTTP API")
     http_port: int = Field(default=8080, description="0 = a free port")
     api_token: SecretStr | None = Field(default=None, description="bearer token for the API")
+    rules_writable: bool = Field(
+        default=False, description="the web console may save rule files into MONITOR_RULES"
+    )
 
     # --- console / logs -------------------------------------------------------------------------
     log_level: str = Field(default="WARNING", description="log level on stderr (-v sets INFO)")
