@@ -42,7 +42,7 @@ from monitor.cluster import Clustering, EventPolicy, MemoryStore, Sighting  # no
 from monitor.cluster.signature import shingle_hashes  # noqa: E402
 
 try:
-    from monitor.text.normalize import fold
+    from monitor.text.folding import fold
 except ImportError:  # pragma: no cover
 
     def fold(text: str) -> str:

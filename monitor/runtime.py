@@ -32,10 +32,6 @@ from monitor.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class RedisNotDurable(RuntimeError):
-    """Redis would evict keys: alerts and delivery state could vanish. Not retryable: fix the config."""
-
-
 async def connect_redis(settings: Settings) -> aioredis.Redis:
     r = aioredis.Redis.from_url(settings.redis, decode_responses=False, health_check_interval=30)
     await r.ping()
@@ -43,6 +39,8 @@ async def connect_redis(settings: Settings) -> aioredis.Redis:
         policy = (await r.config_get("maxmemory-policy")).get("maxmemory-policy", "noeviction")
         if policy not in ("noeviction", b"noeviction"):
             await r.aclose()
+            from monitor.alerting.service import RedisNotDurable  # the one class (a heavy import: only here)
+
             raise RedisNotDurable(
                 f"Redis maxmemory-policy is {policy!r}: monitor needs 'noeviction' (set "
                 "MONITOR_REDIS_CHECK_DURABILITY=false to run anyway)"

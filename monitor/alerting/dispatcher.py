@@ -23,9 +23,9 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from monitor.alerting.channels.base import Channel, DeliveryError
-from monitor.alerting.health import EndpointHealth
+from monitor.alerting.endpoint_health import EndpointHealth
 from monitor.alerting.model import Delivery, Silence, Subscription
-from monitor.alerting.queue import DeliveryQueue, Entry, Outcome, retry_at
+from monitor.alerting.queue import DeliveryOutcome, DeliveryQueue, Entry, retry_at
 from monitor.alerting.store import Store
 from monitor.models import Alert
 
@@ -92,7 +92,7 @@ class Dispatcher:
         self._last_maint = 0.0
         self._last_trim = 0.0
         self._background: set[asyncio.Task[None]] = set()
-        self._outq: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._outq: asyncio.Queue[DeliveryOutcome] = asyncio.Queue()
         self.health = EndpointHealth(settings, redis, cache.store, self._spawn)
         self._children: dict[tuple[str, str], Any] = {}
         self._sends_done = asyncio.Event()
@@ -146,7 +146,7 @@ class Dispatcher:
             await self._maintain(now)
 
     def _hand_out(self, entries: Sequence[Entry]) -> None:
-        deferred: list[Outcome] = []
+        deferred: list[DeliveryOutcome] = []
         for e in entries:
             if e.entry_id in self.inflight:
                 continue
@@ -156,7 +156,7 @@ class Dispatcher:
             try:
                 ep.queue.put_nowait(e)
             except asyncio.QueueFull:
-                deferred.append(Outcome(e, "defer", due=time.time() + 1.0))
+                deferred.append(DeliveryOutcome(e, "defer", due=time.time() + 1.0))
                 continue
             self.inflight.add(e.entry_id)
             if ep.task is None or ep.task.done():
@@ -230,7 +230,7 @@ class Dispatcher:
     ) -> None:
         slots = [held]
 
-        def record(outcomes: Sequence[Outcome]) -> None:
+        def record(outcomes: Sequence[DeliveryOutcome]) -> None:
             for o in outcomes:
                 if not batching and slots[0] > 0:  # the slot frees once the outcome is in Redis, so a
                     slots[0] -= 1  # kill repeats at most `concurrency` sends of this endpoint
@@ -257,7 +257,7 @@ class Dispatcher:
                 sem.release()
 
     async def _prepare(
-        self, sub_id: str, entries: list[Entry], record: Callable[[Sequence[Outcome]], None]
+        self, sub_id: str, entries: list[Entry], record: Callable[[Sequence[DeliveryOutcome]], None]
     ) -> tuple[Subscription | None, list[tuple[Entry, Delivery, int]]]:
         """Load bodies; settle what needs no send (gone, already sent, subscription gone or disabled)."""
         sub = self.cache.by_id.get(sub_id)
@@ -265,7 +265,7 @@ class Dispatcher:
             await self.cache.refresh(force=True)
             sub = self.cache.by_id.get(sub_id)
         now = time.time()
-        settled: list[Outcome] = []
+        settled: list[DeliveryOutcome] = []
         to_send: list[tuple[Entry, Delivery, int]] = []
         recovered = [e for e in entries if e.recovered]
         loaded = (
@@ -276,7 +276,7 @@ class Dispatcher:
         for e in entries:
             body, attempts, sent = loaded.get(e.entry_id, (e.body, e.attempts, False))
             if body is None:
-                settled.append(Outcome(e, "gone"))
+                settled.append(DeliveryOutcome(e, "gone"))
                 continue
             d = Delivery.from_stored(body)
             if d.kind in ("group", "digest"):
@@ -289,24 +289,24 @@ class Dispatcher:
                     "subscription deleted" if sub is None else f"subscription disabled: {sub.disabled_reason}"
                 )
                 self._count(e.channel, "dropped")
-                settled.append(Outcome(e, "dead", reason=why, members=d.members, batch=batch, body=body))
+                settled.append(DeliveryOutcome(e, "dead", reason=why, members=d.members, batch=batch, body=body))
             elif sent and not d.replay:
                 self.m.alerts_deduplicated.inc()
-                settled.append(Outcome(e, "dup", members=d.members, batch=batch))
+                settled.append(DeliveryOutcome(e, "dup", members=d.members, batch=batch))
             else:
                 to_send.append((e, d, attempts))
         if settled:
             record(settled)
         return sub, to_send
 
-    async def _send(self, sub: Subscription, items: list[tuple[Entry, Delivery, int]]) -> list[Outcome]:
+    async def _send(self, sub: Subscription, items: list[tuple[Entry, Delivery, int]]) -> list[DeliveryOutcome]:
         ch = self.channels[sub.channel_name]
         try:
             results = await ch.send_many([(d, sub) for _, d, _ in items])
         except Exception as exc:  # a channel bug: treat as a retryable failure of every item
             log.exception("channel %s raised from send_many", ch.name)
             results = [exc] * len(items)
-        out: list[Outcome] = []
+        out: list[DeliveryOutcome] = []
         now = time.time()
         failed: DeliveryError | None = None
         for (e, d, attempts), res in zip(items, results, strict=True):
@@ -316,7 +316,7 @@ class Dispatcher:
                 hist = self.m.delivery_seconds.labels(channel=e.channel)
                 for a in d.alerts:
                     hist.observe(max(0.0, now - (a.article.fetched_at or a.created_at).timestamp()))
-                out.append(Outcome(e, "ok", members=d.members, batch=batch, logged=ch.batching))
+                out.append(DeliveryOutcome(e, "ok", members=d.members, batch=batch, logged=ch.batching))
                 continue
             err = res if isinstance(res, DeliveryError) else DeliveryError(f"{type(res).__name__}: {res}")
             failed = err
@@ -328,7 +328,7 @@ class Dispatcher:
             if nxt is None:
                 self._count(e.channel, "failed")
                 out.append(
-                    Outcome(
+                    DeliveryOutcome(
                         e,
                         "dead",
                         reason=str(err),
@@ -340,7 +340,7 @@ class Dispatcher:
             else:
                 self._count(e.channel, "retry")
                 self.m.delivery_retries.labels(channel=e.channel).inc()
-                out.append(Outcome(e, "retry", due=nxt, reason=str(err)))
+                out.append(DeliveryOutcome(e, "retry", due=nxt, reason=str(err)))
         await self._health(sub, failed, any(o.kind == "ok" for o in out), now)
         return out
 

@@ -194,7 +194,7 @@ class Entry:
 
 
 @dataclass(slots=True)
-class Outcome:
+class DeliveryOutcome:
     entry: Entry
     kind: Literal["ok", "dup", "retry", "dead", "defer", "gone"]
     due: float = 0.0
@@ -328,7 +328,7 @@ class DeliveryQueue:
         )
         return list(items), sorted(_s(m) for m in members)
 
-    async def finish(self, outcomes: Sequence[Outcome]) -> None:
+    async def finish(self, outcomes: Sequence[DeliveryOutcome]) -> None:
         """Record every outcome and acknowledge its entry, atomically (one Lua call)."""
         if not outcomes:
             return

@@ -14,11 +14,11 @@ from monitor.cluster.adapt import article_time, entity_lists, policy_for_rule, s
 from monitor.cluster.copies import CopyDecision, CopyDetector
 from monitor.cluster.events import EventDecision, EventPolicy, EventTracker, Fact, Sighting
 from monitor.cluster.grouping import Clustering
-from monitor.cluster.store import ClusterStore, MemoryStore
+from monitor.cluster.memory_store import ClusterStore, MemoryStore
 from monitor.cluster.volume import (
     FrequencySpec,
+    QuietSourceSpec,
     Reading,
-    SilenceSpec,
     SpikeSpec,
     VolumeAlert,
     VolumeTracker,
@@ -35,9 +35,9 @@ __all__ = [
     "Fact",
     "FrequencySpec",
     "MemoryStore",
+    "QuietSourceSpec",
     "Reading",
     "Sighting",
-    "SilenceSpec",
     "SpikeSpec",
     "VolumeAlert",
     "VolumeTracker",

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor.cluster.memory_store import ClusterStore
 from monitor.cluster.records import CopyEntry
 from monitor.cluster.signature import band_shape, fingerprint, similarity
-from monitor.cluster.store import ClusterStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from monitor.cluster.memory_store import ClusterStore
 from monitor.cluster.records import EventRecord
-from monitor.cluster.store import ClusterStore
 from monitor.models import SEVERITY_ORDER, Severity, stable_id
 
 EventKind = Literal["new", "update", "suppress", "pending"]

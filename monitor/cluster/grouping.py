@@ -24,7 +24,7 @@ from typing import Any
 from monitor.cluster.adapt import entity_lists, policy_for_rule
 from monitor.cluster.copies import CopyDecision, CopyDetector
 from monitor.cluster.events import EventDecision, EventPolicy, EventTracker, Sighting
-from monitor.cluster.store import ClusterStore, MemoryStore
+from monitor.cluster.memory_store import ClusterStore, MemoryStore
 from monitor.cluster.volume import FrequencySpec, SpikeSpec, VolumeAlert, VolumeTracker, buckets_for
 from monitor.settings import Settings
 

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import redis
 
+from monitor.cluster.memory_store import Counts
 from monitor.cluster.records import CopyEntry, EventRecord
-from monitor.cluster.store import Counts
 
 # Lua, so that one operation is one round trip and one command for redis-py to encode. Entry keys
 # built inside the scripts (prefix .. id) are not declared in KEYS: a single Redis, not Redis Cluster.

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.cluster.memory_store import ClusterStore, Counts
 from monitor.cluster.records import SourceClock
-from monitor.cluster.store import ClusterStore, Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class SpikeSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class SilenceSpec:
+class QuietSourceSpec:
     factor: float = 3.0
     min_intervals: int = 5
     min_silence_s: float = 3600.0
@@ -104,7 +104,7 @@ def spike(counts: Counts, spec: SpikeSpec, now_bucket: int, bucket_s: float) -> 
     return Reading(cur >= spec.min_count and ratio >= spec.factor, cur, 0, baseline, ratio)
 
 
-def silence(clock: SourceClock | None, spec: SilenceSpec, now: float) -> Reading:
+def silence(clock: SourceClock | None, spec: QuietSourceSpec, now: float) -> Reading:
     if clock is None or clock.intervals < spec.min_intervals:
         return Reading(False)
     usual = max(clock.mean_interval, 1.0)
@@ -134,14 +134,14 @@ class VolumeTracker:
         *,
         bucket_s: float = 300.0,
         retention_s: float = 26 * 3600,
-        silence: SilenceSpec | None = None,
+        silence: QuietSourceSpec | None = None,
     ) -> None:
         if bucket_s <= 0:
             raise ValueError(f"bucket_s must be positive, not {bucket_s}")
         self.store = store
         self.bucket_s = bucket_s
         self.retention_s = retention_s
-        self.silence_spec = silence or SilenceSpec()
+        self.silence_spec = silence or QuietSourceSpec()
         self.clock_write_s = 60.0
         self._clocks: dict[str, SourceClock] = {}
         self._written: dict[str, float] = {}

@@ -18,18 +18,18 @@ from collections.abc import Callable
 from typing import Any
 
 from monitor.metrics import METRICS, Metrics
-from monitor.process.core import Outcome, Processor, Record, RetryLater
+from monitor.process.core import Processed, Processor, Record, RetryLater
 from monitor.process.faust_app import MonitorApp, Topics
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def _process_all(processor: Processor, records: list[Record]) -> list[Outcome]:
+def _process_all(processor: Processor, records: list[Record]) -> list[Processed]:
     return [processor.process(r) for r in records]
 
 
-async def _process_with_retry(processor: Processor, records: list[Record]) -> list[Outcome]:
+async def _process_with_retry(processor: Processor, records: list[Record]) -> list[Processed]:
     """Process a batch; while Redis (or another dependency) is down, wait and try the whole batch again.
 
     Nothing is acknowledged meanwhile, so no record is lost or dead-lettered for an outage; records

@@ -32,18 +32,18 @@ MAX_DEAD_PAYLOAD = 1_000_000
 LANG_LABELS = frozenset({"ar", "en", "fa"})  # metric label values stay bounded
 
 
-class Analysis(Protocol):
+class AnalysisLike(Protocol):
     lang: str
     matches: list[Match]
     text: str
 
 
 class RuleSetLike(Protocol):
-    def analyse(self, article: Article) -> Analysis: ...
+    def analyse(self, article: Article) -> AnalysisLike: ...
 
 
 #: Decides what an analysed article's matches become: the alerts to raise (none, new ones or updates).
-AlertPolicy = Callable[[Article, Analysis, Any], list[Alert]]
+AlertPolicy = Callable[[Article, AnalysisLike, Any], list[Alert]]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Record:
 
 
 @dataclass
-class Outcome:
+class Processed:
     alerts: list[Alert] = field(default_factory=list)
     dead: DeadLetter | None = None
     lang: str = ""
@@ -111,7 +111,7 @@ def decode_article(value: bytes | None) -> Article:
         raise ValueError("invalid_article", f"{where}: {first.get('msg')}") from exc
 
 
-def one_alert_per_match(article: Article, analysis: Analysis, rules: Any = None) -> list[Alert]:
+def one_alert_per_match(article: Article, analysis: AnalysisLike, rules: Any = None) -> list[Alert]:
     return [Alert.from_match(article, m, lang=analysis.lang) for m in analysis.matches]
 
 
@@ -126,7 +126,7 @@ class Processor:
     def set_rules(self, rules: RuleSetLike) -> None:
         self.rules = rules
 
-    def process(self, record: Record) -> Outcome:
+    def process(self, record: Record) -> Processed:
         try:
             article = decode_article(record.value)
         except ValueError as exc:
@@ -134,7 +134,7 @@ class Processor:
             self.metrics.dead_letters.labels(record.topic, reason).inc()
             log.warning("dead-letter %s[%d]@%d: %s: %s", record.topic, record.partition, record.offset,
                         reason, detail)
-            return Outcome(dead=dead_letter(record, f"{reason}: {detail}"))
+            return Processed(dead=dead_letter(record, f"{reason}: {detail}"))
         started = time.perf_counter()
         try:
             analysis = self.rules.analyse(article)
@@ -144,7 +144,7 @@ class Processor:
         except Exception as exc:  # the boundary: one bad article must never stop the stream
             log.exception("processing failed", extra={"article_id": article.id})
             self.metrics.dead_letters.labels(record.topic, "processing_error").inc()
-            return Outcome(dead=dead_letter(record, f"processing_error: {type(exc).__name__}: {exc}"))
+            return Processed(dead=dead_letter(record, f"processing_error: {type(exc).__name__}: {exc}"))
         self.metrics.process_seconds.observe(time.perf_counter() - started)
         lang = analysis.lang if analysis.lang in LANG_LABELS else ("unknown" if not analysis.lang else "other")
         self.metrics.articles_processed.labels(lang).inc()
@@ -154,4 +154,4 @@ class Processor:
                 self.metrics.tag_matches.labels(tag, lang).inc()
         for a in alerts:
             self.metrics.alerts_raised.labels(a.rule, a.kind).inc()
-        return Outcome(alerts=alerts, lang=analysis.lang)
+        return Processed(alerts=alerts, lang=analysis.lang)

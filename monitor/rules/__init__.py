@@ -26,7 +26,7 @@ def matcher_hint(core: str) -> str | None:
     """What to tell the user about a ``matcher_core()`` value (None for ``compiled``)."""
     if core == "compiled":
         return None
-    from monitor.text.normalize import PURE_PYTHON
+    from monitor.text.folding import PURE_PYTHON
 
     if core == "python" and PURE_PYTHON:
         return "MONITOR_PURE_PYTHON is set: matching runs the pure-Python fallback, a few times slower"
@@ -38,7 +38,7 @@ def matcher_core() -> str:
     ``setup.py``), ``python`` when none does (no C compiler at install, or ``MONITOR_PURE_PYTHON=1``),
     else ``partial`` (a stale or half-built install)."""
     from monitor.rules.terms import COMPILED as scan_compiled
-    from monitor.text.normalize import COMPILED as fold_compiled
+    from monitor.text.folding import COMPILED as fold_compiled
 
     flags = (fold_compiled, scan_compiled, evaluator_compiled())
     return "compiled" if all(flags) else "partial" if any(flags) else "python"

@@ -42,7 +42,7 @@ def _fresh(name: str, py: Path, recorded: dict[str, str]) -> bool:
 def load_fresh() -> list[str]:
     """Import from source every evaluator module whose compiled build is stale (or all of them under
     ``MONITOR_PURE_PYTHON``); returns the stale ones."""
-    from monitor.text.normalize import PURE_PYTHON as pure
+    from monitor.text.folding import PURE_PYTHON as pure
     recorded = _recorded()
     package = sys.modules[__package__ or "monitor.rules"]
     stale = []

@@ -31,9 +31,9 @@ from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost, VolumeS
 from monitor.rules.terms import TermTable
 from monitor.text import warm
 from monitor.text.boilerplate import trim_boilerplate
+from monitor.text.folding import Normalized, normalize
+from monitor.text.folding import gaps as word_gaps
 from monitor.text.lang import SAMPLE, detect_language
-from monitor.text.normalize import Normalized, normalize
-from monitor.text.normalize import gaps as word_gaps
 from monitor.text.segment import sentence_starts
 
 MAX_EVIDENCE = 20

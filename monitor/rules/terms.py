@@ -46,7 +46,7 @@ from monitor.text.affixes import (
     TEH_SUFFIXES,
     is_arabic,
 )
-from monitor.text.normalize import PURE_PYTHON, _codes, fold, word_mask
+from monitor.text.folding import PURE_PYTHON, _codes, fold, word_mask
 
 _PRONOUNS_OR_NONE = frozenset({"", "ه", "ها", "هم", "هما", "هن", "نا", "كم", "كما", "كن", "ي"})
 _LAM_PREFIXES = frozenset({"ل", "ول", "فل"})

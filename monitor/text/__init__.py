@@ -6,9 +6,9 @@ All of it is pure and stdlib/numpy only; see ``docs/rules.md`` for what each ste
 """
 
 from monitor.text.boilerplate import trim_boilerplate
+from monitor.text.folding import Normalized, fold, normalize
+from monitor.text.folding import warm as _warm_normalize
 from monitor.text.lang import detect_language
-from monitor.text.normalize import Normalized, fold, normalize
-from monitor.text.normalize import warm as _warm_normalize
 from monitor.text.segment import Span, sentence_starts, sentences, tokens
 
 

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Compiled core of ``monitor.text.normalize``: both normalisation stages in one pass over the code points.
+"""Compiled core of ``monitor.text.folding``: both normalisation stages in one pass over the code points.
 
 ``Folder(one, cls, letter, digit, table, bits)`` takes the lookup arrays of ``normalize._luts()`` and the
 stage-1 table ``normalize._table()``; this module holds no folding rule of its own, only the order of the
@@ -131,7 +131,7 @@ cdef inline State _put(State s, uint32_t* out, int64_t* pos, uint8_t* msk, uint3
 
 
 cdef class Folder:
-    """Stage 1 and 2 of ``monitor.text.normalize`` over the tables it is given (built once, at first use)."""
+    """Stage 1 and 2 of ``monitor.text.folding`` over the tables it is given (built once, at first use)."""
 
     cdef object _keep  # the arrays behind the pointers below
     cdef const uint32_t* one

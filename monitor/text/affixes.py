@@ -1,6 +1,6 @@
 """Arabic and English affixes a term tolerates without the rule author spelling them out.
 
-All strings are in normalised form (``monitor.text.normalize``: ة → ه, alef forms → ا).
+All strings are in normalised form (``monitor.text.folding``: ة → ه, alef forms → ا).
 
 - ``PROCLITICS``: what may stand before an Arabic term inside the same token: و ف, then ب ك ل س,
   then ال, and ل + ال written لل (وال، بال، فال، ولل، وبال، فلل …).

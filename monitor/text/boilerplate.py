@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from monitor.text.normalize import _table
+from monitor.text.folding import _table
 
 #: Markers after which the rest of the page is someone else's: cut when alone on their line.
 CUT_MARKERS = (

@@ -16,7 +16,7 @@ from itertools import repeat
 
 import numpy as np
 
-from monitor.text.normalize import _CORE
+from monitor.text.folding import _CORE
 
 _PERSIAN_CODES = np.array([ord(c) for c in "پچژگیک"], dtype=np.uint32)
 _URDU_CODES = np.array([ord(c) for c in "ٹڈڑںےھ"], dtype=np.uint32)

@@ -1,6 +1,6 @@
 """Tokens and sentences of a normalised string, with offsets into it.
 
-Both work on ``Normalized.text`` (``monitor.text.normalize``); map offsets back to the original with
+Both work on ``Normalized.text`` (``monitor.text.folding``); map offsets back to the original with
 ``Normalized.span``. A token is a run of letters or a run of digits (normalisation already split
 letters from digits). A sentence ends at ``. ! ? ;`` followed by a space, or at a line break; a number
 such as ``2.5``, a single letter with a period (``u.s.``, ``j. smith``) or a listed abbreviation
@@ -26,7 +26,7 @@ _ABBR_MAX = max(map(len, ABBREVIATIONS))
 
 
 def _core() -> ModuleType | None:
-    from monitor.text.normalize import COMPILED
+    from monitor.text.folding import COMPILED
 
     if not COMPILED:
         return None

@@ -16,7 +16,7 @@ T0 = datetime(2024, 1, 20, 18, 30, tzinfo=UTC).timestamp()
 HOUR = 3600.0
 
 try:  # the project's normaliser when it is there; else the minimum these tests rely on
-    from monitor.text.normalize import fold as _fold
+    from monitor.text.folding import fold as _fold
 except ImportError:  # pragma: no cover - only before monitor.text exists
     import unicodedata
 

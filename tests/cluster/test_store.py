@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from monitor.cluster import Clustering, EventPolicy, FrequencySpec, MemoryStore, Sighting
-from monitor.cluster.store import ClusterStore
+from monitor.cluster.memory_store import ClusterStore
 from tests.cluster.conftest import HOUR, T0
 from tests.cluster.texts import ATTACK_AR, ATTACK_EN, ATTACK_HARIR_EN, NEAR_COPIES
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from monitor.cluster import FrequencySpec, MemoryStore, SilenceSpec, SpikeSpec, VolumeTracker
+from monitor.cluster import FrequencySpec, MemoryStore, QuietSourceSpec, SpikeSpec, VolumeTracker
 from monitor.cluster.records import SourceClock
 from monitor.cluster.volume import frequency, silence, spike, tick
 from tests.cluster.conftest import HOUR, T0
@@ -86,7 +86,7 @@ def test_frequency_evaluator_is_pure():
 
 
 def test_source_silent_for_k_times_its_usual_interval():
-    v = tracker(silence=SilenceSpec(factor=3.0, min_intervals=5, min_silence_s=10 * MIN))
+    v = tracker(silence=QuietSourceSpec(factor=3.0, min_intervals=5, min_silence_s=10 * MIN))
     for i in range(10):  # a feed that publishes every 20 minutes
         v.seen("alsumaria", T0 + i * 20 * MIN)
     last = T0 + 9 * 20 * MIN
@@ -101,7 +101,7 @@ def test_source_silent_for_k_times_its_usual_interval():
 
 
 def test_silence_needs_history_and_respects_a_floor():
-    spec = SilenceSpec(factor=3.0, min_intervals=5, min_silence_s=HOUR)
+    spec = QuietSourceSpec(factor=3.0, min_intervals=5, min_silence_s=HOUR)
     young = SourceClock("s", T0, 60.0, 2)
     assert not silence(young, spec, T0 + 10 * HOUR).firing
     chatty = SourceClock("s", T0, 60.0, 50)  # every minute: 3 minutes quiet is no outage

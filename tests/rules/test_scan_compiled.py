@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from monitor.rules import load_rules
 from monitor.rules import terms as T
 from monitor.text.affixes import EN_SUFFIXES, PROCLITICS, SUFFIXES, TEH_SUFFIXES
-from monitor.text.normalize import normalize
+from monitor.text.folding import normalize
 
 if T._scan is None:
     pytest.skip(

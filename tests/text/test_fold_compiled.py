@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from monitor.text import trim_boilerplate
 
-N = importlib.import_module("monitor.text.normalize")  # the module (``monitor.text.normalize`` is the function)
+N = importlib.import_module("monitor.text.folding")  # the module (``monitor.text.folding`` is the function)
 
 try:
     from monitor.text import _fold
@@ -140,7 +140,7 @@ def test_gaps_fallback_agrees() -> None:
 @pytest.mark.parametrize(("env", "expected"), [("1", "False"), ("", "True")])
 def test_pure_python_switch(env: str, expected: str) -> None:
     out = subprocess.run(
-        [sys.executable, "-c", "import importlib; print(importlib.import_module('monitor.text.normalize').COMPILED)"],
+        [sys.executable, "-c", "import importlib; print(importlib.import_module('monitor.text.folding').COMPILED)"],
         env={**os.environ, "MONITOR_PURE_PYTHON": env}, capture_output=True, text=True, check=True, cwd=ROOT,
     )
     assert out.stdout.strip() == expected

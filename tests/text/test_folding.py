@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.text import fold, normalize
-from monitor.text.normalize import SHORT, _fold_short, _run
+from monitor.text.folding import SHORT, _fold_short, _run
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_short_and_long_paths_agree(raw: str) -> None:
 @given(texts)
 @settings(max_examples=300, deadline=None)
 def test_fast_and_general_stages_agree(raw: str) -> None:
-    from monitor.text.normalize import _positions, _stages, _stages_general, _text
+    from monitor.text.folding import _positions, _stages, _stages_general, _text
 
     a, plan_a = _stages(raw)
     b, plan_b = _stages_general(raw)
