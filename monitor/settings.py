@@ -184,6 +184,19 @@ class Settings(BaseSettings):
             raise RuntimeError("redis_url is not set (embedded services not started?)")
         return self.redis_url
 
+    # --- archive (monitor.archive, docs/archive.md) -----------------------------------------------
+    archive: bool = Field(default=True, description="keep a searchable archive of every article processed")
+    archive_url: SecretStr | None = Field(
+        default=None, description="postgresql://… for a shared archive; unset = SQLite under MONITOR_DATA_DIR"
+    )
+    archive_days: float = Field(default=30.0, gt=0, description="days an article stays in the archive")
+    archive_group: str = Field(default="monitor-archiver", description="consumer group of the archiver")
+    archive_batch: int = Field(default=500, ge=1, le=10000, description="records the archiver writes at once")
+    archive_query_timeout: float = Field(
+        default=2.0, gt=0, le=60, description="seconds a search may run before it answers 400 (too broad)"
+    )
+    archive_prune_interval: float = Field(default=3600.0, gt=0, description="seconds between retention prunes")
+
     # --- clustering -------------------------------------------------------------------------------
     copy_threshold: float = Field(
         default=0.8, gt=0.0, le=1.0, description="Jaccard similarity (word shingles) that makes a copy"
