@@ -100,6 +100,7 @@ class Poller:
         self._dirty: dict[str, FeedState] | None = None  # batched state saves while run() runs
         self._fulltext_slots = asyncio.Semaphore(FULLTEXT_CONCURRENCY)
         self._redis_failures: dict[str, int] = {}  # consecutive Redis errors per feed: the retry backoff
+        self.journal: Any = None  # monitor.journal.Journal with the embedded broker: articles held until done
 
     # --- scheduling ------------------------------------------------------------------------------
 
@@ -358,9 +359,12 @@ class Poller:
         """Send all, wait for every ack, mark the acked ones seen; returns the acked articles."""
         topic = self.settings.topic_articles
         futures: list[Any] = []
-        for a in articles:
+        values = [a.to_json() for a in articles]
+        if self.journal is not None:  # held before it is produced, so no stage can finish it unheld
+            await self.journal.take([(a.id, v) for a, v in zip(articles, values, strict=True)])
+        for a, value in zip(articles, values, strict=True):
             try:
-                futures.append(await self.producer.send(topic, value=a.to_json(), key=a.id.encode("utf-8")))
+                futures.append(await self.producer.send(topic, value=value, key=a.id.encode("utf-8")))
             except Exception as exc:  # the producer refused the record: it stays unseen, retried later
                 log.warning("publish of %s failed: %r", a.id, exc)
                 futures.append(None)
