@@ -60,6 +60,19 @@ class Metrics:
         self.feeds_configured = Gauge(
             "feeds_configured", "Enabled feeds in the feeds file.", namespace=NS, registry=r,
         )
+        self.source_polls = Counter(
+            "source_polls", "Polls of sources other than RSS/Atom feeds, by kind (telegram, sitemap) and "
+            "outcome (ok, not_modified, throttled, error).", ["kind", "outcome"], namespace=NS, registry=r,
+        )
+        self.source_articles = Counter(
+            "source_articles", "New articles published from sources other than polled RSS/Atom feeds, by "
+            "kind (telegram, sitemap, websub).", ["kind"], namespace=NS, registry=r,
+        )
+        self.websub_events = Counter(
+            "websub_events", "WebSub subscriptions and pushes by event (subscribe_requested, "
+            "subscribe_failed, verified, denied, unknown_topic, push, bad_signature).",
+            ["event"], namespace=NS, registry=r,
+        )
         # --- processing -------------------------------------------------------------------------
         self.articles_processed = Counter(
             "articles_processed", "Articles the processor matched, by detected language.", ["lang"],
@@ -154,6 +167,19 @@ class Metrics:
         self.volume_alerts = Counter(
             "volume_alerts", "Alerts raised by volume rules (frequency, spike), by rule and kind.",
             ["rule", "kind"], namespace=NS, registry=r,
+        )
+        # --- archive --------------------------------------------------------------------------
+        self.archive_articles = Counter(
+            "archive_articles", "Articles the archiver read: stored, repeat (already archived) or invalid.",
+            ["result"], namespace=NS, registry=r,
+        )
+        self.archive_pruned = Counter(
+            "archive_pruned_articles", "Articles dropped from the archive after MONITOR_ARCHIVE_DAYS.",
+            namespace=NS, registry=r,
+        )
+        self.archive_search_seconds = Histogram(
+            "archive_search_seconds", "Time to answer one archive search (API or console).",
+            namespace=NS, registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
 
 

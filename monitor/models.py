@@ -73,6 +73,8 @@ class Article(Model):
     feed_url: str = ""
     tags: tuple[str, ...] = ()
     lang: str = Field(default="", description="ISO 639-1 code, '' = unknown (detected downstream)")
+    links: tuple[str, ...] = Field(default=(), description="links the item carries (Telegram messages)")
+    forwarded_from: str = Field(default="", description="the channel a Telegram message was forwarded from")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

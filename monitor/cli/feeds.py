@@ -8,7 +8,9 @@ on stdout, in file order (disabled feeds included), then exit 0 whatever the fee
 
 It runs the poller's own fetch-and-parse path (``monitor.ingest.read.read_feed``) with the poller's
 limits from ``Settings``, concurrently (``fetch_concurrency`` in all, ``fetch_per_host`` per host), and
-publishes nothing. On a terminal, a progress bar goes to stderr.
+publishes nothing. Telegram channels and sitemaps (``kind``) go through ``monitor.ingest.sources.check_source``
+instead, read as on first sight; ``entries`` is then the messages or URLs read. On a terminal, a progress
+bar goes to stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from monitor.ingest.feeds import FeedConfig, FeedsInvalid, load_feeds
 from monitor.ingest.fetch import make_session
 from monitor.ingest.poller import limits_from
 from monitor.ingest.read import read_feed
+from monitor.ingest.sources import check_source
 from monitor.settings import Settings
 
 
@@ -43,15 +46,20 @@ async def check_feeds(
         sem = hosts.setdefault(host, asyncio.Semaphore(settings.fetch_per_host))
         async with total, sem:
             started = time.monotonic()
-            read = await read_feed(session, feed.url, limits)
-            elapsed = time.monotonic() - started
-        status, error = read.status, read.error
-        entries = len(read.parsed.entries) if read.parsed is not None else 0
-        bozo = bool(read.parsed.bozo) if read.parsed is not None else False
+            if feed.kind != "feed":  # telegram, sitemap: entries = messages / URLs read
+                src = await check_source(session, feed, limits, settings)
+                elapsed = time.monotonic() - started
+                status, error, entries, bozo, fetched = src.status, src.error, src.read, False, src.fetch
+            else:
+                read = await read_feed(session, feed.url, limits)
+                elapsed = time.monotonic() - started
+                status, error, fetched = read.status, read.error, read.fetch
+                entries = len(read.parsed.entries) if read.parsed is not None else 0
+                bozo = bool(read.parsed.bozo) if read.parsed is not None else False
         if status == "throttled":
-            wait = read.fetch.retry_after
+            wait = fetched.retry_after
             status, error = "error", f"{error} (retry after {wait:g} s)" if wait is not None else error
-        elif status == "ok" and bozo and entries == 0 and read.parsed is not None:
+        elif feed.kind == "feed" and status == "ok" and bozo and entries == 0 and read.parsed is not None:
             status, error = "error", f"not a feed: {read.parsed.bozo_reason}"
         if progress is not None:
             progress()

@@ -10,12 +10,16 @@ Shape (top level is a mapping with one key, ``feeds``)::
         tags: [gulf, wire]
         fulltext: false                    # fetch the linked page and extract its main text
         enabled: true
+        kind: feed                         # feed (RSS/Atom/RDF) | telegram | sitemap
+      - kind: telegram                     # a public channel's web preview (monitor.ingest.telegram)
+        channel: example_news              # or url: https://t.me/s/example_news (kind then implied)
 
 String values may hold ``${NAME}`` placeholders, replaced from the ``variables`` mapping the caller
 passes (``monitor run`` passes ``MONITOR_API``); an unknown placeholder is an error. Unknown keys, a
 wrong type, a duplicate URL, or a name the user wrote twice are errors too; a name left out is derived
-(``derive_names``: the host, else host and path) and never collides. ``load_feeds`` collects every error, each as
-``"file:line: message"``, and raises them together in ``FeedsInvalid`` (not retryable: fix the file).
+(``derive_names``: the host, else host and path) and never collides. ``load_feeds`` collects every
+error, each as ``"file:line: message"``, and raises them together in ``FeedsInvalid`` (not retryable:
+fix the file).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -32,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from monitor.models import stable_id
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_TELEGRAM_PREVIEW = re.compile(r"^https?://[^/]+/s/([A-Za-z0-9_]+)/?(?:[?#].*)?$", re.I)
 _EMPTY: Mapping[str, str] = {}
 
 
@@ -53,7 +58,9 @@ class FeedConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    url: Annotated[str, Field(max_length=2048)] = ""
+    kind: Literal["feed", "telegram", "sitemap"] = "feed"
+    channel: str = ""  # kind telegram: the public channel's name (t.me/NAME)
     name: str = ""
     interval: Annotated[float, Field(gt=0)] | None = None
     language: str = ""
@@ -65,6 +72,8 @@ class FeedConfig(BaseModel):
     @classmethod
     def _http_only(cls, v: str) -> str:
         v = v.strip()
+        if not v:
+            return v  # only a telegram channel may leave it out (checked below)
         parts = urlsplit(v)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise ValueError(f"url must be an absolute http(s) URL, got {v!r}")
@@ -79,9 +88,26 @@ class FeedConfig(BaseModel):
         return v.split("-")[0]
 
     @model_validator(mode="after")
-    def _default_name(self) -> FeedConfig:
+    def _kind_and_name(self) -> FeedConfig:
+        m = _TELEGRAM_PREVIEW.match(self.url)
+        if self.kind == "feed" and m and (urlsplit(self.url).hostname or "").lower() == "t.me":
+            object.__setattr__(self, "kind", "telegram")  # https://t.me/s/NAME is a channel preview
+        if self.kind == "telegram":
+            if not self.channel:
+                if not m:
+                    raise ValueError("a telegram feed needs 'channel: NAME' or 'url: https://t.me/s/NAME'")
+                object.__setattr__(self, "channel", m.group(1))
+            if not re.fullmatch(r"[A-Za-z0-9_]{3,64}", self.channel):
+                raise ValueError(f"channel must be a public channel name like 'example_news', got {self.channel!r}")
+            if not self.url:
+                object.__setattr__(self, "url", f"https://t.me/s/{self.channel}")
+        elif self.channel:
+            raise ValueError("'channel' is only for kind: telegram")
+        if not self.url:
+            raise ValueError("url is required")
         if not self.name:
-            object.__setattr__(self, "name", urlsplit(self.url).hostname or self.url)
+            host = urlsplit(self.url).hostname or self.url
+            object.__setattr__(self, "name", f"t.me/{self.channel}" if self.kind == "telegram" else host)
         return self
 
     @property
@@ -236,8 +262,9 @@ def _one_feed(
             ok = False
         data[key] = value
         lines[key] = value_node
-    if "url" not in data and ok:
-        err(item, "missing required key 'url'")
+    if "url" not in data and ok and not (data.get("kind") == "telegram" and data.get("channel")):
+        err(item, "a telegram feed needs 'channel: NAME' or 'url: https://t.me/s/NAME'"
+            if data.get("kind") == "telegram" else "missing required key 'url'")
         return None
     if not ok:
         return None

@@ -37,6 +37,7 @@ from monitor.ingest.fulltext import with_fulltext
 from monitor.ingest.parse import entry_id, to_articles
 from monitor.ingest.read import FeedRead, read_feed
 from monitor.ingest.schedule import Policy, after_failure, after_success, initial_due
+from monitor.ingest.sources import poll_source
 from monitor.ingest.state import FeedState, FeedStore
 from monitor.metrics import METRICS, Metrics
 from monitor.models import Article
@@ -243,6 +244,8 @@ class Poller:
     async def poll_once(self, feed: FeedConfig, *, session: Any = None) -> PollOutcome:
         """Fetch, parse, publish and record one feed now; updates ``self.states`` and Redis."""
         session = session or self._session
+        if feed.kind != "feed":  # telegram, sitemap: monitor.ingest.sources
+            return await poll_source(self, feed, session)
         if feed.key not in self.states:
             self.states.update(await self.store.load([feed.key]))
         st = self.states[feed.key]

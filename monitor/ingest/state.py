@@ -41,6 +41,8 @@ class FeedState(BaseModel):
     next_due: float | None = None
     retry_until: float | None = None
     polls: int = 0
+    cursor: int | None = None  # telegram: the highest message number published
+    children: dict[str, str] | None = None  # sitemap index: child URL -> its lastmod when last read
 
 
 class FeedStore:

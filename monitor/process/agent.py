@@ -13,6 +13,7 @@ an invalid change is logged and the running set stays.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from monitor.metrics import METRICS, Metrics
 from monitor.process.core import Processed, Processor, Record, RetryLater
 from monitor.process.faust_app import MonitorApp, Topics
+from monitor.retry import until_done
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,13 @@ def install_processor(
     watcher: Any | None = None,
     metrics: Metrics = METRICS,
     on_reload: Callable[[Any], None] | None = None,
+    journal: Any | None = None,
 ) -> None:
-    """Register the processing agent (and the rules reload timer) on ``app``."""
+    """Register the processing agent (and the rules reload timer) on ``app``.
+
+    ``journal`` (``monitor.journal.Journal``, embedded broker only) is told each article's alert ids
+    before they are sent, so it holds the article until the alerter has made them durable.
+    """
 
     @app.agent(topics.articles, concurrency=1, name="monitor.process")
     async def process(stream: Any) -> None:
@@ -67,6 +74,10 @@ def install_processor(
             # matching and clustering are CPU-bound and synchronous: off the event loop, so heartbeats,
             # fetches and the HTTP API stay responsive
             outcomes = await _process_with_retry(processor, records)
+            if journal is not None:
+                done = [(r.key.decode("utf-8", "replace"), [a.id for a in o.alerts])
+                        for r, o in zip(records, outcomes, strict=True) if r.key]
+                await until_done(functools.partial(journal.processed, done), what="journal (processed)")
             for msg, outcome in zip((e.message for e in events), outcomes, strict=True):
                 if outcome.dead is not None:
                     await topics.dead_letter.send(key=msg.key, value=outcome.dead.to_json())
