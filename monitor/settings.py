@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(default=None, description="JSON logs; default: when not on a terminal")
 
     # --- alerting (extra) ---
+    poison_tries: int = Field(
+        default=3, ge=1,
+        description="tries of an alert or delivery that makes a handler fail (not an outage) before dead-letter",
+    )
+    journal: bool = Field(
+        default=True, description="embedded broker: hold articles in Redis until every stage is done (kill -9 safe)"
+    )
     delivery_retry_schedule: list[float] = Field(
         default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
         description="seconds before attempt 1, 2, …; after the last failed attempt a delivery is dead",

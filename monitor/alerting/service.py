@@ -81,8 +81,7 @@ class AlertService:
     async def handle(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        self.metrics.alerts_received.inc(len(alerts))
-        await self.cache.refresh()
+        await self.cache.refresh()  # monitor_alerts_received_total is counted once, by the consumer
         now_dt = datetime.now(UTC)
         now = now_dt.timestamp()
         routes: list[router.Route] = []

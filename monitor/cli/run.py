@@ -155,7 +155,7 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
         ready["rules"] = rules_ready
     service = MonitorService(settings, components, console, rules_count=rules_count, ready_checks=ready)
     level = "INFO" if console.verbose else "WARNING"
-    common = {"loglevel": level, "quiet": True, "override_logging": False, "redirect_stdouts": False}
+    common: dict[str, Any] = {"loglevel": level, "quiet": True, "override_logging": False, "redirect_stdouts": False}
     if app is not None:
         worker: Any = faust.Worker(app, service, **common)
         worker.spinner = None  # faust's spinner writes cursor escapes into our alert feed
