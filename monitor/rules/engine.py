@@ -21,6 +21,7 @@ Pure: no I/O, no clocks, no global state; safe to share between threads (nothing
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -39,7 +40,7 @@ from monitor.text.segment import sentence_starts
 MAX_EVIDENCE = 20
 PER_TERM = 3
 SNIPPET = 60
-_MATCH = Match.__pydantic_validator__.validate_python
+_MATCH: Callable[[dict[str, Any]], Match] = Match.__pydantic_validator__.validate_python
 _EV_ORDER = itemgetter(0, 1, 2)
 
 

@@ -17,7 +17,7 @@ the compiler from YAML, and the sharing of equal sub-expressions, in ``monitor.r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +27,7 @@ FIELD_NAMES = ("title", "summary", "content")
 
 
 class Ctx(Protocol):
-    texts: Sequence[str]
+    texts: list[str]
     hits: dict[int, list[tuple[int, int, int]]]
     hit_ids: frozenset[int]
     source: str
@@ -63,7 +63,7 @@ class Node:
         got = ctx.memo.get(key, _MISSING)
         if got is _MISSING:
             got = ctx.memo[key] = self.eval(ctx, fields)
-        return got
+        return got  # type: ignore[no-any-return]  # the memo holds what eval returned
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """Whether the node holds, when its evidence is not needed (inside ``none``)."""
@@ -163,7 +163,8 @@ class AnyNode(Node):
             sets = child.requires(cost)
             if not sets:
                 return []
-            acc |= min(sets, key=cost)
+            cheapest = min(sets, key=cost)
+            acc |= cheapest
         return [frozenset(acc)]
 
     def term_ids(self) -> set[int]:

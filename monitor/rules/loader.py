@@ -286,7 +286,7 @@ class _Loader:
 def _merge(a: ExamplesSpec | None, b: ExamplesSpec | None) -> ExamplesSpec | None:
     if a is None or b is None:
         return a or b
-    return ExamplesSpec(positive=[*a.positive, *b.positive], negative=[*a.negative, *b.negative])
+    return ExamplesSpec(positive=(*a.positive, *b.positive), negative=(*a.negative, *b.negative))
 
 
 def load_rules(path: Path | str) -> RuleSet:

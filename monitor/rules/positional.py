@@ -199,7 +199,7 @@ class QuantityNode(Node):
             got = ctx.memo[key] = (result, ctx.numbers[before:])
         else:
             ctx.numbers.extend(got[1])
-        return got[0]
+        return got[0]  # type: ignore[no-any-return]  # the memo holds what eval returned
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         evs = self.of.run(ctx, fields)
@@ -346,7 +346,7 @@ def literal_prefixes(pattern: str) -> tuple[str, ...] | None:
     """Literal strings of which every match of ``pattern`` starts with one, or None when that cannot be
     told (a class, a category or a repeat first; syntax of the ``regex`` module only; case-insensitive
     parts). ``\\b(?:base|air ?base|camp)`` gives ``("base", "air", "camp")``."""
-    from re import _constants, _parser  # the stdlib's own parser: a plain structure of opcodes
+    from re import _constants, _parser  # type: ignore[attr-defined]  # the stdlib's own parser (no stubs)
 
     try:
         parsed = _parser.parse(pattern)
@@ -361,8 +361,8 @@ def boundary_prefixes(pattern: str) -> tuple[str, ...] | None:
     """``literal_prefixes`` when every match also starts on a word boundary (the pattern opens with
     ``\\b`` or ``^`` and each prefix with a letter or digit): then each match starts where the term
     ``prefix*`` has a hit, so those terms can stand for the regex in the presearcher."""
-    from re import _constants as c
-    from re import _parser
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
 
     prefixes = literal_prefixes(pattern)
     if not prefixes or not all(p[:1].isalnum() for p in prefixes):
@@ -373,7 +373,7 @@ def boundary_prefixes(pattern: str) -> tuple[str, ...] | None:
 
 
 def _prefixes(items: list[Any]) -> tuple[str, ...] | None:
-    from re import _constants as c
+    from re import _constants as c  # type: ignore[attr-defined]
 
     lead: list[str] = []
     for op, arg in items:

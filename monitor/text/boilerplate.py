@@ -35,6 +35,7 @@ CUT_MARKERS = (
 TAG_MARKERS = ("كلمات دلاليه", "كلمات مفتاحيه", "الكلمات الدلاليه", "الوسوم", "وسوم", "tags", "keywords")
 
 _IGNORABLE = "\u0640\u064b-\u065f\u0670\u06d6-\u06ed\u200b-\u200f\u0300-\u036f"
+_Trie = dict[str, "_Trie"]  # a phrase trie: next char -> subtree; "" marks a phrase end
 _AD = re.compile(r"\[\s*ads?(?:[_ -]?\d+)?\s*\]", re.IGNORECASE)
 
 
@@ -60,14 +61,14 @@ def _tolerant(phrases: tuple[str, ...]) -> str:
     when several match. Written as a trie (``اقرا (ايضا|كذلك|…)``): the regex engine skips an alternative
     on its first char, so a line that starts no marker costs a few char tests, not one per marker."""
     inverse = _inverse()
-    trie: dict[str, dict] = {}
+    trie: _Trie = {}
     for phrase in phrases:
         node = trie
         for ch in phrase:
             node = node.setdefault(ch, {})
         node[""] = {}  # the phrase ends here
 
-    def emit(node: dict[str, dict]) -> str:
+    def emit(node: _Trie) -> str:
         # the end of a phrase last: a longer phrase wins, as in an alternation sorted longest first
         alts = [_char(ch, inverse) + emit(child) for ch, child in node.items() if ch]
         if "" in node:

@@ -340,9 +340,10 @@ def word_mask(codes: np.ndarray) -> bytes:
     """One byte per char: 1 for a letter or digit (``str.isalnum``), else 0."""
     if codes.max(initial=0) >= _BMP:
         let, dig = _classes(codes)
-        return (let | dig).astype(np.uint8).tobytes()
+        return bytes((let | dig).astype(np.uint8).tobytes())
     lut = _luts()
-    return lut.alnum.take(codes).view(np.uint8).tobytes()
+    mask: bytes = lut.alnum.take(codes).view(np.uint8).tobytes()
+    return mask
 
 
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
