@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -68,6 +69,7 @@ class Handles:
     producer: Any = None
     api_url: str | None = None
     feeds: int = 0
+    journal: Any = None  # monitor.journal.Journal: the embedded broker's article journal, else None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     stoppers: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
 
@@ -77,14 +79,18 @@ class MonitorService(mode.Service):
 
     def __init__(
         self, settings: Settings, components: Components, console: Console, *, rules_count: int = 0,
-        ready_checks: dict[str, Callable[[], Awaitable[bool]]] | None = None, **kwargs: Any,
+        ready_checks: dict[str, Callable[[], Awaitable[bool]]] | None = None, journal: Any = None,
+        **kwargs: Any,
     ) -> None:
         self.settings = settings
         self.components = components
         self.console = console
         self.rules_count = rules_count
-        self.h = Handles()
+        self.h = Handles(journal=journal)
         self.extra_ready = ready_checks or {}
+        self._checks: dict[str, Callable[[], Awaitable[bool]]] = {}
+        self._dead: dict[str, str] = {}  # components that stopped unexpectedly -> why
+        self._stopping = False
         self.started_event = asyncio.Event()
         super().__init__(**kwargs)
 
@@ -94,6 +100,8 @@ class MonitorService(mode.Service):
         if self.components.poller or self.components.alerter:
             self.h.producer = await make_producer(s, client_id="monitor-" + "-".join(self.components.names()))
         recent = RecentAlerts(self.h.redis, limit=s.alerts_recent)
+        if self.h.journal is not None and self.h.producer is not None:
+            await self._republish()
         if self.components.api:
             await self._start_api(recent)
         if self.components.lag:
@@ -108,6 +116,7 @@ class MonitorService(mode.Service):
             await self._start_poller()
         for name in self.components.names():
             METRICS.up.labels(name).set(1)
+        self._watch()
         self.console.started(self.settings, self.h, self.components, self.rules_count)
         self.started_event.set()
 
@@ -119,7 +128,8 @@ class MonitorService(mode.Service):
         async def redis_ready() -> bool:
             return bool(await redis.ping())
 
-        checks = {"redis": redis_ready, **self.extra_ready}
+        checks = self._checks
+        checks.update({"redis": redis_ready, **self.extra_ready})
         app = make_app(ApiDeps(settings=s, redis=redis, recent=recent, ready_checks=checks))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -137,7 +147,7 @@ class MonitorService(mode.Service):
         service = AlertService(self.settings, redis=self.h.redis, metrics=METRICS)
         consumer = AlertConsumer(
             self.settings, recent=recent, producer=self.h.producer, handler=service.handle,
-            on_alert=self.console.alert,
+            on_alert=self.console.alert, journal=self.h.journal,
         )
         self.h.tasks["alerter"] = asyncio.create_task(consumer.run(), name="alerter")
         self.h.stoppers.append(("alerter", self._stopper("alerter", consumer.stop)))
@@ -152,6 +162,7 @@ class MonitorService(mode.Service):
         feeds = load_feeds(self.settings.feeds, variables)
         self.h.feeds = sum(1 for f in feeds if getattr(f, "enabled", True))
         poller = Poller(self.settings, feeds, redis=self.h.redis, producer=self.h.producer, metrics=METRICS)
+        poller.journal = self.h.journal
         if self.console.verbose:
             poller.on_article = self.console.article
         self.h.tasks["poller"] = asyncio.create_task(poller.run(), name="poller")
@@ -173,24 +184,46 @@ class MonitorService(mode.Service):
 
     crash_reason: str | None = None
 
-    @mode.Service.task
-    async def _watch_tasks(self) -> None:
-        """A component that dies takes the process down (the CLI exits 1), rather than idling silently."""
-        await self.started_event.wait()
-        while not self.should_stop:
-            for name, task in list(self.h.tasks.items()):
-                if task.done() and not self.should_stop:
-                    exc = task.exception() if not task.cancelled() else None
-                    self.crash_reason = f"{name}: {exc!r}"
-                    log.error("component %s stopped unexpectedly: %r", name, exc, exc_info=exc)
-                    self.console.error(f"component {name} stopped unexpectedly: {exc!r}")
-                    root = self.beacon.root.data if self.beacon.root is not None else None
-                    if root is not None and hasattr(root, "_schedule_shutdown"):
-                        root._schedule_shutdown(signal.SIGTERM)
-                    return
-            await self.sleep(0.5)
+    async def _republish(self) -> None:
+        """Embedded broker: articles the journal still holds go back into the (empty) articles topic."""
+        from monitor.journal import broker_is_empty
+
+        s = self.settings
+        if not await broker_is_empty(s.kafka_servers, s.topic_articles):
+            log.info("articles topic is not empty: journal not republished")
+            return
+        n = await self.h.journal.republish(self.h.producer, s.topic_articles)
+        if n:
+            self.console.error(f"recovered {n} article(s) not finished before the last stop")
+
+    def _watch(self) -> None:
+        """Every component task reports its own end: a task that stops while the process is not stopping
+        fails ``/readyz`` (check ``task:<name>``), is logged by name, and takes the process down (exit 1)."""
+        for name, task in self.h.tasks.items():
+            task.add_done_callback(functools.partial(self._task_done, name))
+            self._checks[f"task:{name}"] = functools.partial(self._task_alive, name)
+
+    async def _task_alive(self, name: str) -> bool:
+        return name not in self._dead
+
+    def _task_done(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._stopping or self.should_stop:
+            return
+        exc = task.exception() if not task.cancelled() else None
+        why = repr(exc) if exc is not None else ("cancelled" if task.cancelled() else "returned")
+        self._dead[name] = why
+        if self.crash_reason is None:
+            self.crash_reason = f"{name}: {why}"
+        log.error("component %s stopped unexpectedly: %s", name, why, exc_info=exc)
+        self.console.error(f"component {name} stopped unexpectedly: {why}")
+        if name in self.components.names():
+            METRICS.up.labels(name).set(0)
+        root = self.beacon.root.data if self.beacon.root is not None else None
+        if root is not None and hasattr(root, "_schedule_shutdown"):
+            root._schedule_shutdown(signal.SIGTERM)
 
     async def on_stop(self) -> None:
+        self._stopping = True
         for name, stop in reversed(self.h.stoppers):
             try:
                 await stop()

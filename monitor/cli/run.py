@@ -69,6 +69,20 @@ def _check_feeds(settings: Settings, console: Console) -> None:
         ) from None
 
 
+def _journal(settings: Settings, components: Components) -> Any:
+    """The article journal when the broker is the embedded one (memory storage), else None."""
+    if not (settings.embedded_broker and settings.journal):
+        return None
+    import redis.asyncio as aioredis
+
+    from monitor.journal import ALERT_STAGE, Journal
+
+    stages = [ALERT_STAGE]
+    if getattr(components, "archiver", False) and getattr(settings, "archive", False):
+        stages.append("archive")
+    return Journal(aioredis.Redis.from_url(settings.redis, decode_responses=False), stages=stages)
+
+
 def serve(components: Components, *, quiet: bool, verbose: bool, allow_embedded: bool) -> None:
     settings = Settings()
     logs.setup("INFO" if verbose else settings.log_level, settings.log_json)
@@ -125,6 +139,7 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
             f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc!r} (retry when the broker is up)"
         ) from None
     ready: dict[str, Any] = {"kafka": _kafka_ready(settings)}
+    journal = _journal(settings, components)
     rules_count = 0
     app = None
     if components.worker:
@@ -147,13 +162,14 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
         from monitor.process.policy import EventAlerts
 
         processor = Processor(ruleset, policy=EventAlerts(Clustering.from_settings(settings, track_volume=False)))
-        install_processor(app, topics, processor, settings, watcher=watcher)
+        install_processor(app, topics, processor, settings, watcher=watcher, journal=journal)
 
         async def rules_ready() -> bool:
             return processor.rules is not None
 
         ready["rules"] = rules_ready
-    service = MonitorService(settings, components, console, rules_count=rules_count, ready_checks=ready)
+    service = MonitorService(settings, components, console, rules_count=rules_count, ready_checks=ready,
+                             journal=journal)
     level = "INFO" if console.verbose else "WARNING"
     common: dict[str, Any] = {"loglevel": level, "quiet": True, "override_logging": False, "redirect_stdouts": False}
     if app is not None:
