@@ -14,9 +14,11 @@ import asyncio
 import logging
 
 import aiohttp
+from selectolax.lexbor import LexborHTMLParser
 
 from monitor.ingest.fetch import FetchLimits, fetch
-from monitor.ingest.parse import MAX_CONTENT, to_text
+from monitor.ingest.parse import MAX_CONTENT, MAX_TITLE, to_text
+from monitor.ingest.textify import clean_space
 from monitor.models import Article
 
 log = logging.getLogger(__name__)
@@ -36,14 +38,30 @@ def extract_main_text(html: bytes, content_type: str = "", url: str = "") -> str
     return (result or "").strip()
 
 
+def page_title(html: bytes, content_type: str = "") -> str:
+    """The page's own title: ``og:title``, else ``<title>``; '' when it has neither."""
+    text, _enc = to_text(html[:512 * 1024], content_type)
+    tree = LexborHTMLParser(text)
+    og = tree.css_first('meta[property="og:title"]')
+    title = (og.attributes.get("content") or "") if og is not None else ""
+    if not title.strip():
+        node = tree.css_first("title")
+        title = node.text() if node is not None else ""
+    return clean_space(title)[:MAX_TITLE]
+
+
 async def with_fulltext(session: aiohttp.ClientSession, article: Article, limits: FetchLimits) -> Article:
-    """``article`` with ``content`` from its page when that is longer than what the feed gave."""
+    """``article`` with ``content`` from its page when that is longer than what the feed gave (and the
+    page's title when the article has none: sitemap entries without ``news:title``)."""
     if not article.url or len(article.content) > max(2 * len(article.summary), 1000):
         return article  # no page, or the feed already carries the full text
     res = await fetch(session, article.url, limits)
     if res.status != "ok" or not res.body:
         return article
     text = await asyncio.to_thread(extract_main_text, res.body, res.content_type, res.final_url)
-    if len(text) <= max(len(article.content), len(article.summary)):
-        return article
-    return article.model_copy(update={"content": text[:MAX_CONTENT]})
+    update: dict[str, str] = {}
+    if not article.title:
+        update["title"] = page_title(res.body, res.content_type)
+    if len(text) > max(len(article.content), len(article.summary)):
+        update["content"] = text[:MAX_CONTENT]
+    return article.model_copy(update=update) if update else article

@@ -76,7 +76,9 @@ async def read_telegram(session: aiohttp.ClientSession, feed: FeedConfig, st: Fe
 
 
 def _readers() -> dict[str, Reader]:
-    return {"telegram": read_telegram}
+    from monitor.ingest import sitemap  # it imports SourceRead from here
+
+    return {"telegram": read_telegram, "sitemap": sitemap.read_source}
 
 
 READERS: dict[str, Reader] = {}
