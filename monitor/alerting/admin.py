@@ -23,15 +23,29 @@ class Admin:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.redis = aioredis.Redis.from_url(settings.redis)
-        self.store = Store(self.redis)
+        self.store = Store(self.redis, settings)
 
     async def close(self) -> None:
         await self.redis.aclose()
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        from urllib.parse import parse_qsl, urlsplit
+
         from monitor.alerting import model as m
+        from monitor.alerting.channels.chatguard import resolve_chat_url
         from monitor.alerting.channels.ssrf import resolve_checked
 
+        async def check(target: object) -> None:
+            if isinstance(target, m.WebhookTarget):
+                await resolve_checked(target.url, self.settings.webhook_allow)
+            elif isinstance(target, m.ChatTarget):
+                for url in target.urls:
+                    await resolve_chat_url(url.get_secret_value(), self.settings)
+
+        split = urlsplit(path)
+        query = dict(parse_qsl(split.query))
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
+        path = split.path
         parts = path.strip("/").split("/")
         kind, ident, action = (
             parts[0],
@@ -41,11 +55,12 @@ class Admin:
         st = self.store
         if kind == "subscriptions":
             if method == "GET" and ident is None:
-                return 200, {"subscriptions": [s.model_dump(mode="json") for s in await st.list()]}
+                subs = [s.model_dump(mode="json") for s in await st.list(offset, limit)]
+                nxt = offset + limit if offset + limit < await st.count() else None
+                return 200, {"subscriptions": subs, "next_offset": nxt}
             if method == "POST" and ident is None:
                 spec = m.SubscriptionSpec.model_validate(body)
-                if isinstance(spec.channel, m.WebhookTarget):
-                    await resolve_checked(spec.channel.url, self.settings.webhook_allow)
+                await check(spec.channel)
                 sub, secret = await st.create(spec)
                 return 201, {"subscription": sub.model_dump(mode="json"), "secret": secret}
             assert ident is not None
@@ -53,8 +68,7 @@ class Admin:
                 return 200, {"subscription": (await st.get(ident)).model_dump(mode="json")}
             if method == "PATCH":
                 patch = m.SubscriptionPatch.model_validate(body)
-                if isinstance(patch.channel, m.WebhookTarget):
-                    await resolve_checked(patch.channel.url, self.settings.webhook_allow)
+                await check(patch.channel)
                 sub, secret = await st.update(ident, patch)
                 return 200, {"subscription": sub.model_dump(mode="json"), "secret": secret}
             if method == "DELETE":
@@ -76,7 +90,9 @@ class Admin:
                 return 202, {"delivery_id": delivery_id(sub.id, alert, sub.channel_name), "result": res}
         if kind == "silences":
             if method == "GET" and ident is None:
-                return 200, {"silences": [s.model_dump(mode="json") for s in await st.list_silences()]}
+                sils = [s.model_dump(mode="json") for s in await st.list_silences(offset, limit)]
+                nxt = offset + limit if offset + limit < await st.count_silences() else None
+                return 200, {"silences": sils, "next_offset": nxt}
             if method == "POST":
                 sil = await st.create_silence(m.SilenceSpec.model_validate(body))
                 return 201, {"silence": sil.model_dump(mode="json")}

@@ -49,13 +49,33 @@ class SubscriptionCache:
         self.silences: list[Silence] = []
 
     async def refresh(self, force: bool = False) -> None:
-        v = await self.store.version()
-        if v == self.version and not force:
+        """Reload what changed since the last refresh (the store's change log); everything only at
+        start, on ``force``, or when the log no longer reaches back to our version."""
+        changes = None if force or self.version < 0 else await self.store.changes_since(self.version)
+        if changes is None:
+            v = await self.store.version()
+            self.subscriptions = await self.store.list()
+            self.by_id = {s.id: s for s in self.subscriptions}
+            self.silences = await self.store.list_silences()
+            self.version = v
             return
-        self.subscriptions = await self.store.list()
-        self.by_id = {s.id: s for s in self.subscriptions}
-        self.silences = await self.store.list_silences()
+        v, changed = changes
+        if not changed:
+            self.version = v
+            return
+        gone = changed_ids(changed, "sub")
+        fresh = await self.store.get_many(sorted(gone))
+        by_id = {i: s for i, s in self.by_id.items() if i not in gone}
+        by_id.update(fresh)
+        self.by_id = by_id
+        self.subscriptions = [by_id[i] for i in sorted(by_id)]
+        if any(k == "silence" for k, _ in changed):
+            self.silences = await self.store.list_silences()
         self.version = v
+
+
+def changed_ids(changed: set[tuple[str, str]], kind: str) -> set[str]:
+    return {i for k, i in changed if k == kind}
 
 
 class _Endpoint:

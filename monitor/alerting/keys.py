@@ -4,6 +4,10 @@ Per-subscription keys carry the hash tag ``{sub:<id>}`` so a Redis Cluster keeps
 definition, notification log, health and stream together. The delivery queue (streams per channel, the
 schedule, bodies, batches) shares the tag ``{q}`` so its Lua scripts touch one slot. Global indexes
 (the subscription set, silences, the change counter) are plain keys.
+
+The Lua scripts (``queue``, ``channels.redis_stream``) build no key names of their own: they get every
+key from here, as ``KEYS`` or inside their arguments, and for a key whose id only the script knows (the
+batch a group is collecting) the prefix from here (``batch_items("")``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ PREFIX = "monitor"
 SUBS = f"{PREFIX}:subs"  # SET of subscription ids
 SILENCES = f"{PREFIX}:silences"  # HASH id -> Silence JSON
 VERSION = f"{PREFIX}:alerting:version"  # INCR on every subscription/silence change
+CHANGES = f"{PREFIX}:alerting:changes"  # STREAM "<version>-1" -> kind (sub|silence), id; trimmed
 SILENCED = f"{PREFIX}:silenced"  # STREAM of silenced alerts (recorded, not delivered)
 NOTICES = f"{PREFIX}:notices"  # STREAM of endpoint notices (disabled, ...)
 

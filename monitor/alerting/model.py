@@ -37,7 +37,7 @@ from monitor.models import Alert, Severity, stable_id, utcnow
 ChannelName = Literal["redis", "webhook", "email", "chat"]
 GroupField = Literal["rule", "source", "lang", "event_id", "severity", "tags"]
 _ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-_EMAIL = re.compile(r"^[^@\s<>\",;:\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}$")
+_EMAIL = re.compile(r"[^@\s<>\",;:\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}")  # fullmatch: no trailing \n
 
 
 class Frozen(BaseModel):
@@ -145,7 +145,7 @@ class EmailTarget(Frozen):
     @classmethod
     def _addr(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for a in v:
-            if not _EMAIL.match(a):
+            if not _EMAIL.fullmatch(a):
                 raise ValueError(f"not a plain email address: {a!r}")
         return v
 
@@ -181,7 +181,7 @@ class SubscriptionSpec(Frozen):
     @field_validator("contact")
     @classmethod
     def _contact(cls, v: str | None) -> str | None:
-        if v is not None and not _EMAIL.match(v):
+        if v is not None and not _EMAIL.fullmatch(v):
             raise ValueError("contact must be a plain email address")
         return v
 

@@ -62,7 +62,7 @@ class AlertService:
         self.settings = settings
         self.redis = redis
         self.metrics = metrics
-        self.store = Store(redis)
+        self.store = Store(redis, settings)
         self.cache = SubscriptionCache(self.store)
         self.log = NotificationLog(redis, settings.delivery_log_ttl)
         self.channels: dict[str, Channel] = (

@@ -7,6 +7,8 @@ Query parameters of the list: ``limit`` (1-500, default 50), ``offset``, ``rule`
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 
 from aiohttp import web
@@ -19,23 +21,29 @@ routes = web.RouteTableDef()
 def _time(value: str | None, name: str) -> float | None:
     if value is None or value == "":
         return None
-    try:
+    if _NUMBER.fullmatch(value):  # finite by construction: no nan, inf, 1e999
         return float(value)
-    except ValueError:
-        pass
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{name}: expected Unix seconds or ISO 8601, got {value!r}") from None
+        seconds = math.nan
+    if not value.isascii() or not math.isfinite(seconds):
+        raise web.HTTPBadRequest(text=f"{name}: expected Unix seconds or ISO 8601, got {value!r}")
+    return seconds
 
 
-def _int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
+#: plain ASCII numbers only: no ``５``, ``1_0``, ``+5``, spaces, ``nan`` or ``inf``
+_INT = re.compile(r"[0-9]{1,12}")
+_NUMBER = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,9})?")
+
+
+def query_int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
+    """A query integer in ``lo..hi``; anything but plain ASCII digits is a 400."""
     if value is None:
         return default
-    try:
-        n = int(value)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"{name}: expected an integer, got {value!r}") from None
+    if not _INT.fullmatch(value):
+        raise web.HTTPBadRequest(text=f"{name}: expected an integer, got {value!r}")
+    n = int(value)
     if not lo <= n <= hi:
         raise web.HTTPBadRequest(text=f"{name}: must be between {lo} and {hi}")
     return n
@@ -45,8 +53,8 @@ def _int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
 async def list_alerts(request: web.Request) -> web.Response:
     q = request.query
     alerts = await deps_of(request).recent.list(
-        limit=_int(q.get("limit"), "limit", 50, 1, 500),
-        offset=_int(q.get("offset"), "offset", 0, 0, 1_000_000),
+        limit=query_int(q.get("limit"), "limit", 50, 1, 500),
+        offset=query_int(q.get("offset"), "offset", 0, 0, 1_000_000),
         rule=q.get("rule") or None,
         tag=q.get("tag") or None,
         since=_time(q.get("since"), "since"),

@@ -1,4 +1,5 @@
-"""API access: a bearer token (``MONITOR_API_TOKEN``) on everything but ``/healthz``, ``/readyz``, ``/metrics``.
+"""API access: a bearer token (``MONITOR_API_TOKEN``) on everything but ``/healthz``, ``/readyz``, ``/metrics``
+and the bundled ``/seeds/feed.xml``. An empty or blank token is no token (``Settings``).
 
 With no token set, the API answers loopback clients only (403 for anyone else), and ``check_bind``
 refuses a bind address beyond loopback, so ``monitor run`` works out of the box and nothing is exposed
@@ -16,7 +17,8 @@ from aiohttp import web
 
 from monitor.settings import Settings
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: no token needed: health, metrics, and the bundled seed feed (``monitor run`` polls it itself)
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/seeds/feed.xml"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -47,6 +49,9 @@ def _deny(status: int, message: str) -> web.Response:
 
 
 def auth_middleware(settings: Settings) -> Any:
+    from monitor.web import is_web_path
+    from monitor.web.session import gate
+
     token = settings.api_token.get_secret_value().encode() if settings.api_token else None
 
     @web.middleware
@@ -58,7 +63,11 @@ def auth_middleware(settings: Settings) -> Any:
                 return _deny(403, "no MONITOR_API_TOKEN set: the API serves loopback clients only")
             return await handler(request)
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token):
+        given = value.strip()
+        # a token is ASCII: anything else (even bytes aiohttp decoded with surrogates) is simply wrong
+        if scheme.lower() != "bearer" or not given.isascii() or not hmac.compare_digest(given.encode(), token):
+            if is_web_path(request.path):  # the console: a login form and a session cookie instead
+                return await gate(request, handler, token)
             return _deny(401, "missing or wrong bearer token")
         return await handler(request)
 

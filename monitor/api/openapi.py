@@ -45,6 +45,7 @@ class SubscriptionResponse(_Out):
 
 class SubscriptionList(_Out):
     subscriptions: list[Subscription]
+    next_offset: int | None = None
 
 
 class SilenceResponse(_Out):
@@ -53,6 +54,7 @@ class SilenceResponse(_Out):
 
 class SilenceList(_Out):
     silences: list[Silence]
+    next_offset: int | None = None
 
 
 class RuleView(_Out):
@@ -114,15 +116,20 @@ _LIST_Q = (
     ("until", "string", "Unix seconds or ISO 8601"),
 )
 
+_PAGE_Q = (
+    ("limit", "integer", "1-500, default 100"),
+    ("offset", "integer", "skip this many (next_offset of the previous page)"),
+)
+
 OPERATIONS: tuple[Op, ...] = (
     Op("get", "/healthz", "The process is up", Health, public=True),
     Op("get", "/readyz", "Kafka, Redis and rules are ready (503 when not)", Ready, public=True),
     Op("get", "/metrics", "Prometheus metrics", None, public=True, content_type="text/plain"),
-    Op("get", "/seeds/feed.xml", "The bundled seed feed", None, content_type="application/rss+xml"),
+    Op("get", "/seeds/feed.xml", "The bundled seed feed", None, public=True, content_type="application/rss+xml"),
     Op("get", "/api/v1/openapi.json", "This document", None),
     Op("get", "/api/v1/alerts", "Recent alerts, newest first", AlertList, query=_LIST_Q),
     Op("get", "/api/v1/alerts/{id}", "One alert with its evidence", Alert),
-    Op("get", "/api/v1/subscriptions", "List subscriptions", SubscriptionList),
+    Op("get", "/api/v1/subscriptions", "List subscriptions, a page at a time", SubscriptionList, query=_PAGE_Q),
     Op(
         "post",
         "/api/v1/subscriptions",
@@ -161,7 +168,7 @@ OPERATIONS: tuple[Op, ...] = (
         202,
         ReplayRequest,
     ),
-    Op("get", "/api/v1/silences", "List silences", SilenceList),
+    Op("get", "/api/v1/silences", "List silences, a page at a time", SilenceList, query=_PAGE_Q),
     Op("post", "/api/v1/silences", "Create a silence", SilenceResponse, 201, SilenceSpec),
     Op("get", "/api/v1/silences/{id}", "Show a silence", SilenceResponse),
     Op("patch", "/api/v1/silences/{id}", "Update a silence", SilenceResponse, body=SilencePatch),

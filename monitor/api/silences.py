@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from monitor.alerting.model import SilencePatch, SilenceSpec
-from monitor.api.subscriptions import handled, json, read_model, store_of
+from monitor.api.subscriptions import handled, json, page, paged, read_model, store_of
 
 routes = web.RouteTableDef()
 
@@ -15,7 +15,11 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/silences")
 @handled
 async def list_silences(request: web.Request) -> web.Response:
-    return json({"silences": [s.model_dump(mode="json") for s in await store_of(request).list_silences()]})
+    offset, limit = page(request)
+    store = store_of(request)
+    sils = await store.list_silences(offset, limit)
+    total = await store.count_silences()
+    return paged("silences", [s.model_dump(mode="json") for s in sils], offset, limit, total)
 
 
 @routes.post("/api/v1/silences")

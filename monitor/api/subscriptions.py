@@ -3,7 +3,9 @@
 Bodies are parsed into the frozen alerting models (``SubscriptionSpec``, ``SubscriptionPatch``); unknown
 fields are refused (422). Webhook URLs pass the SSRF guard (resolved, every address checked) on create
 and on update. A webhook signing secret appears in the response of create and rotate-secret only
-(``secret``); every other response masks it. Errors are JSON ``{"error": ..., "detail": ...}``:
+(``secret``); every other response masks it. Chat URLs pass ``chatguard.resolve_chat_url``. Lists come a
+page at a time (``limit`` 1-500, default 100, ``offset``; ``next_offset`` is null on the last page);
+the number of subscriptions and filter entries is capped (``store.LimitReached``, 422). Errors are JSON ``{"error": ..., "detail": ...}``:
 400 bad JSON, 404 unknown id, 409 id taken, 413 body too large (``Settings.api_max_body``), 422 invalid.
 
 The helpers here (``read_model``, ``json``, ``store_of``, ``service_of``) are shared by the other
@@ -29,6 +31,7 @@ from monitor.alerting.model import (
     WebhookTarget,
 )
 from monitor.alerting.store import Conflict, NotFound, Store, StoreError
+from monitor.api.alerts import query_int
 from monitor.api.app import deps_of
 
 routes = web.RouteTableDef()
@@ -48,9 +51,7 @@ async def read_model(request: web.Request, model: type[M]) -> M:
     limit = deps_of(request).settings.api_max_body
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
+    raw = await read_body(request, limit)
     try:
         data = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError as exc:
@@ -60,6 +61,35 @@ async def read_model(request: web.Request, model: type[M]) -> M:
     except ValidationError as exc:
         detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         raise _Fail(error(422, "invalid request body", detail)) from exc
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however it arrives (pieces, chunks), read to EOF; 413 past ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+
+
+def page(request: web.Request) -> tuple[int, int]:
+    """``(offset, limit)`` of a list request: ``limit`` 1-500 (default 100), ``offset`` from 0."""
+    q = request.query
+    return (
+        query_int(q.get("offset"), "offset", 0, 0, 1_000_000),
+        query_int(q.get("limit"), "limit", 100, 1, 500),
+    )
+
+
+def paged(name: str, items: list[dict[str, Any]], offset: int, limit: int, total: int) -> web.Response:
+    """One page: the items under ``name``, and ``next_offset`` (None on the last page)."""
+    nxt = offset + limit if offset + limit < total else None
+    return json({name: items, "next_offset": nxt})
 
 
 class _Fail(Exception):
@@ -93,7 +123,7 @@ def store_of(request: web.Request) -> Store:
     deps = deps_of(request)
     store = deps.extra.get("alerting_store")
     if store is None:
-        store = deps.extra["alerting_store"] = Store(deps.redis)
+        store = deps.extra["alerting_store"] = Store(deps.redis, deps.settings)
     return store
 
 
@@ -124,7 +154,10 @@ async def _check_target(request: web.Request, target: object) -> None:
 @routes.get("/api/v1/subscriptions")
 @handled
 async def list_subscriptions(request: web.Request) -> web.Response:
-    return json({"subscriptions": [public(s) for s in await store_of(request).list()]})
+    offset, limit = page(request)
+    store = store_of(request)
+    subs = await store.list(offset, limit)
+    return paged("subscriptions", [public(s) for s in subs], offset, limit, await store.count())
 
 
 @routes.post("/api/v1/subscriptions")

@@ -12,6 +12,7 @@ import time
 import unicodedata
 from typing import IO, Any
 
+from monitor.cli.safe import cell
 from monitor.models import Alert, Article
 
 SEVERITY_MARK = {"info": "·", "low": "-", "medium": "*", "high": "!", "critical": "!!"}
@@ -71,13 +72,13 @@ class Console:
         title = _one_line(a.title, 90)
         # U+2068/U+2069 isolate the (often Arabic) title so the line's layout stays left to right.
         self.say(
-            f"{when} {kind} {mark} {alert.rule} [{alert.severity}] {a.source or '-'}: "
-            f"\u2068{title}\u2069 {a.url}"
+            f"{when} {kind} {mark} {cell(alert.rule)} [{alert.severity}] {cell(a.source or '-')}: "
+            f"\u2068{title}\u2069 {cell(a.url)}"
         )
 
     def article(self, article: Article) -> None:
         if self.verbose:
-            self.say(f"  article {article.source or '-'}: \u2068{_one_line(article.title, 90)}\u2069")
+            self.say(f"  article {cell(article.source or '-')}: \u2068{_one_line(article.title, 90)}\u2069")
 
     def stopped(self) -> None:
         self.say(f"monitor stopped ({self.alerts} alerts shown)")

@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel, ValidationError
 
+from monitor.cli.safe import cell
+
 T = TypeVar("T")
 
 
@@ -114,6 +116,17 @@ def _check(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         raise click.ClickException(_validation(exc)) from exc
     return data
+
+
+def _all_pages(ctx: click.Context, kind: str) -> list[dict[str, Any]]:
+    """Every subscription or silence, a page at a time."""
+    items: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        data = _run(ctx, "GET", f"{kind}?limit=500&offset={offset}")
+        items += data[kind]
+        offset = data.get("next_offset")
+    return items
 
 
 def _print(data: Any) -> None:
@@ -269,13 +282,13 @@ def create(ctx: click.Context, **o: Any) -> None:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List subscriptions."""
-    subs = _run(ctx, "GET", "subscriptions")["subscriptions"]
+    subs = _all_pages(ctx, "subscriptions")
     if as_json:
         _print(subs)
         return
     for s in subs:
         state = "enabled" if s["enabled"] else f"disabled ({s.get('disabled_reason') or 'by hand'})"
-        click.echo(f"{s['id']}  {s['channel']['type']:<8} {state:<10} {s['name']}")
+        click.echo(f"{cell(s['id'])}  {s['channel']['type']:<8} {cell(state):<10} {cell(s['name'])}")
 
 
 @subscriptions.command("show")
@@ -378,9 +391,9 @@ def sil_create(ctx: click.Context, **o: Any) -> None:
 @click.pass_context
 def sil_list(ctx: click.Context) -> None:
     """List silences."""
-    for s in _run(ctx, "GET", "silences")["silences"]:
+    for s in _all_pages(ctx, "silences"):
         what = " ".join(f"{k}={','.join(s[k])}" for k in ("rules", "tags", "sources") if s[k])
-        click.echo(f"{s['id']}  {s['starts_at']} → {s['ends_at']}  {what}  {s['comment']}")
+        click.echo(f"{cell(s['id'])}  {s['starts_at']} → {s['ends_at']}  {cell(what)}  {cell(s['comment'])}")
 
 
 @silences.command("show")
