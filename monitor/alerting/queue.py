@@ -34,117 +34,124 @@ from monitor.alerting.model import Delivery
 DEFAULT_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 MAX_RETRY_AFTER = 86400.0
 
+# The scripts build no key names: fixed keys come as KEYS, per-item keys (computed by ``keys``) inside the
+# items, and where a key depends on a value only the script reads (the open batch's id) the key's prefix
+# comes from ``keys`` as an ARGV. ``keys`` is the one place the layout is written down.
+
+# KEYS: member, body, depth, sched. ARGV: now, force, items JSON, batch-items prefix, batch-members prefix.
+# item: mode, sub, channel, did, due, body, batch id, alert, sent key, work key, open-batch key
 _ENQUEUE = """
-local Q = KEYS[1]
-local P = KEYS[2]
+local MEMBER, BODY, DEPTH, SCHED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = tonumber(ARGV[1])
 local force = ARGV[2] == '1'
 local items = cjson.decode(ARGV[3])
+local BATCH, BATCHM = ARGV[4], ARGV[5]
 local out = {}
 for k, it in ipairs(items) do
   local mode, sub, ch, did, due = it[1], it[2], it[3], it[4], tonumber(it[5])
-  local body, bkey, bid, alert = it[6], it[7], it[8], it[9]
+  local body, bid, alert = it[6], it[7], it[8]
+  local sent, work, okey = it[9], it[10], it[11]
   local res
-  if (not force) and redis.call('EXISTS', P .. ':{sub:' .. sub .. '}:sent:' .. did) == 1 then
+  if (not force) and redis.call('EXISTS', sent) == 1 then
     res = 'sent'
-  elseif redis.call('HEXISTS', Q .. ':member', did) == 1 then
+  elseif redis.call('HEXISTS', MEMBER, did) == 1 then
     res = 'queued'
   elseif mode == 'single' then
-    redis.call('HSET', Q .. ':member', did, did)
-    redis.call('HSET', Q .. ':body', did, body)
-    redis.call('HINCRBY', Q .. ':depth', ch, 1)
+    redis.call('HSET', MEMBER, did, did)
+    redis.call('HSET', BODY, did, body)
+    redis.call('HINCRBY', DEPTH, ch, 1)
     if due <= now then
-      redis.call('XADD', Q .. ':work:' .. ch, '*', 'id', did, 'sub', sub, 'body', body, 'att', '0')
+      redis.call('XADD', work, '*', 'id', did, 'sub', sub, 'body', body, 'att', '0')
     else
-      redis.call('ZADD', Q .. ':sched', due, ch .. '|' .. sub .. '|' .. did)
+      redis.call('ZADD', SCHED, due, ch .. '|' .. sub .. '|' .. did)
     end
     res = 'new'
   else
-    local okey = Q .. ':open:' .. sub .. ':' .. bkey
     local open = redis.call('GET', okey)
     if open then
       res = 'joined'
     else
-      if redis.call('HEXISTS', Q .. ':body', bid) == 1 then bid = bid .. '-' .. ARGV[1] end
+      if redis.call('HEXISTS', BODY, bid) == 1 then bid = bid .. '-' .. ARGV[1] end
       open = bid
       redis.call('SET', okey, bid)
-      redis.call('HSET', Q .. ':body', bid, body)
-      redis.call('HINCRBY', Q .. ':depth', ch, 1)
-      redis.call('ZADD', Q .. ':sched', due, ch .. '|' .. sub .. '|' .. bid)
+      redis.call('HSET', BODY, bid, body)
+      redis.call('HINCRBY', DEPTH, ch, 1)
+      redis.call('ZADD', SCHED, due, ch .. '|' .. sub .. '|' .. bid)
       res = 'new'
     end
-    redis.call('HSET', Q .. ':member', did, open)
-    redis.call('SADD', Q .. ':batchm:' .. open, did)
-    redis.call('RPUSH', Q .. ':batch:' .. open, alert)
+    redis.call('HSET', MEMBER, did, open)
+    redis.call('SADD', BATCHM .. open, did)
+    redis.call('RPUSH', BATCH .. open, alert)
   end
   out[k] = res
 end
 return out
 """
 
+# KEYS: sched, body, attempts. ARGV: now, limit, work-stream prefix (the channel is in the sched member).
 _PROMOTE = """
-local Q = KEYS[1]
-local items = redis.call('ZRANGEBYSCORE', Q .. ':sched', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local SCHED, BODY, ATTEMPTS = KEYS[1], KEYS[2], KEYS[3]
+local items = redis.call('ZRANGEBYSCORE', SCHED, '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, m in ipairs(items) do
   local ch, sub, did = string.match(m, '^([^|]+)|([^|]+)|(.+)$')
-  local body = redis.call('HGET', Q .. ':body', did)
+  local body = redis.call('HGET', BODY, did)
   if body then
-    local att = redis.call('HGET', Q .. ':attempts', did) or '0'
-    redis.call('XADD', Q .. ':work:' .. ch, '*', 'id', did, 'sub', sub, 'body', body, 'att', att)
+    local att = redis.call('HGET', ATTEMPTS, did) or '0'
+    redis.call('XADD', ARGV[3] .. ch, '*', 'id', did, 'sub', sub, 'body', body, 'att', att)
   end
-  redis.call('ZREM', Q .. ':sched', m)
+  redis.call('ZREM', SCHED, m)
 end
 return #items
 """
 
+# KEYS: attempts, sched, body, member, depth, dead. ARGV: log TTL, rows JSON, consumer group.
+# row: kind, channel, sub, did, entry id, due, logged, member ids, is batch, reason, body, work key,
+#      sent keys (the delivery's and its members'), batch-items key, batch-members key
 _FINISH = """
-local Q = KEYS[1]
-local P = KEYS[2]
+local ATTEMPTS, SCHED, BODY, MEMBER, DEPTH, DEAD = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local ttl = tonumber(ARGV[1])
 local rows = cjson.decode(ARGV[2])
+local group = ARGV[3]
 local n = #rows
 for k, o in ipairs(rows) do
   local kind, ch, sub, did, eid, due = o[1], o[2], o[3], o[4], o[5], o[6]
   local logged, members, isbatch, reason, body = o[7], o[8], o[9], o[10], o[11]
+  local work, sent, batch, batchm = o[12], o[13], o[14], o[15]
   if kind == 'retry' or kind == 'defer' then
-    if kind == 'retry' then redis.call('HINCRBY', Q .. ':attempts', did, 1) end
-    redis.call('ZADD', Q .. ':sched', due, ch .. '|' .. sub .. '|' .. did)
+    if kind == 'retry' then redis.call('HINCRBY', ATTEMPTS, did, 1) end
+    redis.call('ZADD', SCHED, due, ch .. '|' .. sub .. '|' .. did)
   elseif kind ~= 'gone' then
-    local ms = {}
-    for m in string.gmatch(members, '[^,]+') do ms[#ms + 1] = m end
     if kind == 'ok' or kind == 'dup' then
       if logged ~= '1' then
-        local base = P .. ':{sub:' .. sub .. '}:sent:'
-        redis.call('SET', base .. did, 1, 'EX', ttl)
-        for _, m in ipairs(ms) do redis.call('SET', base .. m, 1, 'EX', ttl) end
+        for _, key in ipairs(sent) do redis.call('SET', key, 1, 'EX', ttl) end
       end
     else
-      redis.call('XADD', Q .. ':dead', '*', 'id', did, 'sub', sub, 'channel', ch, 'reason', reason, 'body', body)
+      redis.call('XADD', DEAD, '*', 'id', did, 'sub', sub, 'channel', ch, 'reason', reason, 'body', body)
     end
-    redis.call('HDEL', Q .. ':body', did)
-    redis.call('HDEL', Q .. ':attempts', did)
-    if #ms == 0 then
-      redis.call('HDEL', Q .. ':member', did)
+    redis.call('HDEL', BODY, did)
+    redis.call('HDEL', ATTEMPTS, did)
+    if #members == 0 then
+      redis.call('HDEL', MEMBER, did)
     else
-      for _, m in ipairs(ms) do redis.call('HDEL', Q .. ':member', m) end
+      for _, m in ipairs(members) do redis.call('HDEL', MEMBER, m) end
     end
-    if isbatch == '1' then redis.call('DEL', Q .. ':batch:' .. did, Q .. ':batchm:' .. did) end
-    redis.call('HINCRBY', Q .. ':depth', ch, -1)
+    if isbatch == '1' then redis.call('DEL', batch, batchm) end
+    redis.call('HINCRBY', DEPTH, ch, -1)
   end
-  redis.call('XACK', Q .. ':work:' .. ch, 'dispatch', eid)
-  redis.call('XDEL', Q .. ':work:' .. ch, eid)
+  redis.call('XACK', work, group, eid)
+  redis.call('XDEL', work, eid)
 end
 return n
 """
 
+# KEYS: open-batch key, last-flush key, batch items, batch members. ARGV: batch id, now, flush TTL.
 _SEAL = """
-local Q = KEYS[1]
-local bid, okey, fkey, now, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-if redis.call('GET', okey) == bid then
-  redis.call('DEL', okey)
-  if ttl > 0 then redis.call('SET', fkey, now, 'EX', ttl) end
+local bid, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('GET', KEYS[1]) == bid then
+  redis.call('DEL', KEYS[1])
+  if ttl > 0 then redis.call('SET', KEYS[2], now, 'EX', ttl) end
 end
-return {redis.call('LRANGE', Q .. ':batch:' .. bid, 0, -1), redis.call('SMEMBERS', Q .. ':batchm:' .. bid)}
+return {redis.call('LRANGE', KEYS[3], 0, -1), redis.call('SMEMBERS', KEYS[4])}
 """
 
 
@@ -242,21 +249,26 @@ class DeliveryQueue:
                         it.did,
                         repr(it.due),
                         it.body.decode(),
-                        it.batch_key,
                         it.batch_id,
                         it.alert.decode(),
+                        keys.sent(it.sub_id, it.did),
+                        keys.work(it.channel),
+                        keys.open_batch(it.sub_id, it.batch_key) if it.batch_key else "",
                     ]
                     for it in chunk
                 ]
             )
             res = await self._enqueue(
-                keys=[keys.Q, keys.PREFIX], args=[repr(now), "1" if force else "0", packed]
+                keys=[keys.MEMBER, keys.BODY, keys.DEPTH, keys.SCHED],
+                args=[repr(now), "1" if force else "0", packed, keys.batch_items(""), keys.batch_members("")],
             )
             out += [_s(r) for r in res]
         return out
 
     async def promote(self, now: float, limit: int = 1000) -> int:
-        return int(await self._promote(keys=[keys.Q], args=[repr(now), limit]))
+        return int(await self._promote(
+            keys=[keys.SCHED, keys.BODY, keys.ATTEMPTS], args=[repr(now), limit, keys.work("")]
+        ))
 
     async def next_due(self) -> float | None:
         first = await self.redis.zrange(keys.SCHED, 0, 0, withscores=True)
@@ -317,14 +329,13 @@ class DeliveryQueue:
     async def seal(self, d: Delivery, now: float, flush_ttl: int) -> tuple[list[bytes], list[str]]:
         """Close a batch to newcomers and return (its alerts JSON, its member delivery ids)."""
         items, members = await self._seal(
-            keys=[keys.Q],
-            args=[
-                d.id,
+            keys=[
                 keys.open_batch(d.subscription, d.group_key),
                 keys.last_flush(d.subscription, d.group_key),
-                repr(now),
-                flush_ttl,
+                keys.batch_items(d.id),
+                keys.batch_members(d.id),
             ],
+            args=[d.id, repr(now), flush_ttl],
         )
         return list(items), sorted(_s(m) for m in members)
 
@@ -342,15 +353,22 @@ class DeliveryQueue:
                     o.entry.entry_id,
                     repr(o.due),
                     "1" if o.logged else "0",
-                    ",".join(o.members),
+                    list(o.members),
                     "1" if o.batch else "0",
                     o.reason[:500],
                     (o.body or b"").decode("utf-8", "replace"),
+                    keys.work(o.entry.channel),
+                    [keys.sent(o.entry.sub_id, did) for did in (o.entry.did, *o.members)],
+                    keys.batch_items(o.entry.did),
+                    keys.batch_members(o.entry.did),
                 ]
                 for o in outcomes
             ]
         )
-        await self._finish(keys=[keys.Q, keys.PREFIX], args=[self.log.ttl, rows])
+        await self._finish(
+            keys=[keys.ATTEMPTS, keys.SCHED, keys.BODY, keys.MEMBER, keys.DEPTH, keys.DEAD],
+            args=[self.log.ttl, rows, keys.GROUP],
+        )
 
     async def depth(self) -> dict[str, int]:
         raw = await self.redis.hgetall(keys.DEPTH)

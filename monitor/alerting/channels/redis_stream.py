@@ -24,22 +24,21 @@ from monitor.alerting.channels.base import Channel, DeliveryError
 if TYPE_CHECKING:
     from monitor.alerting.model import Delivery, Subscription
 
+# ARGV: log TTL, notify ('1'/'0'), rows JSON; row: delivery id, type, payload, sent key, stream key,
+# notify channel (all key names from ``keys``: the script builds none)
 _SEND = """
-local P = KEYS[1]
 local ttl = tonumber(ARGV[1])
 local notify = ARGV[2] == '1'
 local rows = cjson.decode(ARGV[3])
 local out = {}
 for k, row in ipairs(rows) do
-  local sub, did, typ, payload = row[1], row[2], row[3], row[4]
-  local skey = P .. ':{sub:' .. sub .. '}:sent:' .. did
+  local did, typ, payload, skey, stream, chan = row[1], row[2], row[3], row[4], row[5], row[6]
   if redis.call('EXISTS', skey) == 1 then
     out[k] = 0
   else
-    local id = redis.call('XADD', P .. ':{sub:' .. sub .. '}:stream', '*', 'id', did, 'type', typ,
-                          'payload', payload)
+    local id = redis.call('XADD', stream, '*', 'id', did, 'type', typ, 'payload', payload)
     redis.call('SET', skey, 1, 'EX', ttl)
-    if notify then redis.call('PUBLISH', P .. ':notify:' .. sub, id) end
+    if notify then redis.call('PUBLISH', chan, id) end
     out[k] = 1
   end
 end
@@ -69,10 +68,13 @@ class RedisStreamChannel(Channel):
     async def send_many(self, items: Sequence[tuple[Delivery, Subscription]]) -> list[BaseException | None]:
         if not items:
             return []
-        rows = orjson.dumps([[s.id, d.id, d.kind, d.wire().decode()] for d, s in items])
+        rows = orjson.dumps([
+            [d.id, d.kind, d.wire().decode(), keys.sent(s.id, d.id), keys.stream(s.id), keys.notify(s.id)]
+            for d, s in items
+        ])
         args = [self.settings.delivery_log_ttl, "1" if self.settings.stream_notify else "0", rows]
         try:
-            await self._script(keys=[keys.PREFIX], args=args)
+            await self._script(args=args)
         except Exception as exc:  # Redis down or script error: every item is retried
             err = DeliveryError(f"redis: {type(exc).__name__}: {str(exc)[:200]}")
             return [err] * len(items)
