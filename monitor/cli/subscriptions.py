@@ -340,6 +340,26 @@ def test_send(ctx: click.Context, sub_id: str) -> None:
     click.echo(f"queued test delivery {data['delivery_id']} ({data['result']})")
 
 
+@subscriptions.command("reencrypt")
+@click.pass_context
+def reencrypt(ctx: click.Context) -> None:
+    """Rewrite every stored secret with the newest MONITOR_SECRET_KEY key (key rotation).
+
+    Set MONITOR_SECRET_KEY=NEW,OLD, run this, then drop OLD. Works on Redis directly (not --api).
+    """
+    if (ctx.obj or {}).get("api"):
+        raise click.ClickException("reencrypt works on Redis directly: drop --api, set MONITOR_REDIS_URL")
+    backend = Backend()
+
+    async def go() -> int:
+        try:
+            return await backend.admin.store.reencrypt()
+        finally:
+            await backend.close()
+
+    click.echo(f"re-encrypted {asyncio.run(go())} subscription(s)")
+
+
 # --- silences -----------------------------------------------------------------------------------
 @click.group()
 @_api_options
