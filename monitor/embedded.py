@@ -9,6 +9,15 @@ feed state and seen ids survive restarts.
 
 Children are started in their own process group and stopped with SIGTERM, then SIGKILL after a
 timeout; ``stop()`` is idempotent and also runs at interpreter exit, so no orphan is left behind.
+They also die with their parent when it dies without cleaning up (kill -9): on Linux each child asks the
+kernel for a parent-death signal (``prctl(PR_SET_PDEATHSIG)``: SIGTERM for Redis, which then flushes its
+AOF; SIGKILL for the memory-only broker) when started from the main thread.
+
+One writer per data dir: ``start()`` takes an exclusive ``flock`` on ``data_dir/embedded.lock`` for the
+life of the process and records its own pid and its children's there. A second start on the same data
+dir while the first lives is refused with a message naming its pid; a start after a crash finds the
+children recorded by the dead owner and, if they are still running (their command line names this data
+dir or the broker binary), stops them before starting its own, so two ``redis-server`` never share one AOF.
 Start what is missing only: with ``redis_url`` given, only the broker is started, and vice versa.
 """
 
@@ -16,6 +25,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
+import json
 import logging
 import os
 import shutil
@@ -23,9 +34,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +64,49 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: flo
                 return
         time.sleep(0.05)
     raise EmbeddedError(f"embedded {name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+def _die_with_parent(sig: int) -> Any:
+    """A ``preexec_fn`` that makes the child receive ``sig`` when this process dies (Linux), else None."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None  # PDEATHSIG follows the creating *thread*: only the main thread lives as long as we do
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, called after it
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died between fork and prctl: do not outlive it
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
+def _cmdline(pid: int) -> str | None:
+    """The command line of a running process, or None when it is gone (or not ours to read)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return None
+        return ""  # alive, command line unknown (not Linux)
+
+
+def _stop_pid(pid: int, name: str, timeout: float = 8.0) -> None:
+    log.warning("stopping a stale embedded %s (pid %d) left behind by an earlier run", name, pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _cmdline(pid) is None:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def tansu_binary() -> Path:
@@ -95,9 +151,11 @@ class EmbeddedServices:
     redis_url: str | None = None
     started: list[str] = field(default_factory=list)
     _procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    _lock: Any = None
 
     def start(self, *, kafka: bool = True, redis: bool = True) -> EmbeddedServices:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
         atexit.register(self.stop)
         try:
             if redis:
@@ -107,16 +165,54 @@ class EmbeddedServices:
         except BaseException:
             self.stop()
             raise
+        self._write_lock()
         return self
+
+    def _take_lock(self) -> None:
+        """Become the one owner of ``data_dir``; stop children a crashed owner left running."""
+        path = self.data_dir / "embedded.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = self._read_lock(fd).get("pid", "?")
+            os.close(fd)
+            raise EmbeddedError(
+                f"another monitor process (pid {owner}) is running the embedded services in {self.data_dir}; "
+                "stop it first, or give this one its own MONITOR_DATA_DIR"
+            ) from None
+        self._lock = fd
+        for name, pid in self._read_lock(fd).get("children", {}).items():
+            cmd = _cmdline(int(pid))
+            if cmd is not None and (cmd == "" or str(self.data_dir) in cmd or "tansu" in cmd):
+                _stop_pid(int(pid), name)
+
+    @staticmethod
+    def _read_lock(fd: int) -> dict[str, Any]:
+        with contextlib.suppress(OSError, ValueError):
+            os.lseek(fd, 0, os.SEEK_SET)
+            doc = json.loads(os.read(fd, 65536) or b"{}")
+            if isinstance(doc, dict):
+                return doc
+        return {}
+
+    def _write_lock(self) -> None:
+        if self._lock is None:
+            return
+        doc = {"pid": os.getpid(), "children": {name: p.pid for name, p in self._procs if p.poll() is None}}
+        os.ftruncate(self._lock, 0)
+        os.lseek(self._lock, 0, os.SEEK_SET)
+        os.write(self._lock, json.dumps(doc).encode())
 
     def _spawn(self, name: str, argv: list[str], log_file: Path) -> subprocess.Popen[bytes]:
         out = open(log_file, "ab")  # noqa: SIM115 - the child owns it
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            cwd=str(self.data_dir),
+            cwd=str(self.data_dir), preexec_fn=_die_with_parent(signal.SIGTERM if name == "redis" else signal.SIGKILL),
         )
         out.close()
         self._procs.append((name, proc))
+        self._write_lock()  # recorded at once: a crash right now must not leave an unknown child
         return proc
 
     def _start_tansu(self) -> None:
@@ -158,6 +254,11 @@ class EmbeddedServices:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+        if self._lock is not None:
+            self._write_lock()
+            with contextlib.suppress(OSError):
+                os.close(self._lock)  # releases the flock
+            self._lock = None
         with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
 
