@@ -184,7 +184,7 @@ class EmbeddedServices:
         self._lock = fd
         for name, pid in self._read_lock(fd).get("children", {}).items():
             cmd = _cmdline(int(pid))
-            if cmd is not None and (cmd == "" or str(self.data_dir) in cmd or "tansu" in cmd):
+            if cmd and (str(self.data_dir) in cmd or "tansu" in cmd):  # not a reused pid
                 _stop_pid(int(pid), name)
 
     @staticmethod
