@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from monitor.metrics import METRICS, Metrics
-from monitor.process.core import Processed, Processor, Record, RetryLater
+from monitor.process.core import Processed, Processor, Record
 from monitor.process.faust_app import MonitorApp, Topics
 from monitor.retry import until_done
 from monitor.settings import Settings
@@ -32,19 +32,14 @@ def _process_all(processor: Processor, records: list[Record]) -> list[Processed]
 
 
 async def _process_with_retry(processor: Processor, records: list[Record]) -> list[Processed]:
-    """Process a batch; while Redis (or another dependency) is down, wait and try the whole batch again.
+    """Process a batch; while Redis (or another dependency) is down, wait and try the whole batch again
+    (``monitor.retry.until_done``: backoff with jitter, one warning per ten attempts).
 
     Nothing is acknowledged meanwhile, so no record is lost or dead-lettered for an outage; records
     processed before the failure are processed again, which yields the same alert ids.
     """
-    delay = 0.5
-    while True:
-        try:
-            return await asyncio.to_thread(_process_all, processor, records)
-        except RetryLater as exc:
-            log.warning("processing paused, retrying in %.1fs: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+    return await until_done(lambda: asyncio.to_thread(_process_all, processor, records), what="processing",
+                            logger=log)
 
 
 def install_processor(

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
-import redis.exceptions
 from pydantic import ValidationError
 
 from monitor.metrics import METRICS, Metrics
 from monitor.models import SCHEMA_VERSION, Alert, Article, DeadLetter, Match
+from monitor.retry import InfrastructureError, is_infrastructure
 
 log = logging.getLogger(__name__)
 
@@ -62,23 +62,12 @@ class Processed:
     lang: str = ""
 
 
-class RetryLater(Exception):
+class RetryLater(InfrastructureError):
     """State the processor needs (Redis) is unavailable: the record is fine, retry it later.
 
     Retryable: the agent pauses and processes the batch again; the record is never dead-lettered.
+    Which errors count as the infrastructure's rather than the record's is ``monitor.retry``'s call.
     """
-
-    retryable = True
-
-
-#: errors of the infrastructure, not of the record: retry instead of dead-lettering
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.BusyLoadingError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 def dead_letter(record: Record, reason: str) -> DeadLetter:
@@ -139,9 +128,9 @@ class Processor:
         try:
             analysis = self.rules.analyse(article)
             alerts = self.policy(article, analysis, self.rules)
-        except INFRASTRUCTURE_ERRORS as exc:
-            raise RetryLater(f"{type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # the boundary: one bad article must never stop the stream
+            if is_infrastructure(exc):
+                raise RetryLater(f"{type(exc).__name__}: {exc}") from exc
             log.exception("processing failed", extra={"article_id": article.id})
             self.metrics.dead_letters.labels(record.topic, "processing_error").inc()
             return Processed(dead=dead_letter(record, f"processing_error: {type(exc).__name__}: {exc}"))
