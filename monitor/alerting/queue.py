@@ -10,7 +10,8 @@ Layout (all under the ``{q}`` hash tag, see ``keys``):
   due ones into the work streams atomically. Nothing sleeps for a schedule: the loop wakes on due items.
 - ``batch:<id>``/``batchm:<id>`` the alerts a group or digest collects while ``open:<sub>:<key>`` points
   at it; ``seal`` closes it when it is first sent.
-- ``dead`` STREAM of deliveries given up on after ``len(schedule)`` attempts, or refused for good.
+- ``dead`` STREAM of deliveries given up on after ``len(schedule)`` attempts, or refused for good;
+  capped at ``Settings.dead_maxlen`` entries (the oldest go first).
 
 ``retry_at`` is the one place the retry schedule lives (~0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, with
 ±20 % jitter, never sooner than the receiver's ``Retry-After``). Redis errors propagate: callers retry.
@@ -126,7 +127,8 @@ for k, o in ipairs(rows) do
         for _, key in ipairs(sent) do redis.call('SET', key, 1, 'EX', ttl) end
       end
     else
-      redis.call('XADD', DEAD, '*', 'id', did, 'sub', sub, 'channel', ch, 'reason', reason, 'body', body)
+      redis.call('XADD', DEAD, 'MAXLEN', ARGV[4], '*', 'id', did, 'sub', sub, 'channel', ch, 'reason', reason,
+                 'body', body)
     end
     redis.call('HDEL', BODY, did)
     redis.call('HDEL', ATTEMPTS, did)
@@ -218,8 +220,11 @@ def _s(x: bytes | str) -> str:
 
 
 class DeliveryQueue:
-    def __init__(self, redis: aioredis.Redis, log: NotificationLog, channels: Sequence[str]) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, log: NotificationLog, channels: Sequence[str], dead_maxlen: int = 10000
+    ) -> None:
         self.redis = redis
+        self.dead_maxlen = dead_maxlen  # the dead stream keeps the newest this many entries
         self.log = log
         self.channels = tuple(channels)
         self._enqueue = redis.register_script(_ENQUEUE)
@@ -367,7 +372,7 @@ class DeliveryQueue:
         )
         await self._finish(
             keys=[keys.ATTEMPTS, keys.SCHED, keys.BODY, keys.MEMBER, keys.DEPTH, keys.DEAD],
-            args=[self.log.ttl, rows, keys.GROUP],
+            args=[self.log.ttl, rows, keys.GROUP, self.dead_maxlen],
         )
 
     async def depth(self) -> dict[str, int]:

@@ -70,7 +70,7 @@ class AlertService:
             if channels is not None
             else {name: cls(settings, redis) for name, cls in CHANNELS.items()}
         )
-        self.queue = DeliveryQueue(redis, self.log, list(self.channels))
+        self.queue = DeliveryQueue(redis, self.log, list(self.channels), settings.dead_maxlen)
         consumer = settings.delivery_consumer or socket.gethostname()
         self.dispatcher = Dispatcher(
             settings, redis, self.queue, self.cache, self.channels, metrics, consumer
