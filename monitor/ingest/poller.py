@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -39,8 +38,10 @@ from monitor.ingest.read import FeedRead, read_feed
 from monitor.ingest.schedule import Policy, after_failure, after_success, initial_due
 from monitor.ingest.sources import poll_source
 from monitor.ingest.state import FeedState, FeedStore
+from monitor.ingest.websub import WebSub
 from monitor.metrics import METRICS, Metrics
 from monitor.models import Article
+from monitor.retry import DEFAULT_BACKOFF, is_infrastructure
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class Poller:
         self._dirty: dict[str, FeedState] | None = None  # batched state saves while run() runs
         self._fulltext_slots = asyncio.Semaphore(FULLTEXT_CONCURRENCY)
         self._redis_failures: dict[str, int] = {}  # consecutive Redis errors per feed: the retry backoff
+        self.websub = WebSub(self) if settings.public_url else None  # push where feeds offer a hub
         self.journal: Any = None  # monitor.journal.Journal with the embedded broker: articles held until done
 
     # --- scheduling ------------------------------------------------------------------------------
@@ -131,6 +133,7 @@ class Poller:
         self._session = make_session(self.limits, concurrency=self.settings.fetch_concurrency)
         self._dirty = {}
         flusher = asyncio.create_task(self._flush_states())
+        pushes = asyncio.create_task(self.websub.run()) if self.websub is not None else None
         limit, per_host = self.settings.fetch_concurrency, self.settings.fetch_per_host
 
         def finished(t: asyncio.Task[None]) -> None:
@@ -171,6 +174,9 @@ class Poller:
         finally:
             await self._drain()
             flusher.cancel()
+            if pushes is not None and self.websub is not None:
+                pushes.cancel()
+                await self.websub.close()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             await self._flush_once()
@@ -224,19 +230,23 @@ class Poller:
             await self.poll_once(feed)
         except asyncio.CancelledError:
             raise
-        except RedisError as exc:  # state unavailable: retry this feed soon, keep the others going
+        except Exception as exc:
+            if not (isinstance(exc, RedisError) or is_infrastructure(exc)):
+                log.exception("feed %s: unexpected error", feed.name)  # a bug costs one feed one poll
+                st = self.states.get(feed.key, FeedState())
+                self.states[feed.key] = st.model_copy(
+                    update={"next_due": time.time() + self._base_interval(feed)})
+                self._redis_failures.pop(feed.key, None)
+                return
+            # state (Redis) or the broker unavailable: retry this feed soon, keep the others going
             streak = self._redis_failures.get(feed.key, 0) + 1
             self._redis_failures[feed.key] = streak
-            delay = min(30.0, 0.5 * 2 ** (streak - 1)) * random.uniform(0.8, 1.2)  # 0.5 s, 1 s, 2 s … 30 s
-            log.warning("feed %s: redis error %r; retrying in %.1fs", feed.name, exc, delay)
+            delay = DEFAULT_BACKOFF.delay(streak)  # monitor.retry: 0.5 s, 1 s, 2 s … 30 s, jittered
+            log.warning("feed %s: %r; retrying in %.1fs", feed.name, exc, delay)
             self.metrics.fetches.labels("error").inc()
             st = self.states.get(feed.key, FeedState())
             self.states[feed.key] = st.model_copy(update={"next_due": time.time() + delay})
             return
-        except Exception:  # a bug must cost one feed one poll, never the poller
-            log.exception("feed %s: unexpected error", feed.name)
-            st = self.states.get(feed.key, FeedState())
-            self.states[feed.key] = st.model_copy(update={"next_due": time.time() + self._base_interval(feed)})
         self._redis_failures.pop(feed.key, None)
 
     # --- one poll --------------------------------------------------------------------------------
@@ -285,6 +295,8 @@ class Poller:
             level = logging.INFO if read.fetch.status == "throttled" else logging.WARNING  # polite, not broken
             log.log(level, "feed %s: %s (failure %d, next try in %.0f s)", feed.name, why, st.errors,
                     (st.next_due or now) - now)
+        if self.websub is not None:  # a hub in the body: subscribe; pushed feeds are polled less often
+            st = self.websub.after_poll(feed, read, st, now)
         self.states[feed.key] = st
         if self._dirty is not None:
             self._dirty[feed.key] = st
