@@ -5,6 +5,11 @@
 mappings are ``LDict`` (a dict with ``line`` and ``key_lines``) and whose sequences are ``LList`` (a list
 with ``line`` and ``item_lines``), so later stages can report ``file:line`` for any key or item.
 ``line_of(data, path)`` walks a pydantic error location to the nearest known line. Lines are 1-based.
+
+Aliases: before converting, ``check_aliases`` measures how many nodes the aliases would add when
+expanded (linear in the composed tree, memoised per node) and refuses more than ``ALIAS_BUDGET``, or
+an alias to a node that contains it, as a ``yaml.YAMLError`` at the line of the biggest re-used anchor
+— so a few hundred bytes of nested aliases cannot expand into gigabytes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ class LList(list[Any]):
     line: int | None = None
     item_lines: list[int]
 
+
+#: nodes that alias expansion may add to a document (a rule file's own aliases stay far below)
+ALIAS_BUDGET = 10_000
 
 _STR = "tag:yaml.org,2002:str"
 _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
@@ -63,11 +71,48 @@ def _convert(node: yaml.Node, sc: Any) -> Any:
     return sc.construct_object(node, deep=True)
 
 
+def check_aliases(root: yaml.Node, budget: int = ALIAS_BUDGET) -> None:
+    """Raise ``yaml.YAMLError`` when expanding the aliases would add more than ``budget`` nodes."""
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+    reused: dict[int, yaml.Node] = {}
+
+    def size(node: yaml.Node) -> int:
+        k = id(node)
+        if k in busy:
+            raise yaml.composer.ComposerError(
+                None, None, "an alias refers to a node that contains it", node.start_mark
+            )
+        if k in sizes:
+            reused[k] = node
+            return sizes[k]
+        busy.add(k)
+        n = 1
+        if isinstance(node, yaml.SequenceNode):
+            n += sum(size(c) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            n += sum(size(a) + size(b) for a, b in node.value)
+        busy.discard(k)
+        sizes[k] = n
+        return n
+
+    added = size(root) - len(sizes)
+    if added > budget:
+        worst = max(reused.values(), key=lambda n: sizes[id(n)])
+        raise yaml.composer.ComposerError(
+            None,
+            None,
+            f"alias expansion would add {added} nodes (at most {budget}): flatten the aliases",
+            worst.start_mark,
+        )
+
+
 def load_yaml(text: str) -> Any:
     """Parse one YAML document (raises ``yaml.YAMLError`` with a ``problem_mark``)."""
     node = yaml.compose(text, Loader=_Composer)
     if node is None:
         return None
+    check_aliases(node)
     return _convert(node, yaml.constructor.SafeConstructor())
 
 
