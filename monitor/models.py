@@ -145,11 +145,12 @@ class Match(Model):
 
 
 class Alert(Model):
-    """A match raised for delivery: one per (rule, event); updates carry kind='update'."""
+    """A match raised for delivery: one per (rule, event); updates carry kind='update'; alerts raised
+    from the archive for a newly loaded rule (``monitor backtest --alert``) carry kind='backfill'."""
 
     schema_: int = Field(default=SCHEMA_VERSION, alias="schema")
     id: str
-    kind: Literal["new", "update"] = "new"
+    kind: Literal["new", "update", "backfill"] = "new"
     rule: str
     rule_version: str = ""
     rule_title: str = ""

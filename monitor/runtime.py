@@ -56,9 +56,10 @@ class Components:
     alerter: bool = False
     api: bool = False
     lag: bool = False  # sample consumer lag into metrics (the process serving the full API does it)
+    archiver: bool = False  # write the article archive (monitor.archive); off when MONITOR_ARCHIVE=false
 
     def names(self) -> list[str]:
-        return [n for n in ("poller", "worker", "alerter", "api") if getattr(self, n)]
+        return [n for n in ("poller", "worker", "alerter", "archiver", "api") if getattr(self, n)]
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Handles:
     api_url: str | None = None
     feeds: int = 0
     journal: Any = None  # monitor.journal.Journal: the embedded broker's article journal, else None
+    archive: Any = None  # monitor.archive.Archive, for the archiver and the full API
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     stoppers: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
 
@@ -102,6 +104,7 @@ class MonitorService(mode.Service):
         recent = RecentAlerts(self.h.redis, limit=s.alerts_recent)
         if self.h.journal is not None and self.h.producer is not None:
             await self._republish()
+        await self._open_archive()
         if self.components.api:
             await self._start_api(recent)
         if self.components.lag:
@@ -130,7 +133,9 @@ class MonitorService(mode.Service):
 
         checks = self._checks
         checks.update({"redis": redis_ready, **self.extra_ready})
-        app = make_app(ApiDeps(settings=s, redis=redis, recent=recent, ready_checks=checks))
+        extra = {"producer": self.h.producer} if self.h.producer is not None else {}  # backfill sends with it
+        app = make_app(ApiDeps(settings=s, redis=redis, recent=recent, ready_checks=checks, extra=extra,
+                               archive=self.h.archive))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, s.http_host, s.http_port)
@@ -139,6 +144,28 @@ class MonitorService(mode.Service):
         host = "127.0.0.1" if s.http_host in ("0.0.0.0", "::", "") else s.http_host
         self.h.api_url = f"http://{host}:{port}"
         self.h.stoppers.append(("api", runner.cleanup))
+
+    async def _open_archive(self) -> None:
+        """The archive, for the archiver and for the process serving the full API (``lag``)."""
+        s = self.settings
+        if not s.archive or not (self.components.archiver or self.components.lag):
+            return
+        from monitor.archive import open_archive
+
+        try:
+            self.h.archive = await open_archive(s)
+        except Exception:
+            if self.components.archiver:
+                raise
+            log.exception("the archive is unavailable; /api/v1/articles answers 503 until a restart")
+            return
+        self.h.stoppers.insert(0, ("archive", self.h.archive.close))  # closed last
+        if self.components.archiver:
+            from monitor.archive.writer import ArchiveWriter
+
+            writer = ArchiveWriter(s, self.h.archive, journal=self.h.journal)
+            self.h.tasks["archiver"] = asyncio.create_task(writer.run(), name="archiver")
+            self.h.stoppers.append(("archiver", self._stopper("archiver", writer.stop)))
 
     async def _start_alerter(self, recent: RecentAlerts) -> None:
         from monitor.alerting.consumer import AlertConsumer

@@ -31,6 +31,8 @@ ROUTES: tuple[str, ...] = (
     "monitor.api.silences",
     "monitor.api.rules",
     "monitor.api.replay",
+    "monitor.api.articles",
+    "monitor.api.backtest",
     "monitor.api.openapi",
 )
 
@@ -45,6 +47,7 @@ class ApiDeps:
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    archive: Any = None  # monitor.archive.Archive when the archive is open here (None: its routes answer 503)
 
 DEPS = web.AppKey("deps", ApiDeps)
 

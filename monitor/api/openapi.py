@@ -24,6 +24,7 @@ from monitor.alerting.model import (
 )
 from monitor.api.replay import ReplayRequest, ReplayResult
 from monitor.api.subscriptions import json
+from monitor.archive.model import ArticleView, EventView, SearchPage
 from monitor.models import Alert
 
 routes = web.RouteTableDef()
@@ -105,6 +106,7 @@ class Op:
     query: tuple[tuple[str, str, str], ...] = ()  # (name, json type, description)
     public: bool = False
     content_type: str = "application/json"
+    raw_body: str = ""  # a request body that is not JSON: its media type (described as a string)
 
 
 _LIST_Q = (
@@ -119,6 +121,29 @@ _LIST_Q = (
 _PAGE_Q = (
     ("limit", "integer", "1-500, default 100"),
     ("offset", "integer", "skip this many (next_offset of the previous page)"),
+)
+
+_ARTICLES_Q = (
+    ("q", "string", "words, all required; Arabic-aware (proclitics, suffixes, hamza/alef folding); word* = prefix"),
+    ("lang", "string", "detected language, e.g. ar, en"),
+    ("source", "string", "feed name"),
+    ("tag", "string", "article tag or tag of a matching rule"),
+    ("rule", "string", "only articles this rule matched"),
+    ("entity", "string", "list/entity or entity id found by a matching rule"),
+    ("since", "string", "published at or after: Unix seconds or ISO 8601"),
+    ("until", "string", "published before: Unix seconds or ISO 8601"),
+    ("limit", "integer", "1-100, default 20"),
+    ("offset", "integer", "0-10000"),
+)
+_BACKTEST_Q = (
+    ("since", "string", "window start: 7d, 24h, 30m, Unix seconds or ISO 8601 (default 7d)"),
+    ("until", "string", "window end (default now)"),
+    ("tag", "string", "only rules with this tag"),
+    ("rule", "string", "only this rule id"),
+    ("limit", "integer", "matches shown with evidence, 1-5000, default 200"),
+    ("max_articles", "integer", "articles scanned at most, default 100000"),
+    ("max_seconds", "integer", "seconds at most, 1-120, default 30"),
+    ("alert", "boolean", "backfill: raise kind=backfill alerts for the matches (deterministic ids)"),
 )
 
 OPERATIONS: tuple[Op, ...] = (
@@ -182,6 +207,13 @@ _ERRORS = {
     "401": "missing or wrong bearer token",
     "403": "not loopback and no token set",
     "404": "not found",
+    Op("get", "/api/v1/articles", "Search the article archive (Arabic-aware), newest first", SearchPage,
+       query=_ARTICLES_Q),
+    Op("get", "/api/v1/articles/{id}", "One archived article: text, rule evidence, copies, event", ArticleView),
+    Op("get", "/api/v1/events/{id}", "Every archived report of one event, in published order", EventView),
+    Op("post", "/api/v1/rules/backtest",
+       "Run the rule file in the body over the archive; NDJSON lines {hit} … {summary} (alert=true backfills)",
+       None, query=_BACKTEST_Q, content_type="application/x-ndjson", raw_body="application/yaml"),
     "409": "conflict",
     "413": "body too large",
     "422": "invalid request",
@@ -242,6 +274,8 @@ def build() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "monitor API",
+        elif op.raw_body:
+            item["requestBody"] = {"required": True, "content": {op.raw_body: {"schema": {"type": "string"}}}}
             "version": "1",
             "description": "Subscriptions, silences, rules, recent alerts and replay.",
         },

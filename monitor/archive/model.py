@@ -112,3 +112,20 @@ class SearchPage(Model):
     limit: int
     more: bool = Field(description="true when a next page (offset + limit) has hits")
     took_ms: float = 0.0
+
+
+class ArticleView(Model):
+    """``GET /api/v1/articles/{id}``: the article, its copies, the other reports of its event."""
+
+    article: ArchivedArticle
+    copies: tuple[SearchHit, ...] = ()
+    event: tuple[SearchHit, ...] = ()
+
+
+class EventView(Model):
+    """``GET /api/v1/events/{id}``: every archived report of one event, in published order."""
+
+    event_id: str
+    languages: tuple[str, ...]
+    sources: tuple[str, ...]
+    reports: tuple[SearchHit, ...]

@@ -206,8 +206,8 @@ def run(quiet: bool, verbose: bool) -> None:
       MONITOR_FEEDS=feeds.yaml MONITOR_RULES=./rules monitor run -v
       MONITOR_KAFKA_BOOTSTRAP=kafka:9092 MONITOR_REDIS_URL=redis://redis:6379/0 monitor run
     """
-    serve(Components(poller=True, worker=True, alerter=True, api=True, lag=True), quiet=quiet, verbose=verbose,
-          allow_embedded=True)
+    serve(Components(poller=True, worker=True, alerter=True, api=True, lag=True, archiver=True), quiet=quiet,
+          verbose=verbose, allow_embedded=True)
 
 
 @click.command()
@@ -254,3 +254,16 @@ def api(quiet: bool, verbose: bool) -> None:
     MONITOR_KAFKA_BOOTSTRAP.
     """
     serve(Components(api=True, lag=True), quiet=quiet, verbose=verbose, allow_embedded=False)
+
+
+@click.command()
+@_quiet
+@_verbose
+def archiver(quiet: bool, verbose: bool) -> None:
+    """Write the article archive: every article from the articles topic, with its matches and events.
+
+    The archive is SQLite under MONITOR_DATA_DIR, or the PostgreSQL at MONITOR_ARCHIVE_URL (which
+    several archivers and API processes can share). Articles are kept MONITOR_ARCHIVE_DAYS (30) days.
+    Needs MONITOR_KAFKA_BOOTSTRAP and MONITOR_REDIS_URL. See docs/archive.md.
+    """
+    serve(Components(archiver=True, api=True), quiet=quiet, verbose=verbose, allow_embedded=False)
