@@ -34,6 +34,7 @@ ROUTES: tuple[str, ...] = (
     "monitor.api.articles",
     "monitor.api.backtest",
     "monitor.api.openapi",
+    "monitor.api.websub",
 )
 
 ReadyCheck = Callable[[], Awaitable[bool]]

@@ -19,6 +19,8 @@ from monitor.settings import Settings
 
 #: no token needed: health, metrics, and the bundled seed feed (``monitor run`` polls it itself)
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/seeds/feed.xml"})
+#: WebSub callbacks: hubs cannot send a token; the subscription secret and record guard them
+OPEN_PREFIXES = ("/websub/",)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -56,7 +58,7 @@ def auth_middleware(settings: Settings) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIXES):
             return await handler(request)
         if token is None:
             if not is_loopback(request.remote):

@@ -150,6 +150,13 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/healthz", "The process is up", Health, public=True),
     Op("get", "/readyz", "Kafka, Redis and rules are ready (503 when not)", Ready, public=True),
     Op("get", "/metrics", "Prometheus metrics", None, public=True, content_type="text/plain"),
+    Op("get", "/websub/{id}", "WebSub verification of intent (hubs only): echoes hub.challenge", None,
+       public=True, content_type="text/plain", query=(
+           ("hub.mode", "string", "subscribe or denied"), ("hub.topic", "string", "the feed's topic URL"),
+           ("hub.challenge", "string", "echoed when the subscription is expected"),
+           ("hub.lease_seconds", "integer", "the lease the hub granted"))),
+    Op("post", "/websub/{id}", "WebSub content push (hubs only), signed with X-Hub-Signature", None, 202,
+       public=True, content_type="text/plain"),
     Op("get", "/seeds/feed.xml", "The bundled seed feed", None, public=True, content_type="application/rss+xml"),
     Op("get", "/api/v1/openapi.json", "This document", None),
     Op("get", "/api/v1/alerts", "Recent alerts, newest first", AlertList, query=_LIST_Q),
