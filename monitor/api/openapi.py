@@ -207,13 +207,6 @@ OPERATIONS: tuple[Op, ...] = (
     Op("delete", "/api/v1/silences/{id}", "Delete a silence", None, 204),
     Op("get", "/api/v1/rules", "The loaded rules", RuleList),
     Op("get", "/api/v1/rules/{id}", "One rule", RuleResponse),
-)
-
-_ERRORS = {
-    "400": "invalid JSON",
-    "401": "missing or wrong bearer token",
-    "403": "not loopback and no token set",
-    "404": "not found",
     Op("get", "/api/v1/articles", "Search the article archive (Arabic-aware), newest first", SearchPage,
        query=_ARTICLES_Q),
     Op("get", "/api/v1/articles/{id}", "One archived article: text, rule evidence, copies, event", ArticleView),
@@ -221,6 +214,13 @@ _ERRORS = {
     Op("post", "/api/v1/rules/backtest",
        "Run the rule file in the body over the archive; NDJSON lines {hit} … {summary} (alert=true backfills)",
        None, query=_BACKTEST_Q, content_type="application/x-ndjson", raw_body="application/yaml"),
+)
+
+_ERRORS = {
+    "400": "invalid JSON",
+    "401": "missing or wrong bearer token",
+    "403": "not loopback and no token set",
+    "404": "not found",
     "409": "conflict",
     "413": "body too large",
     "422": "invalid request",
@@ -274,6 +274,8 @@ def build() -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
             }
+        elif op.raw_body:
+            item["requestBody"] = {"required": True, "content": {op.raw_body: {"schema": {"type": "string"}}}}
         if op.public:
             item["security"] = []
         paths.setdefault(op.path, {})[op.method] = item
@@ -281,8 +283,6 @@ def build() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "monitor API",
-        elif op.raw_body:
-            item["requestBody"] = {"required": True, "content": {op.raw_body: {"schema": {"type": "string"}}}}
             "version": "1",
             "description": "Subscriptions, silences, rules, recent alerts and replay.",
         },
