@@ -19,6 +19,12 @@ dir while the first lives is refused with a message naming its pid; a start afte
 children recorded by the dead owner and, if they are still running (their command line names this data
 dir or the broker binary), stops them before starting its own, so two ``redis-server`` never share one AOF.
 Start what is missing only: with ``redis_url`` given, only the broker is started, and vice versa.
+
+Redis is private to its owner: a password generated at every start (in an owner-only ``redis.conf``,
+never on a command line; ``redis_url`` carries it), ``data_dir/redis`` mode 0700 and children started
+with umask 077 (AOF and logs owner-only), and ``maxmemory`` (``redis_maxmemory``, default 256mb, from
+``MONITOR_EMBEDDED_REDIS_MAXMEMORY``) so it cannot take the machine's memory; when it is full, writes
+fail with an error that ``monitor.redisfull`` explains.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -45,6 +52,13 @@ log = logging.getLogger(__name__)
 
 class EmbeddedError(RuntimeError):
     """An embedded service could not start. Not retryable without a change (install the extra)."""
+
+
+def _owner_only(directory: Path) -> None:
+    """``directory`` 0700 and what is already in it 0600/0700 (data from before this hardening)."""
+    os.chmod(directory, 0o700)
+    for p in directory.rglob("*"):
+        os.chmod(p, 0o700 if p.is_dir() else 0o600)
 
 
 def free_port() -> int:
@@ -149,6 +163,7 @@ class EmbeddedServices:
     data_dir: Path
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
+    redis_maxmemory: str = "256mb"
     started: list[str] = field(default_factory=list)
     _procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     _lock: Any = None
@@ -206,9 +221,10 @@ class EmbeddedServices:
 
     def _spawn(self, name: str, argv: list[str], log_file: Path) -> subprocess.Popen[bytes]:
         out = open(log_file, "ab")  # noqa: SIM115 - the child owns it
-        proc = subprocess.Popen(
+        os.chmod(log_file, 0o600)
+        proc = subprocess.Popen(  # umask: every file the child writes (AOF, manifest) is owner-only
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            cwd=str(self.data_dir), preexec_fn=_die_with_parent(signal.SIGTERM if name == "redis" else signal.SIGKILL),
+            cwd=str(self.data_dir), umask=0o077, preexec_fn=_die_with_parent(signal.SIGTERM if name == "redis" else signal.SIGKILL),
         )
         out.close()
         self._procs.append((name, proc))
@@ -228,15 +244,24 @@ class EmbeddedServices:
     def _start_redis(self) -> None:
         port = free_port()
         rdir = self.data_dir / "redis"
-        rdir.mkdir(parents=True, exist_ok=True)
+        rdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(rdir)
+        # a fresh password per start, in an owner-only config file (never on the command line)
+        password = secrets.token_urlsafe(32)
+        conf = self.data_dir / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"requirepass {password}\n")
+        os.chmod(conf, 0o600)
         argv = [
-            str(redis_binary()), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(rdir),
+            str(redis_binary()), str(conf), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(rdir),
             "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
+            "--maxmemory", self.redis_maxmemory,
             "--save", "", "--daemonize", "no", "--protected-mode", "yes", "--logfile", "",
         ]
         proc = self._spawn("redis", argv, self.data_dir / "redis.log")
         _wait_port(port, proc, "Redis")
-        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self.redis_url = f"redis://:{password}@127.0.0.1:{port}/0"
         self.started.append(f"Redis {rdir} (AOF) on 127.0.0.1:{port}")
 
     def stop(self, timeout: float = 8.0) -> None:
@@ -266,9 +291,13 @@ class EmbeddedServices:
         return [p.pid for _, p in self._procs if p.poll() is None]
 
 
-def start_missing(data_dir: Path, kafka_bootstrap: str | None, redis_url: str | None) -> EmbeddedServices:
+def start_missing(
+    data_dir: Path, kafka_bootstrap: str | None, redis_url: str | None, redis_maxmemory: str = "256mb"
+) -> EmbeddedServices:
     """Start the services that have no address configured."""
-    svc = EmbeddedServices(data_dir=data_dir, kafka_bootstrap=kafka_bootstrap, redis_url=redis_url)
+    svc = EmbeddedServices(
+        data_dir=data_dir, kafka_bootstrap=kafka_bootstrap, redis_url=redis_url, redis_maxmemory=redis_maxmemory
+    )
     svc.start(kafka=kafka_bootstrap is None, redis=redis_url is None)
     return svc
 

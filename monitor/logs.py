@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
+from monitor.redisfull import RedisFullHint
+
 CONTEXT_FIELDS = ("article_id", "rule", "alert_id", "feed", "subscription", "channel", "component")
 
 
@@ -56,6 +58,7 @@ def setup(level: str = "INFO", json_logs: bool | None = None) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.addFilter(RedisFullHint())  # a full Redis says what to do, wherever it is logged
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemory
 
 from monitor.alerting.channels.chatguard import resolve_chat_url
 from monitor.alerting.channels.ssrf import UnsafeURL, resolve_checked
@@ -33,6 +34,7 @@ from monitor.alerting.model import (
 from monitor.alerting.store import Conflict, NotFound, Store, StoreError
 from monitor.api.alerts import query_int
 from monitor.api.app import deps_of
+from monitor.redisfull import REDIS_FULL
 
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
@@ -111,6 +113,8 @@ def handled(fn: Handler) -> Handler:
             return error(409, str(exc))
         except UnsafeURL as exc:
             return error(422, "URL refused", str(exc))
+        except RedisOutOfMemory:
+            return error(503, REDIS_FULL)
         except (StoreError, ValueError) as exc:
             return error(422, str(exc))
 

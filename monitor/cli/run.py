@@ -106,7 +106,9 @@ def serve(components: Components, *, quiet: bool, verbose: bool, allow_embedded:
         from monitor.embedded import EmbeddedError, start_missing
 
         try:
-            embedded = start_missing(settings.data_dir, settings.kafka_bootstrap, settings.redis_url)
+            embedded = start_missing(
+                settings.data_dir, settings.kafka_bootstrap, settings.redis_url, settings.embedded_redis_maxmemory
+            )
         except EmbeddedError as exc:
             raise click.ClickException(str(exc)) from None
         console.embedded = list(embedded.started)
