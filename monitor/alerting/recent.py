@@ -3,6 +3,8 @@
 ``add`` is idempotent per alert id (a replayed alert keeps its first position), ``list`` pages through
 them newest first with optional filters, ``get`` returns one alert with its evidence. Keys:
 ``monitor:alerts:recent`` (sorted set, score = created_at) and ``monitor:alerts:doc`` (hash id -> JSON).
+Each ``add`` also PUBLISHes the number of alerts on ``monitor:alerts:new``: a hint for live pages (the web
+console's inbox), at most once; listeners read the sorted set for the alerts themselves.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from monitor.models import Alert
 
 ZKEY = "monitor:alerts:recent"
 HKEY = "monitor:alerts:doc"
+NOTIFY = "monitor:alerts:new"
 
 
 class RecentAlerts:
@@ -29,6 +32,7 @@ class RecentAlerts:
             for a in alerts:
                 pipe.zadd(ZKEY, {a.id: a.created_at.timestamp()}, nx=True)
                 pipe.hsetnx(HKEY, a.id, a.to_json())
+            pipe.publish(NOTIFY, len(alerts))
             await pipe.execute()
         await self._trim()
 

@@ -60,6 +60,9 @@ def make_app(deps: ApiDeps) -> web.Application:
     app[DEPS] = deps
     for name in ROUTES:
         app.add_routes(importlib.import_module(name).routes)
+    from monitor.web import install  # the analyst console (pages at /, /alerts/…, /rules …)
+
+    install(app)
     return app
 
 

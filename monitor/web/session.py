@@ -34,6 +34,7 @@ CSRF_COOKIE = "monitor_csrf"
 SESSION_SECONDS = 12 * 3600
 OPEN_PREFIXES = ("/static/",)
 OPEN_PATHS = frozenset({"/login"})
+_CSRF = web.RequestKey("csrf", tuple) if hasattr(web, "RequestKey") else "csrf"  # type: ignore[var-annotated]
 
 
 def _token(request: web.Request) -> bytes | None:
@@ -84,13 +85,13 @@ async def gate(request: web.Request, handler: Handler, token: bytes) -> web.Stre
 # --- CSRF -------------------------------------------------------------------------------------------
 def csrf_token(request: web.Request) -> tuple[str, bool]:
     """The request's CSRF token and whether it is new (then the response must set the cookie)."""
-    if "csrf" in request:
-        return request["csrf"], request.get("csrf_fresh", False)
+    if _CSRF in request:
+        return request[_CSRF]  # type: ignore[no-any-return]
     value = request.cookies.get(CSRF_COOKIE, "")
     fresh = len(value) < 32
     if fresh:
         value = secrets.token_urlsafe(32)
-    request["csrf"], request["csrf_fresh"] = value, fresh
+    request[_CSRF] = (value, fresh)
     return value, fresh
 
 

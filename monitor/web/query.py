@@ -1,0 +1,206 @@
+"""The inbox's view of the recent-alerts store: filters from the URL, a newest-first scan, event groups.
+
+``InboxQuery.parse(query)`` turns the page's query string into a frozen model (unknown parameters are
+ignored so shared links survive; a bad value raises ``ValueError`` naming the parameter). ``scan`` walks
+``monitor:alerts:recent`` newest first inside the query's time window, in chunks, decoding alerts and
+keeping those every filter accepts, until a page is full; ``older`` is the cursor of the next page.
+``group`` puts a page's alerts into events: alerts sharing an ``event_id`` (else a ``copy_group``, else
+alone) form one group, in the order of their newest alert, so the Arabic and English reports of one
+event sit together with the sources that reported it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monitor.alerting.recent import HKEY, ZKEY
+from monitor.models import SEVERITY_ORDER, Alert
+
+_REL = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
+_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+FILTERS = ("tag", "rule", "severity", "lang", "source", "entity", "since", "until")
+Text = Annotated[str, Field(max_length=200)]
+
+
+def parse_time(value: str, now: float, name: str) -> float | None:
+    """``''`` → None; ``30m``/``24h``/``7d``/``2w`` → that long before now; Unix seconds; ISO 8601."""
+    v = value.strip()
+    if not v:
+        return None
+    m = _REL.match(v)
+    if m:
+        return now - float(m.group(1)) * _UNIT[m.group(2)]
+    try:
+        return float(v)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ValueError(f"{name}: expected 24h, 7d, Unix seconds or ISO 8601, got {value!r}") from None
+
+
+class InboxQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tag: Text = ""
+    rule: Text = ""
+    severity: Text = Field(default="", description="the minimum severity")
+    lang: Text = ""
+    source: Text = ""
+    entity: Text = ""
+    since: Text = ""
+    until: Text = ""
+    before: float | None = Field(default=None, description="page cursor: alerts created before this")
+    limit: int = Field(default=100, ge=1, le=500)
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> InboxQuery:
+        data = {k: query[k].strip() for k in (*FILTERS, "before", "limit") if query.get(k, "").strip()}
+        if data.get("severity") and data["severity"] not in SEVERITY_ORDER:
+            raise ValueError(f"severity: one of {', '.join(SEVERITY_ORDER)}, got {data['severity']!r}")
+        try:
+            q = cls.model_validate(data)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            raise ValueError(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}") from None
+        q.window(time.time())  # bad times are refused here, not half-way through a scan
+        return q
+
+    @property
+    def filtered(self) -> bool:
+        return any((self.tag, self.rule, self.severity, self.lang, self.source, self.entity))
+
+    def window(self, now: float) -> tuple[float | None, float | None]:
+        return parse_time(self.since, now, "since"), parse_time(self.until, now, "until")
+
+    def accepts(self, a: Alert) -> bool:
+        if self.tag and self.tag not in a.tags:
+            return False
+        if self.rule and a.rule != self.rule:
+            return False
+        if self.severity and SEVERITY_ORDER[a.severity] < SEVERITY_ORDER[self.severity]:
+            return False
+        if self.lang and a.article.lang != self.lang:
+            return False
+        if self.source and self.source != a.article.source and self.source not in a.sources:
+            return False
+        return not (self.entity and not any(self.entity in ids for ids in a.entities.values()))
+
+    def params(self, **changes: object) -> dict[str, str]:
+        data = {k: getattr(self, k) for k in FILTERS}
+        data.update({k: v for k, v in changes.items() if k in (*FILTERS, "before")})
+        return {k: str(v) for k, v in data.items() if v not in ("", None)}
+
+    def url(self, path: str = "/", **changes: object) -> str:
+        qs = urlencode(self.params(**changes))
+        return f"{path}?{qs}" if qs else path
+
+
+@dataclass
+class Page:
+    alerts: list[Alert]
+    older: float | None  # cursor of the next page, None at the end
+    newest: float | None  # score of the newest alert in the window (the live feed starts after it)
+
+
+async def scan(redis: aioredis.Redis, q: InboxQuery, now: float | None = None) -> Page:
+    lo, hi = q.window(now if now is not None else time.time())
+    top: float | str = "+inf" if hi is None else hi
+    if q.before is not None:
+        top = f"({q.before}" if hi is None or q.before <= hi else top
+    bottom: float | str = "-inf" if lo is None else lo
+    chunk = 500 if q.filtered else q.limit + 1
+    out: list[Alert] = []
+    last: float | None = None
+    newest: float | None = None
+    pos = 0
+    while len(out) <= q.limit:
+        rows = await redis.zrevrangebyscore(ZKEY, top, bottom, start=pos, num=chunk, withscores=True)
+        if not rows:
+            break
+        pos += len(rows)
+        docs = await redis.hmget(HKEY, [r[0] for r in rows])
+        for (_, score), doc in zip(rows, docs, strict=True):
+            if newest is None:
+                newest = score
+            if doc is None:
+                continue
+            a = Alert.from_json(doc)
+            if q.accepts(a):
+                out.append(a)
+                if len(out) <= q.limit:
+                    last = score
+                if len(out) > q.limit:
+                    break
+        if len(rows) < chunk:
+            break
+    more = len(out) > q.limit
+    return Page(out[: q.limit], last if more else None, newest)
+
+
+@dataclass
+class Group:
+    key: str
+    alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def head(self) -> Alert:
+        return self.alerts[0]
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for a in self.alerts:
+            for s in (*a.sources, a.article.source):
+                if s:
+                    seen[s] = None
+        return tuple(seen)
+
+    @property
+    def source_count(self) -> int:
+        return max([len(self.sources), *(a.source_count for a in self.alerts)])
+
+    @property
+    def langs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(a.article.lang for a in self.alerts if a.article.lang))
+
+
+def group_key(a: Alert) -> str:
+    return a.event_id or a.copy_group or a.id
+
+
+def group(alerts: Sequence[Alert]) -> list[Group]:
+    groups: dict[str, Group] = {}
+    for a in alerts:
+        groups.setdefault(group_key(a), Group(group_key(a))).alerts.append(a)
+    return list(groups.values())
+
+
+async def find_event(redis: aioredis.Redis, event_id: str, limit: int = 50) -> list[Alert]:
+    """The stored alerts of one event (or copy group), newest first (a scan of the recent store)."""
+    import orjson
+
+    out: list[Alert] = []
+    pos = 0
+    while len(out) < limit:
+        ids = await redis.zrevrange(ZKEY, pos, pos + 999)
+        if not ids:
+            break
+        pos += len(ids)
+        for doc in await redis.hmget(HKEY, ids):
+            if doc is None:
+                continue
+            raw = orjson.loads(doc)
+            if event_id in (raw.get("event_id"), raw.get("copy_group")):
+                out.append(Alert.model_validate(raw))
+    return out[:limit]
