@@ -98,6 +98,8 @@ def test_shipped_files_load(tmp_path: Path) -> None:
     assert "feeds.yaml:6: url: unknown placeholder ${MONITOR_API}" in exc.value.errors[0]
     example = load_feeds(PROJECT_ROOT / "feeds.example.yaml")
     assert len(example) >= 5 and all(f.url.startswith("https://") for f in example)
+    assert {f.language for f in example} >= {"ar", "en"} and any(f.kind == "sitemap" for f in example)
+    assert any("us-military" in f.tags for f in example)
     with pytest.raises(FeedsInvalid) as exc:
         load_feeds(tmp_path / "missing.yaml")
     assert exc.value.errors[0].startswith(f"{tmp_path / 'missing.yaml'}:1: cannot read")
