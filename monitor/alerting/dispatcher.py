@@ -8,8 +8,11 @@ second and everyone else goes on. A worker takes a batch, skips what the notific
 sends through the channel (``send_many``), then records every outcome and acknowledges the entries in
 one MULTI (``DeliveryQueue.finish``). Retries are decided here and only here (``queue.retry_at``).
 
-Errors never escape: a channel error becomes an outcome; a Redis error leaves the entries pending, to be
-claimed again (own pending at start-up, XAUTOCLAIM after ``delivery_claim_idle``). Continuous failure for
+Errors never escape: a channel error becomes an outcome; an infrastructure error (``monitor.retry``:
+Redis, network) leaves the entries pending, to be claimed again (own pending at start-up, XAUTOCLAIM after
+``delivery_claim_idle``), and the reader backs off with jitter. Any other error (a body that does not
+decode, a bug meeting one delivery) is poison: the failed batch is retried entry by entry, so the others
+go on, and an entry that fails ``poison_tries`` times is recorded ``dead`` with its reason. Continuous failure for
 ``delivery_disable_after`` seconds, or HTTP 410, disables the subscription (``health``).
 """
 
@@ -28,6 +31,7 @@ from monitor.alerting.model import Delivery, Silence, Subscription
 from monitor.alerting.queue import DeliveryOutcome, DeliveryQueue, Entry, retry_at
 from monitor.alerting.store import Store
 from monitor.models import Alert
+from monitor.retry import Backoff, Tries, is_infrastructure
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -116,6 +120,8 @@ class Dispatcher:
         self.health = EndpointHealth(settings, redis, cache.store, self._spawn)
         self._children: dict[tuple[str, str], Any] = {}
         self._sends_done = asyncio.Event()
+        self._tries = Tries(max(1, int(getattr(settings, "poison_tries", 3))))
+        self._backoff = Backoff()
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         t = asyncio.create_task(coro)
@@ -141,15 +147,24 @@ class Dispatcher:
 
     async def _loop(self) -> None:
         self._hand_out(await self.queue.read(self.consumer, block_ms=0, pending=True))
+        failures = 0
         while not self._stopping.is_set():
             try:
                 await self._step()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis trouble: keep the loop alive, try again shortly
-                log.exception("delivery loop step failed; retrying")
+            except Exception as exc:  # Redis trouble: keep the loop alive, try again after a backoff
+                failures += 1
+                pause = self._backoff.delay(failures)
+                if is_infrastructure(exc):
+                    log.warning("delivery loop step failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc,
+                                pause)
+                else:
+                    log.exception("delivery loop step failed; retrying in %.1fs", pause)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+                    await asyncio.wait_for(self._stopping.wait(), pause)
+            else:
+                failures = 0
 
     async def _step(self) -> None:
         now = time.time()
@@ -249,9 +264,11 @@ class Dispatcher:
         self, sub_id: str, batch: list[Entry], sem: asyncio.Semaphore, held: int, batching: bool
     ) -> None:
         slots = [held]
+        recorded: set[str] = set()
 
         def record(outcomes: Sequence[DeliveryOutcome]) -> None:
             for o in outcomes:
+                recorded.add(o.entry.entry_id)
                 if not batching and slots[0] > 0:  # the slot frees once the outcome is in Redis, so a
                     slots[0] -= 1  # kill repeats at most `concurrency` sends of this endpoint
                     o.release = sem.release
@@ -268,13 +285,55 @@ class Dispatcher:
                         record(await self._send(sub, [item]))
 
                     await asyncio.gather(*(one(item) for item in to_send))
-        except Exception:
-            log.exception("delivery batch for %s failed; entries stay pending", sub_id)
+        except Exception as exc:
+            left = [e for e in batch if e.entry_id not in recorded]
+            if is_infrastructure(exc):
+                log.warning("delivery batch for %s failed (%s: %s); entries stay pending", sub_id,
+                            type(exc).__name__, exc)
+            else:
+                log.warning("delivery batch for %s failed (%s: %s); trying its entries one by one", sub_id,
+                            type(exc).__name__, exc)
+                with contextlib.suppress(Exception):  # an outage now leaves the rest pending, as above
+                    for e in left:
+                        await self._alone(sub_id, e, record, recorded)
             for e in batch:
-                self.inflight.discard(e.entry_id)
+                if e.entry_id not in recorded:
+                    self.inflight.discard(e.entry_id)
         finally:
             for _ in range(slots[0]):
                 sem.release()
+
+    async def _alone(
+        self, sub_id: str, e: Entry, record: Callable[[Sequence[DeliveryOutcome]], None], recorded: set[str]
+    ) -> None:
+        """One entry of a failed batch by itself; poison after ``poison_tries`` failures (then ``dead``)."""
+        try:
+            sub, to_send = await self._prepare(sub_id, [e], record)
+            if to_send and sub is not None:
+                record(await self._send(sub, to_send))
+            self._tries.clear(e.entry_id)
+            return
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            n = self._tries.failed(e.entry_id)
+            why = f"handler_error: {type(exc).__name__}: {exc}"
+            if n < self._tries.limit:
+                log.warning("delivery %s failed (try %d of %d): %s", e.did, n, self._tries.limit, why)
+                self._spawn(self._again(e, self._backoff.delay(n)))
+                return
+            log.error("delivery %s is dead after %d tries: %s", e.did, n, why, exc_info=exc)
+            self._tries.clear(e.entry_id)
+            self._count(e.channel, "failed")
+            record([DeliveryOutcome(e, "dead", reason=why[:1000], body=e.body or b"")])
+
+    async def _again(self, e: Entry, delay: float) -> None:
+        """Hand a poison-suspect entry out again after ``delay`` (it stays pending in Redis meanwhile)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        if not self._stopping.is_set():
+            self.inflight.discard(e.entry_id)
+            self._hand_out([e])
 
     async def _prepare(
         self, sub_id: str, entries: list[Entry], record: Callable[[Sequence[DeliveryOutcome]], None]
