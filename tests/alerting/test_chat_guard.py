@@ -216,3 +216,15 @@ async def test_stalled_endpoints_never_delay_a_healthy_one(listen, redis) -> Non
         for t in hanging:
             t.cancel()
         await asyncio.gather(*hanging, return_exceptions=True)
+
+
+async def test_an_allow_listed_host_name_is_reached(listen, redis) -> None:  # type: ignore[no-untyped-def]
+    """MONITOR_WEBHOOK_ALLOW names a host (a self-hosted chat server): it may be reached, and only it."""
+    lst = await listen()
+    s = plain(chat_services=["json"], webhook_allow=["localhost"])
+    await resolve_chat_url(f"json://localhost:{lst.port}/", s)
+    await ChatChannel(s, redis).send(delivery(), chat_sub(f"json://localhost:{lst.port}/"))
+    assert lst.requests == 1
+    with pytest.raises(DeliveryError):
+        await ChatChannel(s, redis).send(delivery(), chat_sub(f"json://127.0.0.1:{lst.port}/"))
+    assert lst.connections == 1

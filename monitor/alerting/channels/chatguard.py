@@ -39,6 +39,7 @@ from apprise.utils.http import (
 )
 
 from monitor.alerting.channels.ssrf import UnsafeURL, address_allowed, check_url, resolve_checked
+from monitor.alerting.channels.ssrf import _networks as allow_lists
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -102,9 +103,11 @@ class _Guard:
     session: HTTPPolicySession
     timeout: tuple[float, float]
     max_response: int
+    host: str = ""  # of the request being sent: an allow-listed host name may reach any address
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         kwargs.update(allow_redirects=False, stream=True, timeout=self.timeout, proxies={}, verify=True)
+        self.host = (urlsplit(request.url or "").hostname or "").lower().rstrip(".")
         r = self.session.send(request, **kwargs)
         body = read_bounded_response(r, self.max_response)
         if body is None:
@@ -137,16 +140,16 @@ def guarded(settings: Settings) -> Iterator[None]:
     """Within: this thread's ``requests`` sends are guarded (see the module text), and cut at the deadline."""
     _install()
     allow = tuple(settings.webhook_allow)
+    _, allowed_hosts = allow_lists(allow)
 
     def url_ok(url: str) -> bool:
         parts = urlsplit(url)
         return parts.scheme in ("http", "https") and not parts.username and not parts.password
 
-    policy = HTTPPolicy(
-        url_filter=url_ok,
-        address_filter=lambda a: address_allowed(str(a).split("%")[0], allow),
-        resolve_timeout=settings.chat_connect_timeout,
-    )
+    def address_ok(address: object) -> bool:
+        return guard.host in allowed_hosts or address_allowed(str(address).split("%")[0], allow)
+
+    policy = HTTPPolicy(url_filter=url_ok, address_filter=address_ok, resolve_timeout=settings.chat_connect_timeout)
     guard = _Guard(
         HTTPPolicySession(policy),
         (settings.chat_connect_timeout, settings.chat_timeout),
