@@ -17,7 +17,7 @@ from deploy_support import DEPLOY, ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
 SCHEMA = Path(__file__).resolve().parent / "compose-spec.json"
-MONITOR_COMMANDS = {"poller", "worker", "alerter", "api"}
+MONITOR_COMMANDS = {"poller", "worker", "alerter", "api", "archiver"}
 NEEDED_ENV = {"MONITOR_KAFKA_BOOTSTRAP", "MONITOR_REDIS_URL", "MONITOR_HTTP_HOST", "MONITOR_HTTP_PORT",
               "MONITOR_API_TOKEN"}
 
