@@ -9,6 +9,8 @@ The catalogue with meanings is in ``docs/metrics.md``; keep the two in step.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -18,10 +20,42 @@ FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
 BYTES_BUCKETS = (1e3, 1e4, 6e4, 2.5e5, 1e6, 4e6, 1e7)
 
 
+#: distinct rule ids that get series of their own in the per-rule metrics; later ones count as ``_other``
+RULE_LABELS = 200
+OTHER_RULE = "_other"
+
+
+class _RuleCounter(Counter):
+    """A counter whose first label is a rule id, capped: past ``Metrics.rule_labels`` distinct rule ids, new
+    ones are counted under ``rule="_other"``, so 10,000 rules cannot make 10,000 x languages series."""
+
+    _owner: Metrics | None = None
+
+    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
+        owner = self._owner
+        if owner is not None:
+            if labelvalues:
+                labelvalues = (owner.rule_label(str(labelvalues[0])), *labelvalues[1:])
+            elif "rule" in labelkwargs:
+                labelkwargs["rule"] = owner.rule_label(str(labelkwargs["rule"]))
+        return super().labels(*labelvalues, **labelkwargs)
+
+
 class Metrics:
-    def __init__(self, registry: CollectorRegistry = DEFAULT_REGISTRY) -> None:
+    def rule_label(self, rule: str) -> str:
+        """The ``rule`` label value for ``rule``: itself while under the cap (or already seen), else _other."""
+        if rule in self._rules:
+            return rule
+        if len(self._rules) < self.rule_labels:
+            self._rules.add(rule)
+            return rule
+        return OTHER_RULE
+
+    def __init__(self, registry: CollectorRegistry = DEFAULT_REGISTRY, *, rule_labels: int = RULE_LABELS) -> None:
         r = registry
         self.registry = r
+        self.rule_labels = rule_labels  # MONITOR_METRICS_RULE_LABELS sets it at start-up
+        self._rules: set[str] = set()
         # --- ingest ---------------------------------------------------------------------------
         self.fetches = Counter(
             "fetches", "Feed fetches by outcome (ok, not_modified, error, throttled, skipped).",
@@ -82,7 +116,7 @@ class Metrics:
             "process_duration_seconds", "Text pipeline and matcher time per article.",
             namespace=NS, registry=r, buckets=LATENCY_BUCKETS,
         )
-        self.matches = Counter(
+        self.matches = _RuleCounter(
             "rule_matches", "Rule matches by rule and article language.", ["rule", "lang"],
             namespace=NS, registry=r,
         )
@@ -90,7 +124,7 @@ class Metrics:
             "tag_matches", "Rule matches by rule tag and article language (once per tag of the rule).",
             ["tag", "lang"], namespace=NS, registry=r,
         )
-        self.alerts_raised = Counter(
+        self.alerts_raised = _RuleCounter(
             "alerts_raised", "Alerts produced to the alerts topic, by rule and kind (new, update).",
             ["rule", "kind"], namespace=NS, registry=r,
         )
@@ -109,7 +143,7 @@ class Metrics:
             "copy_group_joins", "Articles that joined an existing near-duplicate copy group.",
             namespace=NS, registry=r,
         )
-        self.event_decisions = Counter(
+        self.event_decisions = _RuleCounter(
             "event_decisions", "What rule-set matches became: new, update, suppress (a copy), pending "
             "(waiting for min_sources).", ["rule", "kind"], namespace=NS, registry=r,
         )
@@ -159,12 +193,14 @@ class Metrics:
             namespace=NS, registry=r,
         )
         # --- process --------------------------------------------------------------------------
+        for c in (self.matches, self.alerts_raised, self.event_decisions, self.volume_alerts):
+            c._owner = self
         self.up = Gauge(
             "component_up", "1 while a component (poller, worker, alerter, api) runs in this process.",
             ["component"], namespace=NS, registry=r,
         )
         # --- volume ---------------------------------------------------------------------------
-        self.volume_alerts = Counter(
+        self.volume_alerts = _RuleCounter(
             "volume_alerts", "Alerts raised by volume rules (frequency, spike), by rule and kind.",
             ["rule", "kind"], namespace=NS, registry=r,
         )

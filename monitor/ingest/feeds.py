@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.models import stable_id
+from monitor.rules.yamlload import check_aliases
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TELEGRAM_PREVIEW = re.compile(r"^https?://[^/]+/s/([A-Za-z0-9_]+)/?(?:[?#].*)?$", re.I)
@@ -160,6 +161,8 @@ def parse_feeds(text: str, filename: str, variables: Mapping[str, str] = _EMPTY)
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            check_aliases(root)  # a few bytes of nested aliases must not expand into gigabytes
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1

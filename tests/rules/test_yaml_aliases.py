@@ -47,3 +47,17 @@ def test_the_budget_is_on_expansion_not_file_size() -> None:
         load_yaml(small)
     fine = "a: &a [" + ", ".join(["1"] * 100) + "]\nb: [" + ", ".join(["*a"] * (ALIAS_BUDGET // 101 - 2)) + "]\n"
     assert len(load_yaml(fine)["b"]) == ALIAS_BUDGET // 101 - 2
+
+
+def test_a_feeds_file_bomb_is_refused_with_a_line() -> None:
+    from monitor.ingest.feeds import FeedsInvalid, parse_feeds
+
+    bomb = "feeds:\n  - {url: 'https://a.example/0', name: f0, tags: &x0 [a]}\n" + "".join(
+        f"  - {{url: 'https://a.example/{i}', name: f{i}, tags: &x{i} [" + ", ".join([f"*x{i - 1}"] * 9) + "]}\n"
+        for i in range(1, 10)
+    )
+    t0 = time.process_time()
+    with pytest.raises(FeedsInvalid) as err:
+        parse_feeds(bomb, "feeds.yaml")
+    assert time.process_time() - t0 < 30
+    assert any(e.startswith("feeds.yaml:") and "alias" in e for e in err.value.errors), err.value.errors
