@@ -193,8 +193,6 @@ class Metrics:
             namespace=NS, registry=r,
         )
         # --- process --------------------------------------------------------------------------
-        for c in (self.matches, self.alerts_raised, self.event_decisions, self.volume_alerts):
-            c._owner = self
         self.up = Gauge(
             "component_up", "1 while a component (poller, worker, alerter, api) runs in this process.",
             ["component"], namespace=NS, registry=r,
@@ -204,6 +202,8 @@ class Metrics:
             "volume_alerts", "Alerts raised by volume rules (frequency, spike), by rule and kind.",
             ["rule", "kind"], namespace=NS, registry=r,
         )
+        for c in (self.matches, self.alerts_raised, self.event_decisions, self.volume_alerts):
+            c._owner = self
         # --- archive --------------------------------------------------------------------------
         self.archive_articles = Counter(
             "archive_articles", "Articles the archiver read: stored, repeat (already archived) or invalid.",
