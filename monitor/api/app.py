@@ -47,6 +47,7 @@ class ApiDeps:
     recent: RecentAlerts
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    registry: Any = None  # the prometheus CollectorRegistry /metrics serves (None: the default registry)
 
     archive: Any = None  # monitor.archive.Archive when the archive is open here (None: its routes answer 503)
 
