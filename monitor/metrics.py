@@ -149,7 +149,8 @@ class Metrics:
         )
         # --- alerting / delivery ----------------------------------------------------------------
         self.alerts_received = Counter(
-            "alerts_received", "Alerts consumed by the alerter.", namespace=NS, registry=r,
+            "alerts_received",
+            "Alerts consumed by the alerter, once each when their effects are done (stored, routed, enqueued).", namespace=NS, registry=r,
         )
         self.deliveries = Counter(
             "deliveries", "Delivery attempts by channel and outcome (ok, retry, failed, dropped).",
