@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 import redis.asyncio as aioredis
@@ -105,7 +105,7 @@ class Judgements:
         return {i: Verdict.model_validate_json(r) for i, r in zip(alert_ids, raws, strict=True) if r is not None}
 
     async def recent_verdicts(self, limit: int = 200, offset: int = 0) -> list[Verdict]:
-        ids = await self.redis.zrevrange(ORDER, offset, offset + limit - 1)
+        ids: list[Any] = await self.redis.zrevrange(ORDER, offset, offset + limit - 1)
         if not ids:
             return []
         raws = await self.redis.hmget(VERDICTS, ids)

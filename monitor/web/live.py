@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -88,8 +89,8 @@ class Cursor:
         self.primed = False
 
     async def next(self) -> list[Alert]:
-        rows = await self.redis.zrangebyscore(ZKEY, self.floor, "+inf", withscores=True)
-        ids = [(i.decode() if isinstance(i, bytes) else i, s) for i, s in rows]
+        rows: list[Any] = await self.redis.zrangebyscore(ZKEY, self.floor, "+inf", withscores=True)
+        ids: list[tuple[str, float]] = [(i.decode() if isinstance(i, bytes) else i, float(s)) for i, s in rows]
         if not self.primed:  # alerts at or before `after` were on the page already
             self.sent.update((i, s) for i, s in ids if s <= self.after)
             self.primed = True

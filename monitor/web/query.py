@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
@@ -125,7 +125,7 @@ async def scan(redis: aioredis.Redis, q: InboxQuery, now: float | None = None) -
     newest: float | None = None
     pos = 0
     while len(out) <= q.limit:
-        rows = await redis.zrevrangebyscore(ZKEY, top, bottom, start=pos, num=chunk, withscores=True)
+        rows: list[Any] = await redis.zrevrangebyscore(ZKEY, top, bottom, start=pos, num=chunk, withscores=True)
         if not rows:
             break
         pos += len(rows)
@@ -193,7 +193,7 @@ async def find_event(redis: aioredis.Redis, event_id: str, limit: int = 50) -> l
     out: list[Alert] = []
     pos = 0
     while len(out) < limit:
-        ids = await redis.zrevrange(ZKEY, pos, pos + 999)
+        ids: list[Any] = await redis.zrevrange(ZKEY, pos, pos + 999)
         if not ids:
             break
         pos += len(ids)

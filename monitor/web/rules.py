@@ -32,7 +32,7 @@ async def fired(redis: aioredis.Redis, now: float) -> tuple[Counter[str], Counte
     """Alerts per rule over the last day and the last week, from the recent store."""
     day: Counter[str] = Counter()
     week: Counter[str] = Counter()
-    ids = await redis.zrevrangebyscore(ZKEY, "+inf", now - 7 * DAY, withscores=True)
+    ids: list[Any] = await redis.zrevrangebyscore(ZKEY, "+inf", now - 7 * DAY, withscores=True)
     for start in range(0, len(ids), 1000):
         chunk = ids[start:start + 1000]
         for (_, score), doc in zip(chunk, await redis.hmget(HKEY, [i for i, _ in chunk]), strict=True):
@@ -64,7 +64,7 @@ async def list_rules(request: web.Request) -> web.Response:
 def _examples(rs: Any, rule: Any) -> list[tuple[str, Any, bool]]:
     from monitor.rules.examples import example_article
 
-    out = []
+    out: list[tuple[str, Any, bool]] = []
     if rule.examples is None:
         return out
     only = frozenset({rule.id})

@@ -104,7 +104,9 @@
         if (result && mine === seq) showErrors(target, area, result);
       }).catch(function () {});
     }
+    var copy = document.getElementById("copy");
     area.addEventListener("input", function () {
+      if (copy) copy.value = area.value;
       clearTimeout(timer);
       timer = setTimeout(check, 400);
     });
