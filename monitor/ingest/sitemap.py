@@ -22,7 +22,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin
 from xml.etree.ElementTree import ParseError, XMLPullParser
 
@@ -99,7 +99,7 @@ def parse_sitemap(body: bytes, *, base_url: str = "", content_type: str = "", ma
     if body[:2] == b"\x1f\x8b":
         body = gunzip(body, max_bytes)
     data, _enc = sanitise(body, content_type)
-    parser = XMLPullParser(events=("start", "end"))
+    parser: Any = XMLPullParser(events=("start", "end"))  # (event, Element) pairs; typeshed's union is wider
     doc: Sitemap | None = None
     item: dict[str, str] = {}
     depth = 0

@@ -232,12 +232,12 @@ class WebSub:
                             self.subs[k] = sub
                 await self._renew_due()
                 if pending:
-                    got = await self.redis.xautoclaim(inbox, GROUP, consumer, min_idle_time=0, start_id="0-0",
-                                                      count=100)
+                    got: Any = await self.redis.xautoclaim(inbox, GROUP, consumer, min_idle_time=0,
+                                                           start_id="0-0", count=100)
                     entries = got[1]
                     pending = bool(entries)
                 else:
-                    res = await self.redis.xreadgroup(GROUP, consumer, {inbox: ">"}, count=50, block=1000)
+                    res: Any = await self.redis.xreadgroup(GROUP, consumer, {inbox: ">"}, count=50, block=1000)
                     entries = res[0][1] if res else []
                 for entry_id, fields in entries:
                     await self._handle(fields)
