@@ -16,6 +16,7 @@ is imported on first use (it is slow to import).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import TYPE_CHECKING
 
@@ -45,12 +46,13 @@ async def in_own_thread(fn: Callable[[], bool], name: str) -> bool:
             fut.set_result(bool(ok))
 
     def run() -> None:
+        result: tuple[bool | None, BaseException | None]
         try:
-            ok = fn()
+            result = (fn(), None)
         except BaseException as exc:  # handed to the awaiting task
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, ok, None)
+            result = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown): nobody waits any more
+            loop.call_soon_threadsafe(settle, *result)
 
     threading.Thread(target=run, name=name, daemon=True).start()
     return await fut
