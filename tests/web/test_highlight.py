@@ -87,3 +87,23 @@ def test_rule_paths_stay_inside_the_rules_folder(bad: str):
     with pytest.raises(ValueError):
         safe_path(bad)
     assert safe_path("drafts/x.yaml") == "drafts/x.yaml"
+
+
+@given(
+    st.sampled_from(["", "negotiation-round", "ceasefire", 'a"b']),
+    st.sampled_from(["", "negotiation-round.talks-held", "x"]),
+    st.sampled_from(["", "info", "medium", "critical"]),
+    st.sampled_from(["", "ar", "en"]),
+    st.sampled_from(["", "seeds", "وكالة", 'a"b']),
+    st.sampled_from(["", "ain-al-asad", "x"]),
+    st.sampled_from(["info", "medium", "high"]),
+    st.sampled_from(["seeds", "وكالة", 'a"b']),
+)
+def test_the_raw_prefilter_never_drops_an_alert_the_filters_accept(tag, rule, sev, lang, source, entity,
+                                                                   alert_sev, alert_source):
+    a = alert(1, tags=("negotiation-round", 'a"b'), severity=alert_sev, source=alert_source,
+              entities={"bases": ("ain-al-asad",)}, lang="ar")
+    q = InboxQuery.parse({"tag": tag, "rule": rule, "severity": sev, "lang": lang, "source": source,
+                          "entity": entity})
+    if q.accepts(a):
+        assert q.may_accept(a.to_json())
