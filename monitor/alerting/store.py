@@ -69,6 +69,10 @@ class LimitReached(StoreError):
     """A cap from the settings (``max_subscriptions``, ``max_silences``, ``max_filter_items``)."""
 
 
+def _text(x: bytes | str) -> str:
+    return x.decode() if isinstance(x, bytes) else x
+
+
 def _new_id() -> str:
     return _secrets.token_hex(8)
 
@@ -120,11 +124,11 @@ class Store:
         current = await self.version()
         if current <= version:
             return current, set()
-        rows = await self.redis.xrange(keys.CHANGES, min=f"{version + 1}-0", max=f"{current}-1")
-        seen = {int((i.decode() if isinstance(i, bytes) else i).split("-")[0]) for i, _ in rows}
-        if seen != set(range(version + 1, current + 1)):
+        rows = await self.redis.xrange(keys.CHANGES, min=f"{version + 1}-0", max=f"{current}-1") or []
+        entries = [(_text(i or ""), {_text(k): _text(v) for k, v in (f or {}).items()}) for i, f in rows]
+        if {int(i.split("-")[0]) for i, _ in entries} != set(range(version + 1, current + 1)):
             return None
-        return current, {(f[b"kind"].decode(), f[b"id"].decode()) for _, f in rows}
+        return current, {(f["kind"], f["id"]) for _, f in entries}
 
     # --- subscriptions --------------------------------------------------------------------------
     async def create(self, spec: SubscriptionSpec, id: str | None = None) -> tuple[Subscription, str | None]:
