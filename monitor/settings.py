@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     # --- alerting -------------------------------------------------------------------------------
     alerts_recent: int = Field(default=1000, description="alerts kept for GET /api/v1/alerts")
     webhook_allow: list[str] = Field(
-        default_factory=list, description="CIDRs/hosts webhooks may reach despite the SSRF guard"
+        default_factory=list, description="CIDRs/hosts webhooks and chat may reach despite the SSRF guard"
     )
     smtp_host: str = "localhost"
     smtp_port: int = 25

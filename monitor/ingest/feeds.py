@@ -161,7 +161,7 @@ def parse_feeds(text: str, filename: str, variables: Mapping[str, str] = _EMPTY)
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
-        if root is not None:
+        if root is not None and "&" in text:
             check_aliases(root)  # a few bytes of nested aliases must not expand into gigabytes
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

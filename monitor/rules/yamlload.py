@@ -112,7 +112,8 @@ def load_yaml(text: str) -> Any:
     node = yaml.compose(text, Loader=_Composer)
     if node is None:
         return None
-    check_aliases(node)
+    if "&" in text:  # no anchor, no alias: skip the walk (it costs as much as the conversion)
+        check_aliases(node)
     return _convert(node, yaml.constructor.SafeConstructor())
 
 
