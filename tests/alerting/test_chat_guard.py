@@ -228,3 +228,20 @@ async def test_an_allow_listed_host_name_is_reached(listen, redis) -> None:  # t
     with pytest.raises(DeliveryError):
         await ChatChannel(s, redis).send(delivery(), chat_sub(f"json://127.0.0.1:{lst.port}/"))
     assert lst.connections == 1
+
+
+async def test_cli_refuses_chat_url_to_loopback(listen, redis_db_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    lst = await listen()
+    monkeypatch.setenv("MONITOR_REDIS_URL", redis_db_url)
+    monkeypatch.setenv("MONITOR_CHAT_SERVICES", '["json"]')
+    monkeypatch.delenv("MONITOR_WEBHOOK_ALLOW", raising=False)
+    url = f"json://127.0.0.1:{lst.port}/"
+    res = await asyncio.to_thread(
+        CliRunner().invoke, main, ["subscriptions", "create", "--name", "c", "--channel", "chat", "--chat-url", url]
+    )
+    assert res.exit_code != 0 and "not public" in res.output, res.output
+    assert lst.connections == 0
