@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from monitor.cluster.memory_store import ClusterStore
 from monitor.cluster.records import CopyEntry
-from monitor.cluster.signature import band_shape, fingerprint, similarity
+from monitor.cluster.signature import Fingerprint, band_shape, fingerprint, similarity
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +56,16 @@ class CopyDetector:
         self.shingle_words = shingle_words
         self.bands, self.rows = band_shape(min(threshold, 0.99))
 
-    def check(self, article_id: str, text: str, at: float) -> CopyDecision:
-        """Group one article (``at``: its time in unix seconds; see ``article_time``) and remember it."""
+    def fingerprint(self, text: str) -> Fingerprint:
+        """The fingerprint ``check`` uses (for a caller that reads the store ahead for many articles)."""
+        return fingerprint(text, k=self.shingle_words, bands=self.bands, rows=self.rows)
+
+    def check(self, article_id: str, text: str, at: float, fp: Fingerprint | None = None) -> CopyDecision:
+        """Group one article (``at``: its time in unix seconds; see ``article_time``) and remember it.
+        ``fp``: ``self.fingerprint(text)`` when the caller has it already."""
         self.store.advance(at)
-        fp = fingerprint(text, k=self.shingle_words, bands=self.bands, rows=self.rows)
+        if fp is None:
+            fp = self.fingerprint(text)
         if not fp.digest:
             return CopyDecision(article_id, article_id)
         own, exact, candidates = self.store.copy_lookup(article_id, fp.digest, fp.bands)

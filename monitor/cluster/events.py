@@ -125,9 +125,7 @@ class EventTracker:
         """Place one sighting in its event, remember it, and say what to alert."""
         self.store.advance(s.at)
         keys = self._evidence(s, policy)
-        lookup = [_key(s.rule, "e", f"{ln}{_SEP}{e}") for ln, e in keys]
-        if s.copy_group:
-            lookup.append(_key(s.rule, "c", s.copy_group))
+        lookup = self.lookup_keys(s, policy, keys)
         best: tuple[tuple[int, float, str], EventRecord] | None = None
         for ev in self.store.events_by_keys(lookup):
             if ev.rule != s.rule:
@@ -144,6 +142,13 @@ class EventTracker:
         if best is None:
             return self._open(s, policy, keys)
         return self._join(best[1], s, policy, keys)
+
+    def lookup_keys(self, s: Sighting, policy: EventPolicy, evidence: list[tuple[str, str]] | None = None) -> list[str]:
+        """The store keys ``decide`` looks events up by (for a caller that reads ahead for many)."""
+        keys = [_key(s.rule, "e", f"{ln}{_SEP}{e}") for ln, e in (evidence or self._evidence(s, policy))]
+        if s.copy_group:
+            keys.append(_key(s.rule, "c", s.copy_group))
+        return keys
 
     # --- evidence -----------------------------------------------------------------------------
     @staticmethod

@@ -25,6 +25,7 @@ from monitor.cluster.adapt import entity_lists, policy_for_rule
 from monitor.cluster.copies import CopyDecision, CopyDetector
 from monitor.cluster.events import EventDecision, EventPolicy, EventTracker, Sighting
 from monitor.cluster.memory_store import ClusterStore, MemoryStore
+from monitor.cluster.signature import Fingerprint
 from monitor.cluster.volume import FrequencySpec, SpikeSpec, VolumeAlert, VolumeTracker, buckets_for
 from monitor.settings import Settings
 
@@ -93,10 +94,13 @@ class Clustering:
             default_keys = self._entity_lists
         return policy_for_rule(rule, default_window_s=self.event_window_s, entity_lists=default_keys)
 
-    def on_article(self, article_id: str, text: str, at: float, source: str = "") -> CopyDecision:
+    def on_article(
+        self, article_id: str, text: str, at: float, source: str = "", fp: Fingerprint | None = None
+    ) -> CopyDecision:
+        """``fp``: ``self.copies.fingerprint(text)`` when the caller has it already."""
         if source and self.track_volume:
             self.volume.seen(source, at)
-        return self.copies.check(article_id, text, at)
+        return self.copies.check(article_id, text, at, fp)
 
     def on_match(self, sighting: Sighting, policy: EventPolicy, tags: Iterable[str] = ()) -> EventDecision:
         decision = self.events.decide(sighting, policy)

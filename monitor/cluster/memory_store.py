@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import heapq
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 import orjson
@@ -57,6 +58,18 @@ class ClusterStore(Protocol):
     def blob_get(self, name: str) -> bytes | None: ...
     def blob_put(self, name: str, value: bytes, expires_at: float) -> None: ...
     def blob_delete(self, name: str) -> None: ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """A scope of many operations the store may send together (same answers as one at a time)."""
+        ...
+
+    def prefetch_copies(self, items: Sequence[tuple[str, bytes, Sequence[int]]]) -> None:
+        """Hint inside ``batch()``: ``copy_lookup`` will be called with these (article id, digest, bands)."""
+        ...
+
+    def prefetch_events(self, keys: Sequence[str]) -> None:
+        """Hint inside ``batch()``: ``events_by_keys`` will be called with these keys."""
+        ...
 
 
 class MemoryStore:
@@ -246,6 +259,16 @@ class MemoryStore:
 
     def blob_delete(self, name: str) -> None:
         self._blobs.pop(name, None)  # its heap item finds nothing and goes
+
+    # --- batches (nothing to save in memory) ---------------------------------------------------
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def prefetch_copies(self, items: Sequence[tuple[str, bytes, Sequence[int]]]) -> None:
+        pass
+
+    def prefetch_events(self, keys: Sequence[str]) -> None:
+        pass
 
     # --- snapshots ----------------------------------------------------------------------------
     def snapshot(self) -> bytes:

@@ -8,7 +8,12 @@ window in article time (``expires_at - now``, at least one second) plus ``grace_
 - ``{p}:n:{counter key}:{bucket}`` -> hash source -> count;
 - ``{p}:o:{name}`` -> blob.
 Each operation is one round trip: a Lua script (lookups return the entries, not just their ids), so
-this needs a single Redis (or a proxy that runs scripts on one node), not Redis Cluster.
+this needs a single Redis (or a proxy that runs scripts on one node), not Redis Cluster. Inside
+``with store.batch():`` (the processor's batch of records) copy and event operations cost no round trip
+of their own: ``prefetch_copies``/``prefetch_events`` read what the batch will look up in one script call
+each, lookups are answered from that with the batch's own writes applied, and the writes go in one
+script call at the end, in their order, with the TTLs they had when made; so the state and every answer
+are the same as one operation at a time.
 TTLs are wall-clock while windows are article time, so in a fast replay entries outlive their window;
 the callers check article times, so answers are the same as ``MemoryStore``'s.
 
@@ -20,7 +25,8 @@ it from a worker thread (``asyncio.to_thread``) or accepts a sub-millisecond loc
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import redis
 
@@ -46,16 +52,6 @@ for _, id in ipairs(ids) do
 end
 return out
 """
-_COPY_ADD = """
-local ttl = tonumber(ARGV[3])
-if not redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl, 'NX') then return 0 end
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ttl, 'NX')
-for i = 3, #KEYS do
-  redis.call('SADD', KEYS[i], ARGV[2])
-  redis.call('EXPIRE', KEYS[i], ttl)
-end
-return 1
-"""
 _EVENTS_LOOKUP = """
 local seen, out = {}, {}
 for _, k in ipairs(KEYS) do
@@ -69,16 +65,78 @@ for _, k in ipairs(KEYS) do
 end
 return out
 """
-# index sets are shared by events: their TTL may only grow (EXPIRE GT needs Redis 7)
-_EVENT_PUT = """
-local ttl = tonumber(ARGV[3])
-redis.call('SET', ARGV[1], ARGV[2], 'EX', ttl)
-for _, k in ipairs(KEYS) do
-  redis.call('SADD', k, ARGV[4])
-  if redis.call('TTL', k) < ttl then redis.call('EXPIRE', k, ttl) end
+# One batch's copy and event writes, in order, in one call: op 'c' (copy add: KEYS entry, exact, bands...;
+# ARGV entry bytes, article id, ttl) and op 'e' (event put: KEYS record, index keys...; ARGV record bytes,
+# event id, ttl). The same logic as _COPY_ADD and _EVENT_PUT, which single writes use.
+_APPLY = """
+local ki, ai = 1, 1
+while ai <= #ARGV do
+  local op, nk = ARGV[ai], tonumber(ARGV[ai + 1])
+  local value, id, ttl = ARGV[ai + 2], ARGV[ai + 3], tonumber(ARGV[ai + 4])
+  if op == 'c' then
+    if redis.call('SET', KEYS[ki], value, 'EX', ttl, 'NX') then
+      redis.call('SET', KEYS[ki + 1], id, 'EX', ttl, 'NX')
+      for i = ki + 2, ki + nk - 1 do
+        redis.call('SADD', KEYS[i], id)
+        redis.call('EXPIRE', KEYS[i], ttl)
+      end
+    end
+  else
+    redis.call('SET', KEYS[ki], value, 'EX', ttl)
+    for i = ki + 1, ki + nk - 1 do
+      redis.call('SADD', KEYS[i], id)
+      if redis.call('TTL', KEYS[i]) < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
+    end
+  end
+  ki, ai = ki + nk, ai + 5
 end
 return 0
 """
+# What a batch reads, in one call: GET of KEYS[1..ARGV[1]] (those from ARGV[2] on hold ids), SMEMBERS of
+# the rest, and the entries (ARGV[3] .. id) of every id those hold: {gets, members per set, id/value pairs}.
+_FETCH = """
+local n, first_ref, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local gets, sets, ids, seen = {}, {}, {}, {}
+for i = 1, n do
+  local v = redis.call('GET', KEYS[i])
+  gets[i] = v or false
+  if v and i >= first_ref and not seen[v] then seen[v] = true; ids[#ids + 1] = v end
+end
+for i = n + 1, #KEYS do
+  local m = redis.call('SMEMBERS', KEYS[i])
+  sets[i - n] = m
+  for _, id in ipairs(m) do
+    if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
+  end
+end
+local found = {}
+for _, id in ipairs(ids) do
+  local v = redis.call('GET', prefix .. id)
+  found[#found + 1] = id
+  found[#found + 1] = v or false
+end
+return {gets, sets, found}
+"""
+
+
+class _Batch:
+    """What one batch knows of the copy and event state, its own writes applied, and those writes.
+
+    ``copies``/``events``: entries by id (None: known to be absent); ``exact``/``bands``/``index``: the
+    whole content of an index key once read; ``band_adds``/``index_adds``: this batch's additions to
+    index keys not read yet (merged when they are).
+    """
+
+    def __init__(self) -> None:
+        self.copies: dict[str, CopyEntry | None] = {}
+        self.exact: dict[bytes, str | None] = {}
+        self.bands: dict[int, set[str]] = {}
+        self.band_adds: dict[int, set[str]] = {}
+        self.events: dict[str, EventRecord | None] = {}
+        self.index: dict[str, set[str]] = {}
+        self.index_adds: dict[str, set[str]] = {}
+        self.keys: list[str] = []
+        self.args: list[bytes | str | int] = []
 
 
 class RedisStore:
@@ -88,9 +146,10 @@ class RedisStore:
         self.grace_s = grace_s
         self._now = float("-inf")
         self._copy_lookup = client.register_script(_COPY_LOOKUP)
-        self._copy_add = client.register_script(_COPY_ADD)
         self._events_lookup = client.register_script(_EVENTS_LOOKUP)
-        self._event_put = client.register_script(_EVENT_PUT)
+        self._apply = client.register_script(_APPLY)
+        self._fetch = client.register_script(_FETCH)
+        self._batch: _Batch | None = None
 
     @classmethod
     def from_url(cls, url: str, **kw: object) -> RedisStore:
@@ -107,12 +166,88 @@ class RedisStore:
         left = expires_at - self._now if math.isfinite(self._now) else expires_at
         return max(1, math.ceil(min(left, 400 * 24 * 3600) + self.grace_s))
 
+    def _copy_keys(self, article_id: str, digest: bytes, bands: Sequence[int]) -> list[str]:
+        return [f"{self.p}:c:{article_id}", f"{self.p}:x:{digest.hex()}", *(f"{self.p}:b:{b:016x}" for b in bands)]
+
+    # --- batches ------------------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within: copy and event reads come from what the batch has read (``prefetch_*`` reads many in
+        one round trip) with its own writes applied, and copy and event writes are sent together at the
+        end, in order, in one round trip. Any other operation sends them first. The answers are those of
+        one operation at a time. An exception drops the unsent writes (the caller retries the batch)."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = _Batch()
+        try:
+            yield
+            self._send()
+        finally:
+            self._batch = None
+
+    def _send(self) -> None:
+        b = self._batch
+        if b is not None and b.args:
+            self._apply(keys=b.keys, args=b.args)
+            b.keys, b.args = [], []
+
+    def _read(self, gets: list[str], first_ref: int, sets: list[str], prefix: str) -> tuple[
+            list[bytes | None], list[list[bytes]], dict[str, bytes | None]]:
+        got, members, flat = self._fetch(keys=[*gets, *sets], args=[len(gets), first_ref, prefix])
+        found = {flat[i].decode("utf-8"): flat[i + 1] for i in range(0, len(flat), 2)}
+        return list(got), [list(m) for m in members], found
+
+    def prefetch_copies(self, items: Sequence[tuple[str, bytes, Sequence[int]]]) -> None:
+        """Read what ``copy_lookup`` will need for these (article id, digest, bands), in one round trip."""
+        b = self._batch
+        if b is None:
+            return
+        ids = list(dict.fromkeys(a for a, _, _ in items if a not in b.copies))
+        digests = list(dict.fromkeys(d for _, d, _ in items if d not in b.exact))
+        bands = list(dict.fromkeys(x for _, _, bs in items for x in bs if x not in b.bands))
+        if not (ids or digests or bands):
+            return
+        got, members, found = self._read(
+            [f"{self.p}:c:{a}" for a in ids] + [f"{self.p}:x:{d.hex()}" for d in digests], len(ids) + 1,
+            [f"{self.p}:b:{x:016x}" for x in bands], f"{self.p}:c:")
+        for aid, raw in zip(ids, got[: len(ids)], strict=True):
+            b.copies.setdefault(aid, CopyEntry.from_bytes(aid, raw) if raw is not None else None)
+        for aid, raw in found.items():
+            b.copies.setdefault(aid, CopyEntry.from_bytes(aid, raw) if raw is not None else None)
+        for d, raw in zip(digests, got[len(ids) :], strict=True):
+            b.exact.setdefault(d, raw.decode("utf-8") if raw is not None else None)
+        for x, m in zip(bands, members, strict=True):
+            b.bands[x] = {i.decode("utf-8") for i in m} | b.band_adds.pop(x, set())
+
+    def prefetch_events(self, keys: Sequence[str]) -> None:
+        """Read what ``events_by_keys`` will need for these evidence keys, in one round trip."""
+        b = self._batch
+        if b is None:
+            return
+        todo = list(dict.fromkeys(k for k in keys if k not in b.index))
+        if not todo:
+            return
+        _, members, found = self._read([], 1, [f"{self.p}:k:{k}" for k in todo], f"{self.p}:e:")
+        for eid, raw in found.items():
+            b.events.setdefault(eid, EventRecord.from_bytes(raw) if raw is not None else None)
+        for k, m in zip(todo, members, strict=True):
+            b.index[k] = {i.decode("utf-8") for i in m} | b.index_adds.pop(k, set())
+
     # --- copies -------------------------------------------------------------------------------
     def copy_lookup(
         self, article_id: str, digest: bytes, bands: Sequence[int]
     ) -> tuple[CopyEntry | None, CopyEntry | None, list[CopyEntry]]:
-        keys = [f"{self.p}:c:{article_id}", f"{self.p}:x:{digest.hex()}"]
-        keys += [f"{self.p}:b:{band:016x}" for band in bands]
+        b = self._batch
+        if b is not None:
+            self.prefetch_copies([(article_id, digest, bands)])  # what is not known yet
+            own = b.copies[article_id]
+            exact_id = b.exact[digest]
+            ids = dict.fromkeys([*([exact_id] if exact_id is not None else []), *(i for x in bands for i in b.bands[x])])
+            found = {i: e for i in ids if i != article_id for e in (b.copies.get(i),) if e is not None}
+            exact = own if exact_id == article_id else found.get(exact_id) if exact_id is not None else None
+            return own, exact, list(found.values())
+        keys = self._copy_keys(article_id, digest, bands)
         own_raw, exact_raw, *flat = self._copy_lookup(keys=keys, args=[f"{self.p}:c:"])
         own = CopyEntry.from_bytes(article_id, own_raw) if own_raw is not None else None
         exact_id = exact_raw.decode("utf-8") if exact_raw is not None else None
@@ -125,25 +260,60 @@ class RedisStore:
         return own, exact, list(found.values())
 
     def copy_add(self, entry: CopyEntry, digest: bytes, bands: Sequence[int], expires_at: float) -> None:
-        keys = [f"{self.p}:c:{entry.article_id}", f"{self.p}:x:{digest.hex()}"]
-        keys += [f"{self.p}:b:{band:016x}" for band in bands]
-        self._copy_add(keys=keys, args=[entry.to_bytes(), entry.article_id, self._ttl(expires_at)])
+        keys = self._copy_keys(entry.article_id, digest, bands)
+        args: list[bytes | str | int] = ["c", len(keys), entry.to_bytes(), entry.article_id, self._ttl(expires_at)]
+        b = self._batch
+        if b is None:
+            self._apply(keys=keys, args=args)
+            return
+        aid = entry.article_id
+        if aid not in b.copies or digest not in b.exact:
+            self.prefetch_copies([(aid, digest, ())])
+        b.keys += keys
+        b.args += args
+        if b.copies[aid] is not None:  # SET NX: the first entry stays, nothing else changes
+            return
+        b.copies[aid] = entry
+        if b.exact[digest] is None:
+            b.exact[digest] = aid
+        for x in bands:
+            if x in b.bands:
+                b.bands[x].add(aid)
+            else:
+                b.band_adds.setdefault(x, set()).add(aid)
 
     # --- events -------------------------------------------------------------------------------
     def events_by_keys(self, keys: Sequence[str]) -> list[EventRecord]:
         if not keys:
             return []
+        b = self._batch
+        if b is not None:
+            self.prefetch_events(keys)
+            ids = dict.fromkeys(i for k in keys for i in b.index[k])
+            return [e for i in ids for e in (b.events.get(i),) if e is not None]
         raws = self._events_lookup(keys=[f"{self.p}:k:{k}" for k in keys], args=[f"{self.p}:e:"])
         return [EventRecord.from_bytes(raw) for raw in raws]
 
     def event_put(self, record: EventRecord, keys: Sequence[str], expires_at: float) -> None:
-        self._event_put(
-            keys=[f"{self.p}:k:{k}" for k in keys],
-            args=[f"{self.p}:e:{record.event_id}", record.to_bytes(), self._ttl(expires_at), record.event_id],
-        )
+        eid = record.event_id
+        rkeys = [f"{self.p}:e:{eid}", *(f"{self.p}:k:{k}" for k in keys)]
+        args: list[bytes | str | int] = ["e", len(rkeys), record.to_bytes(), eid, self._ttl(expires_at)]
+        b = self._batch
+        if b is None:
+            self._apply(keys=rkeys, args=args)
+            return
+        b.keys += rkeys
+        b.args += args
+        b.events[eid] = record
+        for k in keys:
+            if k in b.index:
+                b.index[k].add(eid)
+            else:
+                b.index_adds.setdefault(k, set()).add(eid)
 
     # --- counters -----------------------------------------------------------------------------
     def count_add(self, key: str, bucket: int, source: str, expires_at: float) -> None:
+        self._send()
         k = f"{self.p}:n:{key}:{bucket}"
         pipe = self.r.pipeline(transaction=False)
         pipe.hincrby(k, source, 1)
@@ -151,6 +321,7 @@ class RedisStore:
         pipe.execute()
 
     def counts(self, key: str, first: int, last: int) -> Counts:
+        self._send()
         pipe = self.r.pipeline(transaction=False)
         buckets = range(first, last + 1)
         for b in buckets:
@@ -163,11 +334,14 @@ class RedisStore:
 
     # --- blobs --------------------------------------------------------------------------------
     def blob_get(self, name: str) -> bytes | None:
+        self._send()
         v = self.r.get(f"{self.p}:o:{name}")
         return bytes(v) if v is not None else None  # type: ignore[arg-type]
 
     def blob_put(self, name: str, value: bytes, expires_at: float) -> None:
+        self._send()
         self.r.set(f"{self.p}:o:{name}", value, ex=self._ttl(expires_at))
 
     def blob_delete(self, name: str) -> None:
+        self._send()
         self.r.delete(f"{self.p}:o:{name}")

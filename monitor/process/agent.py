@@ -27,10 +27,6 @@ from monitor.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _process_all(processor: Processor, records: list[Record]) -> list[Processed]:
-    return [processor.process(r) for r in records]
-
-
 async def _process_with_retry(processor: Processor, records: list[Record]) -> list[Processed]:
     """Process a batch; while Redis (or another dependency) is down, wait and try the whole batch again
     (``monitor.retry.until_done``: backoff with jitter, one warning per ten attempts).
@@ -38,7 +34,7 @@ async def _process_with_retry(processor: Processor, records: list[Record]) -> li
     Nothing is acknowledged meanwhile, so no record is lost or dead-lettered for an outage; records
     processed before the failure are processed again, which yields the same alert ids.
     """
-    return await until_done(lambda: asyncio.to_thread(_process_all, processor, records), what="processing",
+    return await until_done(lambda: asyncio.to_thread(processor.process_batch, records), what="processing",
                             logger=log)
 
 

@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from monitor.cluster import Clustering, FrequencySpec, SpikeSpec, VolumeAlert, article_time, sighting
 from monitor.cluster.adapt import to_alert
 from monitor.cluster.copies import CopyDecision
+from monitor.cluster.signature import Fingerprint
 from monitor.metrics import METRICS, Metrics
 from monitor.models import SEVERITY_ORDER, Alert, Article, ArticleRef, Match, stable_id
+from monitor.process.core import AnalysisLike
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +135,40 @@ class EventAlerts:
         self.metrics = metrics
         self._volume_of: Any = None  # the rule set ``_volume`` was built for (a reload brings a new one)
         self._volume = VolumeRules((), 0.0)
+        self._fingerprints: dict[str, tuple[str, Fingerprint]] = {}  # article id -> (text, fp), one batch
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The scope of one batch of articles: the store sends its writes together (``ClusterStore.batch``)."""
+        return self.clustering.store.batch()
+
+    def prepare(self, items: Sequence[tuple[Article, AnalysisLike, Any]]) -> None:
+        """Read ahead, in two round trips, the store state the next calls for ``items`` will use (inside
+        ``batch()``, in this order). Fingerprints are computed here once and reused."""
+        c = self.clustering
+        self._fingerprints = {}
+        todo: list[tuple[Article, list[Match], Any, Fingerprint]] = []
+        for article, analysis, rules in items:
+            matches = merge_rule_sets(analysis.matches)
+            if matches:
+                fp = c.copies.fingerprint(analysis.text)
+                self._fingerprints[article.id] = (analysis.text, fp)
+                todo.append((article, matches, rules, fp))
+        store = c.store
+        store.prefetch_copies([(a.id, fp.digest, fp.bands) for a, _, _, fp in todo if fp.digest])
+        keys: list[str] = []
+        for article, matches, rules, fp in todo:
+            groups = {article.id}  # the copy groups the article may get: its own or a candidate's
+            if fp.digest:
+                own, exact, candidates = store.copy_lookup(article.id, fp.digest, fp.bands)
+                groups.update(e.group for e in (own, exact, *candidates) if e is not None)
+            lists = getattr(rules, "lists", None)
+            for m in matches:
+                rule = rules.get(m.rule) if hasattr(rules, "get") else None
+                seen = dataclasses.replace(sighting(article, m), rule=rule_set_of(m.rule))
+                policy = c.policy(rule, lists)
+                for g in sorted(groups):
+                    keys += c.events.lookup_keys(dataclasses.replace(seen, copy_group=g), policy)
+        store.prefetch_events(keys)
 
     def volume_rules(self, rules: Any) -> VolumeRules:
         """The volume rules of ``rules`` (a ``RuleSet``), computed once per rule set object."""
@@ -145,7 +182,9 @@ class EventAlerts:
         if not matches:
             return []
         c = self.clustering
-        copy = c.on_article(article.id, analysis.text, article_time(article), article.source)
+        cached = self._fingerprints.pop(article.id, None)
+        fp = cached[1] if cached is not None and cached[0] == analysis.text else None
+        copy = c.on_article(article.id, analysis.text, article_time(article), article.source, fp)
         if copy.is_copy:
             self.metrics.copy_groups.inc()
         lists = getattr(rules, "lists", None)
