@@ -4,6 +4,8 @@ and the bundled ``/seeds/feed.xml``. An empty or blank token is no token (``Sett
 With no token set, the API answers loopback clients only (403 for anyone else), and ``check_bind``
 refuses a bind address beyond loopback, so ``monitor run`` works out of the box and nothing is exposed
 by accident. The token is compared in constant time; failures answer 401 with ``WWW-Authenticate``.
+The web console's paths (``monitor.web.is_web_path``) without a valid bearer token go to the console's
+own gate instead (``monitor.web.session.gate``: a login form and a session cookie).
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ class Console:
                 self.say(f"  note      {hint}")
         if handles.api_url:
             auth = "bearer token required" if settings.api_token else "no token set: loopback only"
+            self.say(f"  console   {handles.api_url}/  (the analyst console: docs/console.md)")
             self.say(f"  api       {handles.api_url}/api/v1/alerts  ({auth})")
             self.say(f"  metrics   {handles.api_url}/metrics")
         self.say("Alerts appear below. Press Ctrl-C to stop.")

@@ -134,12 +134,16 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     d.quit()
 
 
-def shot(driver: Any, name: str) -> Path:
+def shot(driver: Any, name: str, max_height: int = 2400) -> Path:
+    """The page (up to ``max_height`` px of it) as a PNG in ``artefacts/console/``."""
+    import base64
+
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}
+    data = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                             "clip": clip})["data"]
     path = SHOTS / f"{name}.png"
-    height = driver.execute_script("return Math.min(document.body.scrollHeight, 2400)")
-    driver.set_window_size(1280, max(700, int(height)))
-    driver.save_screenshot(str(path))
-    driver.set_window_size(1280, 1100)
+    path.write_bytes(base64.b64decode(data))
     return path
 
 
@@ -175,6 +179,7 @@ def test_a_new_alert_appears_without_a_reload_and_its_markup_stays_text(base: st
     assert HOSTILE in row.find_element(By.CSS_SELECTOR, "a.title").text
     assert driver.execute_script("return window.__xss") is None
     assert "new alert" in driver.find_element(By.ID, "live-status").text
+    shot(driver, "inbox-live")
     driver.refresh()
     heads = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "li.alert a.title")]
     assert any(HOSTILE in t for t in heads)
@@ -194,7 +199,7 @@ def test_alert_page_highlights_the_evidence(base: str, driver: Any):
     article = driver.find_element(By.CSS_SELECTOR, "article.article")
     assert article.value_of_css_property("direction") == "rtl"
     assert driver.find_element(By.ID, "why-h").is_displayed()
-    shot(driver, "alert")
+    shot(driver, "alert", max_height=1500)
 
 
 def test_silence_from_an_alert_round_trips(base: str, driver: Any):
