@@ -17,6 +17,7 @@ alerter's dedup log drops, so a repeat alerts nothing twice.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import tempfile
 import time
@@ -34,6 +35,7 @@ from monitor.archive.store import Archive
 from monitor.models import Alert, ArticleRef, Evidence, Match, Model
 from monitor.rules import RuleError, RuleSet, RulesInvalid, load_rules
 from monitor.rules.loader import rule_files
+from monitor.text.affixes import is_arabic
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,10 @@ class HitView(Model):
 
 
 class BacktestSummary(Model):
-    scanned: int
+    scanned: int = Field(description="articles the rules ran on")
+    prefiltered: bool = Field(
+        default=False, description="only articles holding a trigger term's stem were read (the index said "
+        "the others cannot match)")
     matched: int = Field(description="matches found (all counted, also past max_hits)")
     shown: int = Field(description="matches yielded with their evidence")
     per_day: tuple[tuple[str, int], ...] = Field(description="(YYYY-MM-DD of publication, matches), newest first")
@@ -94,9 +99,18 @@ class _State:
     shown: int = 0
     per_day: Counter[str] = field(default_factory=Counter)
     per_rule: Counter[str] = field(default_factory=Counter)
+    prefiltered: bool = False
 
 
 def _analyse(rules: RuleSet, items: Sequence[ArchivedArticle], only: frozenset[str] | None) -> list[list[Match]]:
+    """The matches of each article, as the stream finds them: every enabled rule goes through the
+    engine's own candidate selection (trigger terms, required groups) and the chosen ones are kept. A
+    disabled rule named explicitly is evaluated directly (``only``: no candidate selection)."""
+    if only is None:
+        return [rules.analyse(i.article).matches for i in items]
+    enabled = {r.id for r in rules.rules if r.enabled}
+    if only <= enabled:
+        return [[m for m in rules.analyse(i.article).matches if m.rule in only] for i in items]
     return [rules.analyse(i.article, only=only).matches for i in items]
 
 
@@ -108,9 +122,55 @@ def rule_ids(rules: RuleSet, tag: str | None = None, ids: Sequence[str] = ()) ->
     return frozenset(chosen)
 
 
+MAX_PREFIXES = 2000
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def index_prefixes(rules: RuleSet, only: frozenset[str] | None) -> list[str] | None:
+    """Index-term prefixes at least one of which every article the rules can match contains; ``None``
+    when no such prefilter holds (a rule evaluated on every article, a term too short, too many terms).
+
+    The engine evaluates a rule only when one of its trigger terms occurs (``Rule.triggers``); a term
+    occurs as tokens made of an optional proclitic, one of the term's keys (itself; for a ة-final
+    Arabic word the stem with ت or ات; without ال after an article proclitic; a phrase's later words
+    with ال) and a suffix (``monitor.rules.terms``). Each word of the term thus appears as a token, or
+    a proclitic-stripped variant in the index (``monitor.archive.query.variants``), that starts with
+    the word less a leading ال and a final ه; the longest such stem of each term is its prefix. A
+    superset by construction: the engine still decides.
+    """
+    table = getattr(rules, "_table", None)
+    if table is None:
+        return None
+    chosen = [r for r in rules.rules if (r.enabled if only is None else r.id in only)]
+    stems: set[str] = set()
+    for r in chosen:
+        if r.triggers is None:
+            return None
+        for tid in r.triggers:
+            term = table.terms[tid]
+            words = [_stem(w) for w in _TOKEN.findall(term.key)]
+            w = max(words, key=len, default="")
+            if not w:
+                return None
+            stems.add(w)
+    if len(stems) > MAX_PREFIXES:
+        return None
+    return sorted(stems)
+
+
+def _stem(w: str) -> str:
+    if is_arabic(w):
+        if w.startswith("ال") and len(w) >= 4:
+            w = w[2:]
+        if w.endswith("ه") and len(w) >= 3:
+            w = w[:-1]
+    return w
+
+
 async def run_backtest(
     archive: Archive, rules: RuleSet, *, since: datetime | None, until: datetime | None = None,
     tag: str | None = None, rules_only: Sequence[str] = (), limits: BacktestLimits = BacktestLimits(),
+    prefilter: bool = True,
 ) -> AsyncIterator[BacktestHit | BacktestSummary]:
     only = rule_ids(rules, tag, rules_only)
     st = _State()
@@ -119,7 +179,12 @@ async def run_backtest(
     if only is not None and not only:
         yield _summary(st, started, "no rule has that tag or id")
         return
-    async for batch in archive.batches(since, until, limits.batch):
+    prefixes = index_prefixes(rules, only) if prefilter else None
+    st.prefiltered = prefixes is not None
+    if prefixes == []:  # no rule with a term: nothing can match
+        yield _summary(st, started, "")
+        return
+    async for batch in archive.batches(since, until, limits.batch, prefixes):
         batch = batch[: limits.max_articles - st.scanned]
         found = await asyncio.to_thread(_analyse, rules, batch, only)
         st.scanned += len(batch)
@@ -141,7 +206,7 @@ async def run_backtest(
 
 def _summary(st: _State, started: float, truncated: str) -> BacktestSummary:
     return BacktestSummary(
-        scanned=st.scanned, matched=sum(st.per_rule.values()), shown=st.shown,
+        scanned=st.scanned, prefiltered=st.prefiltered, matched=sum(st.per_rule.values()), shown=st.shown,
         per_day=tuple(sorted(st.per_day.items(), reverse=True)), per_rule=dict(st.per_rule),
         truncated=truncated, seconds=round(time.monotonic() - started, 3),
     )
@@ -178,24 +243,43 @@ def load_text_rules(text: str, lists_from: Path | None, *, name: str = BODY_NAME
     Raises ``RulesInvalid``; errors in the text name it ``name`` with their line numbers. Only
     the list files of the live folder are copied beside it, so its rules are neither loaded nor touched.
     """
+    return _load_beside_lists({BODY_NAME: (text, name)}, lists_from)
+
+
+def load_backtest_rules(path: Path, live: Path) -> RuleSet:
+    """The rules of ``path`` (the live folder, a sub-folder of it or any folder, or one rule file) with
+    the live folder's named lists, so a rule set's folder or file can be tried on its own."""
+    path, live = path.resolve(), live.resolve()
+    if path == live:
+        return load_rules(path)
+    if path.is_file():
+        return load_text_rules(path.read_text(encoding="utf-8"), live, name=str(path))
+    files = {f"rules/{f.relative_to(path)}": (f.read_text(encoding="utf-8"), str(f)) for f in rule_files(path)}
+    return _load_beside_lists(files, live)
+
+
+def _load_beside_lists(files: dict[str, tuple[str, str]], lists_from: Path | None) -> RuleSet:
+    """Load ``files`` (relative name -> (text, name shown in errors)) in a scratch folder with the list
+    files of ``lists_from`` (those the files do not define themselves)."""
     with tempfile.TemporaryDirectory(prefix="monitor-backtest-") as tmp:
         root = Path(tmp)
+        shown = {str(root / rel): label for rel, (_, label) in files.items()}
+        own = {Path(rel).name for rel in files}
         if lists_from is not None and lists_from.is_dir():
             for f in rule_files(lists_from):
-                if _is_list_file(f):
+                if _is_list_file(f) and f.name not in own:
                     dest = root / "lists" / f.relative_to(lists_from)
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(f, dest)
-        (root / BODY_NAME).write_text(text, encoding="utf-8")
+                    shown[str(dest)] = str(f)
+        for rel, (text, _) in files.items():
+            dest = root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text, encoding="utf-8")
         try:
             return load_rules(root)
         except RulesInvalid as exc:
-            errors = [
-                RuleError(name if Path(e.file).name == BODY_NAME else str(Path(e.file).relative_to(root))
-                          if Path(e.file).is_relative_to(root) else e.file, e.line, e.message)
-                for e in exc.errors
-            ]
-            raise RulesInvalid(errors) from None
+            raise RulesInvalid([RuleError(shown.get(e.file, e.file), e.line, e.message) for e in exc.errors]) from None
 
 
 async def send_backfill(producer: Any, topic: str, hits: Sequence[BacktestHit]) -> tuple[list[str], int]:

@@ -161,16 +161,19 @@ class PostgresArchive:
         return [decode(bytes(d), e, c) for d, e, c in rows]
 
     async def batches(
-        self, since: datetime | None = None, until: datetime | None = None, size: int = 500
+        self, since: datetime | None = None, until: datetime | None = None, size: int = 500,
+        prefixes: Sequence[str] | None = None,
     ) -> AsyncIterator[list[ArchivedArticle]]:
         lo = since or datetime.min.replace(tzinfo=UTC)
         hi = until or datetime.max.replace(tzinfo=UTC)
         bound = 2**62
+        match = "" if prefixes is None else "a.tsv @@ %s::tsquery AND "
+        head: tuple[Any, ...] = () if prefixes is None else (" | ".join(f"'{p}':*" for p in prefixes),)
         while True:
             rows = await self._fetch(
                 "SELECT a.seq, a.published, a.archived, a.doc, n.event_id, n.copy_group FROM archive_articles a "
-                "LEFT JOIN archive_notes n ON n.article_id = a.id WHERE a.seq < %s ORDER BY a.seq DESC LIMIT %s",
-                (bound, size))
+                f"LEFT JOIN archive_notes n ON n.article_id = a.id WHERE {match}a.seq < %s "
+                "ORDER BY a.seq DESC LIMIT %s", (*head, bound, size))
             if not rows:
                 return
             bound = rows[-1][0]

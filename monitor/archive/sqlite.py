@@ -217,16 +217,23 @@ class SqliteArchive:
         return [decode(*r) for r in rows]
 
     async def batches(
-        self, since: datetime | None = None, until: datetime | None = None, size: int = 500
+        self, since: datetime | None = None, until: datetime | None = None, size: int = 500,
+        prefixes: Sequence[str] | None = None,
     ) -> AsyncIterator[list[ArchivedArticle]]:
         last: int | None = None
         lo = _ts(since) if since is not None else float("-inf")
         hi = _ts(until) if until is not None else float("inf")
+        cols = _SELECT.replace("SELECT ", "SELECT a.seq, a.published, a.archived, ")
+        if prefixes is not None:
+            sql = cols + "fts JOIN articles a ON a.seq = fts.rowid" + _NOTES + \
+                "WHERE fts MATCH ? AND fts.rowid < ? ORDER BY fts.rowid DESC LIMIT ?"
+            head: tuple[Any, ...] = (" OR ".join(f'"{p}"*' for p in prefixes),)
+        else:
+            sql = cols + "articles a" + _NOTES + "WHERE a.seq < ? ORDER BY a.seq DESC LIMIT ?"
+            head = ()
         while True:
             bound = last if last is not None else 2**62
-            rows = await self._read(lambda c, b=bound: c.execute(
-                _SELECT.replace("SELECT ", "SELECT a.seq, a.published, a.archived, ") + "articles a" + _NOTES
-                + "WHERE a.seq < ? ORDER BY a.seq DESC LIMIT ?", (b, size)).fetchall())
+            rows = await self._read(lambda c, b=bound: c.execute(sql, (*head, b, size)).fetchall())
             if not rows:
                 return
             last = rows[-1][0]

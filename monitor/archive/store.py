@@ -10,7 +10,8 @@ the same semantics:
 - ``search(query)``: a page, newest archived first, bounded by ``query_timeout`` (a query that would run
   longer raises ``QueryTooBroad``, a 400);
 - ``get(id)``, ``copies(group)``, ``event(event_id)``: single articles and their relatives;
-- ``batches(since, until, size)``: the archive newest first, in batches, for backtests;
+- ``batches(since, until, size, prefixes)``: the archive newest first, in batches, for backtests; with
+  ``prefixes`` only the articles with an index term starting with one of them (a backtest's prefilter);
 - ``prune(before)``: drop what was archived before a time (retention).
 
 Each stored article is its ``ArchivedArticle`` JSON (without the notes), zlib-compressed, beside the
@@ -55,7 +56,8 @@ class Archive(Protocol):
     async def copies(self, copy_group: str, limit: int = 100) -> list[ArchivedArticle]: ...
     async def event(self, event_id: str, limit: int = 500) -> list[ArchivedArticle]: ...
     def batches(
-        self, since: datetime | None = None, until: datetime | None = None, size: int = 500
+        self, since: datetime | None = None, until: datetime | None = None, size: int = 500,
+        prefixes: Sequence[str] | None = None,
     ) -> AsyncIterator[list[ArchivedArticle]]: ...
     async def prune(self, before: datetime) -> int: ...
     async def count(self) -> int: ...

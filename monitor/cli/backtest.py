@@ -22,12 +22,9 @@ import orjson
 
 
 def _load(path: Path, live: Path) -> Any:
-    from monitor.archive.backtest import load_text_rules
-    from monitor.rules import load_rules
+    from monitor.archive.backtest import load_backtest_rules
 
-    if path.is_file():
-        return load_text_rules(path.read_text(encoding="utf-8"), live, name=str(path))
-    return load_rules(path)
+    return load_backtest_rules(path, live)
 
 
 async def _run(opts: dict[str, Any]) -> int:

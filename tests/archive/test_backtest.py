@@ -62,7 +62,10 @@ async def test_matches_newest_first_with_evidence_and_counts_per_day(archive):
     assert all(h.match.rule == "bt.base" and h.match.evidence for h in hits)
     ev = next(h for h in hits if h.item.id == "ar-2").match.evidence[0]
     assert ev.matched in ("والقاعدة", "بالقاعدة")  # the engine's affix handling, the original text
-    assert summary.scanned == len(CORPUS) + 3 and summary.matched == 8 and summary.shown == 8
+    # the index prefilter read only the articles holding «قاعد…» or «base…»; without it, every article
+    assert summary.prefiltered and summary.scanned == 8 and summary.matched == 8 and summary.shown == 8
+    _, full = await collect(archive, rules, since=None, prefilter=False)
+    assert not full.prefiltered and full.scanned == len(CORPUS) + 3 and full.per_day == summary.per_day
     assert summary.per_day == (("2026-11-21", 1), ("2026-11-20", 5), ("2026-11-18", 2))
     assert summary.per_rule == {"bt.base": 8} and summary.truncated == ""
     # the window: published in [since, until)
@@ -125,3 +128,49 @@ async def test_backfill_alerts_are_deterministic_and_skip_live_matches(archive):
     alert = backfill_alert(next(h for h in hits if h.item.id == "ar-2"))
     assert alert is not None and alert.kind == "backfill" and alert.id in sent and alert.evidence
     assert rec.sent[0][0] == "alerts" and rec.sent[0][1] == sent[0].encode()
+
+
+async def test_prefilter_finds_what_a_full_scan_finds_on_the_rule_examples(archive):
+    """Every positive and negative example kept with the shipped rules, archived: the backtest with the
+    index prefilter gives exactly the matches (article, rule, evidence) of a scan of every article."""
+    from monitor.archive.record import analyse_for_archive
+    from monitor.rules import load_rules
+    from monitor.rules.examples import example_article
+
+    rules = load_rules(ROOT / "rules")
+    articles = [example_article(ex, r.id, kind, i) for r in rules.rules if r.examples
+                for kind in ("positive", "negative") for i, ex in enumerate(getattr(r.examples, kind))]
+    articles += [_affixed(a, seed) for a in articles for seed in range(3)]
+    assert len(articles) > 300
+    await archive.put([analyse_for_archive(a, None) for a in articles])
+
+    def key(h: BacktestHit) -> tuple[str, str, tuple[tuple[int, int], ...]]:
+        return h.item.id, h.match.rule, tuple((e.start, e.end) for e in h.match.evidence)
+
+    limits = BacktestLimits(max_hits=100_000)
+    fast, s1 = await collect(archive, rules, since=None, limits=limits)
+    slow, s2 = await collect(archive, rules, since=None, limits=limits, prefilter=False)
+    assert s1.prefiltered and not s2.prefiltered and s2.scanned == len(articles)
+    assert sorted(map(key, fast)) == sorted(map(key, slow)) and len(slow) > 50
+    tagged, _ = await collect(archive, rules, since=None, tag="attack", limits=limits)
+    assert sorted(map(key, tagged)) == sorted(k for h in slow if "attack" in h.match.tags for k in [key(h)])
+
+
+def _affixed(a, seed: int):  # type: ignore[no-untyped-def]
+    """The article with proclitics and suffixes glued to a third of its Arabic words (seeded)."""
+    import random
+
+    from monitor.text.affixes import PROCLITICS, SUFFIXES, is_arabic
+
+    rng = random.Random(f"{a.id}:{seed}")
+    pro, suf = sorted(PROCLITICS), sorted(SUFFIXES)
+
+    def edit(text: str) -> str:
+        words = text.split(" ")
+        for i, w in enumerate(words):
+            if is_arabic(w) and rng.random() < 0.33:
+                words[i] = (rng.choice(pro) if rng.random() < 0.7 else "") + w + (rng.choice(suf) if rng.random() < 0.3 else "")
+        return " ".join(words)
+
+    return a.model_copy(update={"id": f"{a.id}~{seed}", "title": edit(a.title), "summary": edit(a.summary),
+                                "content": edit(a.content)})
