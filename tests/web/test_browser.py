@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -96,7 +97,7 @@ def feed() -> Iterator[Feed]:
 
 
 @pytest.fixture(scope="module")
-def base(feed: Feed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def run(feed: Feed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MonitorProcess, str]]:
     tmp = tmp_path_factory.mktemp("console-run")
     feeds = tmp / "feeds.yaml"
     feeds.write_text(
@@ -115,9 +116,14 @@ def base(feed: Feed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             return {a["article"]["id"] for a in alerts if "negotiation-round" in a["tags"]}
 
         mon.wait_for(lambda: round_ids() >= ROUND_SEEDS, 120, "the seed round alerts in the API")
-        yield url
+        yield mon, url
     finally:
         mon.kill()
+
+
+@pytest.fixture(scope="module")
+def base(run: tuple[MonitorProcess, str]) -> str:
+    return run[1]
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +275,11 @@ def test_search_marks_the_words_found(base: str, driver: Any):
     marks = wait(driver, "marked hits", lambda d: d.find_elements(By.CSS_SELECTOR, ".snippet mark"))
     assert marks
     shot(driver, "search")
+
+
+def test_sigterm_with_the_live_inbox_open_stops_cleanly(run: tuple[MonitorProcess, str], driver: Any):
+    mon, url = run
+    driver.get(url + "/")
+    wait(driver, "the live stream", lambda d: "Live" in d.find_element(By.ID, "live-status").text)
+    code = mon.stop(signal.SIGTERM, timeout=30)
+    assert code == 0, "\n".join(mon.err[-30:])
