@@ -47,3 +47,16 @@ def test_facts_only_and_well_formed(path: Path, tags: tuple[str, ...]) -> None:
         urls.add(row["url"])
     items, errors = read_labelled(path, tags)
     assert errors == [] and len(items) == len(ids)
+
+
+def test_error_classes_in_our_words_hold() -> None:
+    """tests/data/labelled/real-news-classes-*.jsonl: each error class found on real news, written anew in
+    our own words; `monitor rules eval --min 1` is the gate (every one called right)."""
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    for path in sorted((ROOT / "tests" / "data" / "labelled").glob("real-news-classes-*.jsonl")):
+        r = CliRunner().invoke(main, ["rules", "eval", "--rules", str(ROOT / "rules"), "--min", "1", str(path)])
+        assert r.exit_code == 0, r.stdout + r.stderr
+        assert "--min 1.0: passed" in r.stdout
