@@ -97,9 +97,10 @@ class InboxQuery(BaseModel):
             return False
         return not (self.entity and not any(self.entity in ids for ids in a.entities.values()))
 
-    def may_accept(self, raw: bytes) -> bool:
+    def may_accept(self, doc: bytes | str) -> bool:
         """A cheap test on the stored JSON (orjson: no spaces) that never refuses an alert ``accepts``
         would take: each filter's value must occur in it. Only what passes is decoded."""
+        raw = doc.encode() if isinstance(doc, str) else doc
         if self.severity:
             floor = SEVERITY_ORDER[self.severity]
             if not any(b'"severity":"' + s.encode() + b'"' in raw for s, n in SEVERITY_ORDER.items() if n >= floor):
