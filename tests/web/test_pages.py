@@ -296,3 +296,19 @@ async def test_with_a_token_the_console_wants_a_login(make_console: ConsoleFacto
                                headers={"Authorization": "Bearer s3cret-token-for-tests"})).status == 200
     await c.post("/logout", {})
     assert (await c.client.get("/", allow_redirects=False)).status == 303
+
+
+async def test_a_broken_rules_folder_shows_every_error_with_its_line(make_console: ConsoleFactory, tmp_path: Path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("id: a\ntitle: A\nmatch: {near: ['@nowhere', x], within: 2}\nbogus: 1\n")
+    c = await make_console(rules=folder)
+    body = await c.text("/rules", status=500)
+    assert re.search(r"a\.yaml:\d+: unknown key `bogus`", body), body[-1500:]
+    await c.add(alert(1))
+    assert AR_TITLE in await c.text("/alerts/a00001"), "a broken rules folder does not hide the alert"
+
+
+async def test_without_a_token_there_is_no_login(console: Console):
+    resp = await console.client.get("/login", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/"
