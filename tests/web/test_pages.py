@@ -161,6 +161,13 @@ async def test_acknowledge_and_verdicts_round_trip_into_labelled_json_lines(cons
     assert errors == [] and len(items) == 2
     ev = evaluate(rs, items, ["negotiation-round"])
     assert ev.articles == 2
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "monitor", "rules", "eval", "--rules", str(ROOT / "rules"),
+                          "--json", str(path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "negotiation-round" in out.stdout
 
 
 async def test_silence_from_an_alert_is_prefilled_created_listed_and_expired(console: Console):
