@@ -234,13 +234,29 @@ def _http(url: str, body: dict[str, Any] | None = None) -> Any:
         return orjson.loads(resp.read())
 
 
+def _redis(port: int, timeout: float) -> Any:
+    """A client for the embedded Redis on ``port``; its password is in ``redis.conf`` of its data dir
+    (redis-server runs in ``data_dir/redis`` and shows ``127.0.0.1:<port>`` as its title)."""
+    import redis
+
+    from monitor.embedded import redis_password
+
+    password = None
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "redis-server" in cmd and (f":{port}" in cmd or f"--port {port} " in cmd):
+            with contextlib.suppress(psutil.Error):
+                password = redis_password(Path(p.cwd()).parent / "redis.conf")
+    return redis.Redis(port=port, socket_timeout=timeout, password=password)
+
+
 def _journal_size(port: int | None) -> int:
     import redis
 
     if port is None:
         return -1
     try:
-        return int(redis.Redis(port=port, socket_timeout=2).zcard("monitor:journal:order"))
+        return int(_redis(port, 2).zcard("monitor:journal:order"))
     except redis.RedisError:
         return -1
 

@@ -61,6 +61,18 @@ def _owner_only(directory: Path) -> None:
         os.chmod(p, 0o700 if p.is_dir() else 0o600)
 
 
+def redis_password(conf: Path) -> str | None:
+    """The password in an embedded ``redis.conf`` (for tools beside ``monitor run``: chaos, debugging)."""
+    try:
+        for line in conf.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "requirepass":
+                return value.strip()
+    except OSError:
+        return None
+    return None
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
