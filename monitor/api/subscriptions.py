@@ -31,6 +31,7 @@ from monitor.alerting.model import (
     SubscriptionSpec,
     WebhookTarget,
 )
+from monitor.alerting.secretbox import SecretsLocked
 from monitor.alerting.store import Conflict, NotFound, Store, StoreError
 from monitor.api.alerts import query_int
 from monitor.api.app import deps_of
@@ -115,6 +116,8 @@ def handled(fn: Handler) -> Handler:
             return error(422, "URL refused", str(exc))
         except RedisOutOfMemory:
             return error(503, REDIS_FULL)
+        except SecretsLocked as exc:  # configuration, not the request: set the key that sealed them
+            return error(500, str(exc))
         except (StoreError, ValueError) as exc:
             return error(422, str(exc))
 

@@ -86,3 +86,18 @@ def test_cli_reencrypt(redis_db_url: str, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("MONITOR_SECRET_KEY", new)
     res = runner.invoke(main, ["subscriptions", "list"])
     assert res.exit_code == 0 and " c" in res.output, res.output
+
+
+async def test_api_without_the_key_says_so(redis_db_url: str, redis) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from monitor.alerting.recent import RecentAlerts
+    from monitor.api.app import ApiDeps, make_app
+
+    sub, _ = await Store(redis, s(new_key())).create(
+        SubscriptionSpec(name="w", channel=WebhookTarget(url="https://93.184.216.34/h"))
+    )
+    plain = Settings(redis_url=redis_db_url, _env_file=None)  # type: ignore[call-arg]
+    async with TestClient(TestServer(make_app(ApiDeps(settings=plain, redis=redis, recent=RecentAlerts(redis))))) as c:
+        r = await c.get(f"/api/v1/subscriptions/{sub.id}")
+        assert r.status == 500 and "MONITOR_SECRET_KEY" in (await r.json())["error"]
