@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from monitor.api.app import deps_of
-from monitor.models import Alert, Evidence
+from monitor.models import Alert
 from monitor.web.highlight import highlight, missing
 from monitor.web.judgements import Ack, Verdict
 from monitor.web.query import find_event
@@ -85,12 +85,7 @@ async def alert_page(request: web.Request) -> web.Response:
         unmarked=missing(texts, alert.evidence), names=_entity_names(ruleset, alert), others=others,
         ack=(await j.acks([alert.id])).get(alert.id), verdict=(await j.verdicts([alert.id])).get(alert.id),
         href=safe_href(alert.article.url), by=request.cookies.get("monitor_name", ""),
-        evidence_label=_evidence_label,
     )
-
-
-def _evidence_label(e: Evidence) -> str:
-    return f"{e.field} {e.start}–{e.end}"
 
 
 def _remember(resp: web.HTTPException, request: web.Request, by: str) -> web.HTTPException:

@@ -47,7 +47,10 @@ def marked(text: str, spans: Sequence[Span]) -> Markup:
     pos = 0
     for s in spans:
         parts.append(escape(text[pos:s.start]))
-        parts.append(Markup('<mark title="{}">{}</mark>').format(", ".join(s.terms), text[s.start:s.end]))
+        if s.terms:
+            parts.append(Markup('<mark title="{}">{}</mark>').format(", ".join(s.terms), text[s.start:s.end]))
+        else:
+            parts.append(Markup("<mark>{}</mark>").format(text[s.start:s.end]))
         pos = s.end
     parts.append(escape(text[pos:]))
     return Markup("").join(parts)

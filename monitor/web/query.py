@@ -11,11 +11,10 @@ event sit together with the sources that reported it.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -26,28 +25,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from monitor.alerting.recent import HKEY, ZKEY
 from monitor.models import SEVERITY_ORDER, Alert
 
-_REL = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
-_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FILTERS = ("tag", "rule", "severity", "lang", "source", "entity", "since", "until")
 Text = Annotated[str, Field(max_length=200)]
 
 
 def parse_time(value: str, now: float, name: str) -> float | None:
-    """``''`` → None; ``30m``/``24h``/``7d``/``2w`` → that long before now; Unix seconds; ISO 8601."""
-    v = value.strip()
-    if not v:
+    """``''`` → None; ``30m``/``24h``/``7d``/``2w`` → that long before now; Unix seconds; ISO 8601 (the
+    archive's reading, ``monitor.archive.backtest.parse_when``)."""
+    from monitor.archive.backtest import parse_when
+
+    if not value.strip():
         return None
-    m = _REL.match(v)
-    if m:
-        return now - float(m.group(1)) * _UNIT[m.group(2)]
     try:
-        return float(v)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise ValueError(f"{name}: expected 24h, 7d, Unix seconds or ISO 8601, got {value!r}") from None
+        return parse_when(value, datetime.fromtimestamp(now, UTC)).timestamp()
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 class InboxQuery(BaseModel):

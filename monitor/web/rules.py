@@ -61,19 +61,11 @@ async def list_rules(request: web.Request) -> web.Response:
                 writable=deps_of(request).settings.rules_writable)
 
 
-def _examples(rs: Any, rule: Any) -> list[tuple[str, Any, bool]]:
-    from monitor.rules.examples import example_article
+def _examples(rs: Any, rule_id: str) -> list[Any]:
+    """The rule's examples as ``run_examples`` judges them now."""
+    from monitor.rules.examples import run_examples
 
-    out: list[tuple[str, Any, bool]] = []
-    if rule.examples is None:
-        return out
-    only = frozenset({rule.id})
-    for kind, exs in (("positive", rule.examples.positive), ("negative", rule.examples.negative)):
-        for i, ex in enumerate(exs):
-            art = example_article(ex, rule.id, kind, i)
-            hit = any(m.rule == rule.id for m in rs.analyse(art, only=only).matches)
-            out.append((kind, art, hit == (kind == "positive")))
-    return out
+    return [r for r in run_examples(rs) if r.rule == rule_id]
 
 
 def relative(folder: Path, file: str) -> str:
@@ -97,7 +89,7 @@ async def show_rule(request: web.Request) -> web.Response:
         source = await asyncio.to_thread(Path(rule.file).read_text, "utf-8")
     except OSError as exc:
         source = f"# cannot read {rule.file}: {exc.strerror or exc}"
-    examples = await asyncio.to_thread(_examples, rs, rule)
+    examples = await asyncio.to_thread(_examples, rs, rule.id)
     day, week = await fired(deps.redis, time.time())
     latest = await deps.recent.list(limit=10, rule=rule.id)
     return page(request, "rule.html", title=rule.title, rule=rule, source=source, examples=examples,

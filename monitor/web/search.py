@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from pydantic import ValidationError
 
+from monitor.web.highlight import Span, marked
 from monitor.web.query import parse_time
 from monitor.web.render import page
 from monitor.web.state import archive_of
@@ -23,15 +24,12 @@ FIELDS = ("q", "lang", "source", "tag", "rule", "entity", "since", "until")
 
 
 def marked_snippet(text: str, spans: Any) -> Markup:
-    parts: list[str] = []
-    pos = 0
+    """The snippet with the archive's hit spans marked (spans that overlap or fall outside are dropped)."""
+    keep: list[Span] = []
     for start, end in sorted(spans):
-        if start < pos or end > len(text) or start >= end:
-            continue
-        parts += [escape(text[pos:start]), Markup("<mark>{}</mark>").format(text[start:end])]
-        pos = end
-    parts.append(escape(text[pos:]))
-    return Markup("").join(parts)
+        if start >= (keep[-1].end if keep else 0) and start < end <= len(text):
+            keep.append(Span(start, end, ()))
+    return marked(text, keep)
 
 
 def _query(values: dict[str, str], offset: int) -> Any:
