@@ -319,3 +319,19 @@ async def test_a_broken_rules_folder_shows_every_error_with_its_line(make_consol
 async def test_without_a_token_there_is_no_login(console: Console):
     resp = await console.client.get("/login", allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/"
+
+
+async def test_live_stream_finds_an_alert_whose_notice_was_lost(console: Console):
+    """A PUBLISH is only a hint: an alert stored without one still reaches the stream (its own look)."""
+    resp = await console.client.get(f"/events?after={time.time() - 1}")
+    a = alert(7, at=datetime.now(UTC))
+    async with console.redis.pipeline(transaction=True) as p:  # what RecentAlerts.add does, minus the notice
+        p.zadd("monitor:alerts:recent", {a.id: a.created_at.timestamp()})
+        p.hset("monitor:alerts:doc", a.id, a.to_json())
+        await p.execute()
+    got = b""
+    deadline = time.monotonic() + 30
+    while b"a00007" not in got and time.monotonic() < deadline:
+        got += await asyncio.wait_for(resp.content.readany(), max(0.1, deadline - time.monotonic()))
+    assert b'"id":"a00007"' in got
+    resp.close()
