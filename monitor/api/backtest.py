@@ -88,8 +88,8 @@ async def backtest(request: web.Request) -> web.StreamResponse:
             else:
                 summary = out.model_dump(mode="json")
                 if alert:
-                    sent, live = await send_backfill(producer, deps.settings.topic_alerts, hits)
-                    summary |= {"alerts_sent": len(sent), "already_live": live}
+                    r = await send_backfill(producer, deps.settings.topic_alerts, hits, deps.archive)
+                    summary |= {"alerts_sent": len(r.sent), "already_live": r.live, "already_sent": r.repeated}
                 await resp.write(_line({"summary": summary}))
     except (ConnectionResetError, asyncio.CancelledError):
         raise

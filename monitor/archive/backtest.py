@@ -8,10 +8,11 @@ it short). Bounded in time and memory by ``BacktestLimits``: articles scanned, s
 with evidence (matches past that are still counted). The rules are whatever the caller loaded (a
 folder, a file, a request body): the live rule set of the processor is never touched.
 
-``backfill_alerts`` turns the hits of the last hours into ``Alert``s of kind ``backfill`` with
+``send_backfill`` turns the hits of the last hours into ``Alert``s of kind ``backfill`` with
 deterministic ids (article + rule + version + "backfill"), skipping articles the live stream already
-matched with that rule version; sending the same backfill twice gives the same ids, which the
-alerter's dedup log drops, so a repeat alerts nothing twice.
+matched with that rule version. The archive records the ids it sent (after the broker's ack), so a
+repeated backfill sends none of them again; and should a crash come between the ack and that record,
+the repeat carries the same ids, which the alerter's dedup log drops.
 """
 
 from __future__ import annotations
@@ -282,18 +283,36 @@ def _load_beside_lists(files: dict[str, tuple[str, str]], lists_from: Path | Non
             raise RulesInvalid([RuleError(shown.get(e.file, e.file), e.line, e.message) for e in exc.errors]) from None
 
 
-async def send_backfill(producer: Any, topic: str, hits: Sequence[BacktestHit]) -> tuple[list[str], int]:
-    """Send the backfill alerts of ``hits`` to ``topic``; (alert ids sent, hits the stream already had)."""
-    sent: list[str] = []
+@dataclass(frozen=True)
+class BackfillResult:
+    sent: list[str]  # alert ids sent now
+    live: int  # matches the stream had already made with this rule version
+    repeated: int  # backfill alerts a previous run already sent
+
+
+async def send_backfill(
+    producer: Any, topic: str, hits: Sequence[BacktestHit], archive: Archive | None = None,
+) -> BackfillResult:
+    """Send the backfill alerts of ``hits`` to ``topic``, skipping the ones the stream already raised and
+    (with ``archive``) the ones an earlier backfill sent; the ids sent are recorded after the broker's ack."""
+    alerts = []
     live = 0
     for hit in hits:
         alert = backfill_alert(hit)
         if alert is None:
             live += 1
+        else:
+            alerts.append(alert)
+    done = await archive.backfilled([a.id for a in alerts]) if archive is not None and alerts else set()
+    sent: list[str] = []
+    for alert in alerts:
+        if alert.id in done:
             continue
         await producer.send_and_wait(topic, alert.to_json(), key=alert.id.encode())
         sent.append(alert.id)
-    return sent, live
+    if archive is not None and sent:
+        await archive.record_backfill(sent)
+    return BackfillResult(sent, live, len(done))
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

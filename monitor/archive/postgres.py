@@ -36,6 +36,7 @@ CREATE INDEX IF NOT EXISTS archive_articles_facets ON archive_articles USING GIN
 CREATE INDEX IF NOT EXISTS archive_articles_archived ON archive_articles(archived);
 CREATE TABLE IF NOT EXISTS archive_notes(article_id TEXT PRIMARY KEY, event_id TEXT NOT NULL DEFAULT '',
   copy_group TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS archive_backfill(alert_id TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS archive_notes_event ON archive_notes(event_id) WHERE event_id <> '';
 CREATE INDEX IF NOT EXISTS archive_notes_copy ON archive_notes(copy_group) WHERE copy_group <> '';
 """
@@ -102,7 +103,18 @@ class PostgresArchive:
                     await conn.execute("DELETE FROM archive_notes WHERE article_id = ANY(%s)", (ids,))
             total += len(ids)
             if len(ids) < 5000:
+                async with self.pool.connection() as conn:
+                    await conn.execute("DELETE FROM archive_backfill WHERE at < %s", (before,))
                 return total
+
+    async def record_backfill(self, alert_ids: Sequence[str]) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("INSERT INTO archive_backfill(alert_id) SELECT unnest(%s::text[]) "
+                               "ON CONFLICT DO NOTHING", (list(alert_ids),))
+
+    async def backfilled(self, alert_ids: Sequence[str]) -> set[str]:
+        rows = await self._fetch("SELECT alert_id FROM archive_backfill WHERE alert_id = ANY(%s)", (list(alert_ids),))
+        return {r[0] for r in rows}
 
     # --- reading ---------------------------------------------------------------------------------
     async def _fetch(self, sql: str, args: Sequence[Any], timeout: float | None = None) -> list[Any]:

@@ -18,6 +18,7 @@ are letters and digits only (``[^\\W_]+``), so the expressions built for FTS5 an
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -163,7 +164,10 @@ def snippet(text: str, groups: list[Group], width: int = SNIPPET_CHARS) -> tuple
     if groups:
         norm = normalize(text)
         for m in hit_pattern(tuple(groups)).finditer(norm.text):
-            hits.append(norm.span(m.start(), m.end()))
+            a, b = norm.span(m.start(), m.end())
+            while b < len(text) and (text[b] == "\u0640" or unicodedata.category(text[b]).startswith("M")):
+                b += 1  # the word's trailing harakat and tatweel belong to it
+            hits.append((a, b))
             if hits[-1][0] - hits[0][0] > width:
                 break
     if not hits:

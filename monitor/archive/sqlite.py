@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS notes(article_id TEXT PRIMARY KEY, event_id TEXT NOT 
   copy_group TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS notes_event ON notes(event_id) WHERE event_id != '';
 CREATE INDEX IF NOT EXISTS notes_copy ON notes(copy_group) WHERE copy_group != '';
+CREATE TABLE IF NOT EXISTS backfill(alert_id TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(terms, content='articles', content_rowid='seq',
   detail=none, tokenize='unicode61 remove_diacritics 0');
 """
@@ -153,6 +154,7 @@ class SqliteArchive:
             if rows:
                 c.execute("DELETE FROM facets WHERE seq <= ? AND seq NOT IN (SELECT seq FROM articles)",
                           (max(r[0] for r in rows),))
+            c.execute("DELETE FROM backfill WHERE at < ?", (cutoff,))
             return len(rows)
 
         total = 0
@@ -161,6 +163,24 @@ class SqliteArchive:
             total += n
             if n < 5000:
                 return total
+
+    async def record_backfill(self, alert_ids: Sequence[str]) -> None:
+        now = time.time()
+        await self._write(lambda c: c.executemany(
+            "INSERT OR IGNORE INTO backfill(alert_id, at) VALUES(?, ?)", [(i, now) for i in alert_ids]))
+
+    async def backfilled(self, alert_ids: Sequence[str]) -> set[str]:
+        ids = list(alert_ids)
+
+        def run(c: sqlite3.Connection) -> set[str]:
+            out: set[str] = set()
+            for k in range(0, len(ids), 500):
+                chunk = ids[k:k + 500]
+                q = "SELECT alert_id FROM backfill WHERE alert_id IN (" + ",".join("?" * len(chunk)) + ")"
+                out.update(r[0] for r in c.execute(q, chunk))
+            return out
+
+        return await self._read(run)
 
     # --- reading ---------------------------------------------------------------------------------
     async def search(self, query: SearchQuery) -> SearchPage:

@@ -12,7 +12,9 @@ the same semantics:
 - ``get(id)``, ``copies(group)``, ``event(event_id)``: single articles and their relatives;
 - ``batches(since, until, size, prefixes)``: the archive newest first, in batches, for backtests; with
   ``prefixes`` only the articles with an index term starting with one of them (a backtest's prefilter);
-- ``prune(before)``: drop what was archived before a time (retention).
+- ``prune(before)``: drop what was archived before a time (retention);
+- ``backfilled(ids)`` / ``record_backfill(ids)``: which backfill alert ids were already sent (so a
+  repeated ``monitor backtest --alert`` sends nothing twice, even after the alerter's dedup log expired).
 
 Each stored article is its ``ArchivedArticle`` JSON (without the notes), zlib-compressed, beside the
 index terms (``monitor.archive.query.index_terms``) and its facets: ``lang:``, ``src:``, ``tag:``
@@ -60,6 +62,8 @@ class Archive(Protocol):
         prefixes: Sequence[str] | None = None,
     ) -> AsyncIterator[list[ArchivedArticle]]: ...
     async def prune(self, before: datetime) -> int: ...
+    async def backfilled(self, alert_ids: Sequence[str]) -> set[str]: ...
+    async def record_backfill(self, alert_ids: Sequence[str]) -> None: ...
     async def count(self) -> int: ...
     async def close(self) -> None: ...
 

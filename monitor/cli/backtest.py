@@ -62,8 +62,8 @@ async def _run(opts: dict[str, Any]) -> int:
             else:
                 summary = item.model_dump(mode="json")
                 if producer is not None:
-                    sent, live = await send_backfill(producer, settings.topic_alerts, hits)
-                    summary |= {"alerts_sent": len(sent), "already_live": live}
+                    r = await send_backfill(producer, settings.topic_alerts, hits, archive)
+                    summary |= {"alerts_sent": len(r.sent), "already_live": r.live, "already_sent": r.repeated}
                 out.write(orjson.dumps({"summary": summary}) + b"\n")
             out.flush()
     finally:

@@ -121,13 +121,17 @@ async def test_backfill_alerts_are_deterministic_and_skip_live_matches(archive):
     await archive.put([*CORPUS, live])
     hits, _ = await collect(archive, rules, since=None)
     rec = Recorder()
-    sent, already = await send_backfill(rec, "alerts", hits)
-    assert already == 1 and len(sent) == len(hits) - 1 == 5
-    again, _ = await send_backfill(Recorder(), "alerts", hits)
-    assert again == sent  # the same ids: the alerter's dedup log drops a repeat
+    first = await send_backfill(rec, "alerts", hits)
+    assert first.live == 1 and len(first.sent) == len(hits) - 1 == 5 and first.repeated == 0
+    # without the archive's record the ids are the same (the alerter's dedup log drops a repeat) ...
+    assert (await send_backfill(Recorder(), "alerts", hits)).sent == first.sent
     alert = backfill_alert(next(h for h in hits if h.item.id == "ar-2"))
-    assert alert is not None and alert.kind == "backfill" and alert.id in sent and alert.evidence
-    assert rec.sent[0][0] == "alerts" and rec.sent[0][1] == sent[0].encode()
+    assert alert is not None and alert.kind == "backfill" and alert.id in first.sent and alert.evidence
+    assert rec.sent[0][0] == "alerts" and rec.sent[0][1] == first.sent[0].encode()
+    # ... and with it a repeat sends nothing at all
+    await send_backfill(Recorder(), "alerts", hits, archive)
+    again = await send_backfill(rec2 := Recorder(), "alerts", hits, archive)
+    assert again.sent == [] and again.repeated == 5 and rec2.sent == []
 
 
 async def test_prefilter_finds_what_a_full_scan_finds_on_the_rule_examples(archive):
