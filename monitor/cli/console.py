@@ -62,6 +62,9 @@ class Console:
             self.say(f"  console   {handles.api_url}/  (the analyst console: docs/console.md)")
             self.say(f"  api       {handles.api_url}/api/v1/alerts  ({auth})")
             self.say(f"  metrics   {handles.api_url}/metrics")
+        if components.alerter or handles.api_url:
+            sealed = "sealed with MONITOR_SECRET_KEY" if settings.secret_key else "in clear: set MONITOR_SECRET_KEY"
+            self.say(f"  secrets   webhook secrets and chat URLs in Redis {sealed} (docs/security.md)")
         self.say("Alerts appear below. Press Ctrl-C to stop.")
 
     def alert(self, alert: Alert) -> None:

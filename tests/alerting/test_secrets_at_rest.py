@@ -101,3 +101,17 @@ async def test_api_without_the_key_says_so(redis_db_url: str, redis) -> None:  #
     async with TestClient(TestServer(make_app(ApiDeps(settings=plain, redis=redis, recent=RecentAlerts(redis))))) as c:
         r = await c.get(f"/api/v1/subscriptions/{sub.id}")
         assert r.status == 500 and "MONITOR_SECRET_KEY" in (await r.json())["error"]
+
+
+def test_start_up_summary_says_whether_secrets_are_sealed() -> None:
+    import io
+    from types import SimpleNamespace
+
+    from monitor.cli.console import Console
+    from monitor.runtime import Components
+
+    for key, word in ((None, "in clear: set MONITOR_SECRET_KEY"), (new_key(), "sealed with MONITOR_SECRET_KEY")):
+        buf = io.StringIO()
+        settings = SimpleNamespace(kafka_bootstrap="k:9092", api_token=None, secret_key=key)
+        Console(out=buf).started(settings, SimpleNamespace(api_url=None), Components(alerter=True), 0)
+        assert word in buf.getvalue()
