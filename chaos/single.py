@@ -10,6 +10,8 @@ same data dir each time, and then checks:
 
 - every expected (article, rule) pair (``monitor match`` over the corpus) reached the receiver
   (``lost`` = 0), and none under two different ``webhook-id`` (``duplicates_after_dedup`` = 0);
+- the same for a second subscription on the redis channel: every pair in its stream (``stream_lost`` = 0),
+  no delivery id twice (``stream_duplicate_entries`` = 0: that channel is exactly-once);
 - the journal drained (nothing held in ``monitor:journal:order`` once everything is delivered);
 - no process outlived its run (``orphans`` = 0): every pid seen (monitor and its children) is gone
   after the last SIGTERM;
@@ -234,6 +236,9 @@ def _http(url: str, body: dict[str, Any] | None = None) -> Any:
         return orjson.loads(resp.read())
 
 
+_PASSWORDS: dict[int, str | None] = {}
+
+
 def _redis(port: int, timeout: float) -> Any:
     """A client for the embedded Redis on ``port``; its password is in ``redis.conf`` of its data dir
     (redis-server runs in ``data_dir/redis`` and shows ``127.0.0.1:<port>`` as its title)."""
@@ -241,12 +246,16 @@ def _redis(port: int, timeout: float) -> Any:
 
     from monitor.embedded import redis_password
 
+    if port in _PASSWORDS:
+        return redis.Redis(port=port, socket_timeout=timeout, password=_PASSWORDS[port])
     password = None
     for p in psutil.process_iter(["cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
         if "redis-server" in cmd and (f":{port}" in cmd or f"--port {port} " in cmd):
             with contextlib.suppress(psutil.Error):
                 password = redis_password(Path(p.cwd()).parent / "redis.conf")
+    if password is not None:
+        _PASSWORDS[port] = password
     return redis.Redis(port=port, socket_timeout=timeout, password=password)
 
 
@@ -259,6 +268,25 @@ def _journal_size(port: int | None) -> int:
         return int(_redis(port, 2).zcard("monitor:journal:order"))
     except redis.RedisError:
         return -1
+
+
+def _stream(port: int | None, sub_id: str) -> tuple[set[tuple[str, str]], int, int]:
+    """The redis-channel subscription's stream: its (article, rule) pairs, entries, distinct delivery ids."""
+    import redis
+
+    if port is None:
+        return set(), 0, 0
+    try:
+        rows = _redis(port, 5).xrange(f"monitor:{{sub:{sub_id}}}:stream")
+    except redis.RedisError:
+        return set(), 0, 0
+    pairs: set[tuple[str, str]] = set()
+    ids: set[bytes] = set()
+    for _, fields in rows:
+        ids.add(fields[b"id"])
+        for a in orjson.loads(fields[b"payload"]).get("alerts", []):
+            pairs.add((a["article"]["id"], a["rule"]))
+    return pairs, len(rows), len(ids)
 
 
 def run_single(
@@ -302,6 +330,8 @@ def run_single(
         api = f"http://127.0.0.1:{port}"
         _http(f"{api}/api/v1/subscriptions",
               {"name": "single receiver", "channel": {"type": "webhook", "url": f"http://127.0.0.1:{servers.port}/hook"}})
+        stream_sub = _http(f"{api}/api/v1/subscriptions", {"name": "single stream", "channel": {"type": "redis"}})
+        stream_id = stream_sub.get("subscription", stream_sub)["id"]
         servers.released.set()
         released_at = time.monotonic()
         for k in kills:
@@ -321,10 +351,18 @@ def run_single(
             log(f"SIGKILL #{len(summary['kills'])} at {k!r}: {len(servers.delivered_pairs())} delivered so far")
             run.start()
             run.wait_started()
-        while not expected <= servers.delivered_pairs() and time.monotonic() - t0 < deadline:
-            if run.proc is not None and run.proc.poll() is not None:
+        while not expected <= servers.delivered_pairs():  # the receiver first, then the stream
+            if (run.proc is not None and run.proc.poll() is not None) or time.monotonic() - t0 > deadline:
                 break
             time.sleep(0.2)
+        while not expected <= _stream(run.redis_port(), stream_id)[0]:
+            if (run.proc is not None and run.proc.poll() is not None) or time.monotonic() - t0 > deadline:
+                break
+            time.sleep(1.0)
+        stream_pairs, stream_entries, stream_ids = _stream(run.redis_port(), stream_id)
+        summary["stream_delivered"] = len(stream_pairs & expected)
+        summary["stream_lost"] = len(expected - stream_pairs)
+        summary["stream_duplicate_entries"] = stream_entries - stream_ids  # the same delivery id twice
         summary["all_delivered_after_s"] = round(time.monotonic() - released_at, 1)
         journal_deadline = time.monotonic() + 60
         while _journal_size(run.redis_port()) != 0 and time.monotonic() < journal_deadline:
@@ -357,6 +395,7 @@ def run_single(
         "work": str(work),
     })
     summary["ok"] = (summary["lost"] == 0 and summary["duplicates_after_dedup"] == 0 and not summary["orphans"]
+                     and summary.get("stream_lost") == 0 and summary.get("stream_duplicate_entries") == 0
                      and summary["journal_left"] == 0 and summary["last_exit_code"] == 0
                      and summary["unexpected"] == 0)
     return summary
@@ -367,14 +406,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", type=int, default=2000)
     ap.add_argument("--kill", action="append", default=[],
                     help="an int: after that many deliveries; a float (e.g. 2.5): seconds after start-up")
-    ap.add_argument("--random-kills", type=int, default=0, help="this many kills at random moments (0.5-6 s)")
+    ap.add_argument("--random-kills", type=int, default=0, help="this many kills at random moments (0.5-12 s into an incarnation)")
     ap.add_argument("--groups-only", action="store_true", help="kill monitor run's group only")
     ap.add_argument("--out", type=Path, default=Path("/tmp/chaos-single"))
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     kills: list[int | float] = [float(k) if "." in k else int(k) for k in args.kill]
     rng = random.Random()
-    kills += [round(rng.uniform(0.5, 6.0), 2) for _ in range(args.random_kills)]
+    kills += [round(rng.uniform(0.5, 12.0), 2) for _ in range(args.random_kills)]
     summary = run_single(args.articles, kills, args.out, groups_only=args.groups_only)
     line = json.dumps(summary, default=str)
     print(line)

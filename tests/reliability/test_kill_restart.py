@@ -25,6 +25,8 @@ def _check(summary: dict) -> None:
     assert summary["lost"] == 0, report
     assert summary["delivered"] == summary["expected"] == summary["articles"], report
     assert summary["duplicates_after_dedup"] == 0, report
+    assert summary["stream_lost"] == 0 and summary["stream_delivered"] == summary["expected"], report
+    assert summary["stream_duplicate_entries"] == 0, report
     assert summary["unexpected"] == 0, report
     assert summary["journal_left"] == 0, report
     assert summary["orphans"] == [], report
@@ -53,4 +55,4 @@ def test_five_kills_at_random_moments(tmp_path: Path) -> None:
     import random
 
     rng = random.Random(13)
-    _check(run_single(1000, [round(rng.uniform(0.5, 6.0), 2) for _ in range(5)], tmp_path / "run", deadline=900))
+    _check(run_single(1000, [round(rng.uniform(0.5, 12.0), 2) for _ in range(5)], tmp_path / "run", deadline=900))
