@@ -211,8 +211,17 @@ class EmbeddedServices:
         self._lock = fd
         for name, pid in self._read_lock(fd).get("children", {}).items():
             cmd = _cmdline(int(pid))
-            if cmd and (str(self.data_dir) in cmd or "tansu" in cmd):  # not a reused pid
-                _stop_pid(int(pid), name)
+            if cmd and (str(self.data_dir) in cmd or "tansu" in cmd or self._runs_here(int(pid))):
+                _stop_pid(int(pid), name)  # ours (not a reused pid): its command line or its cwd says so
+
+    def _runs_here(self, pid: int) -> bool:
+        """True when the process works in this data dir (redis-server retitles itself, hiding its args)."""
+        try:
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        except OSError:
+            return False
+        root = self.data_dir.resolve()
+        return cwd == root or root in cwd.parents
 
     @staticmethod
     def _read_lock(fd: int) -> dict[str, Any]:
