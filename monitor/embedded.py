@@ -92,6 +92,28 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: flo
     raise EmbeddedError(f"embedded {name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
+def _wait_loaded(url: str, proc: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
+    """Wait until Redis answers: it listens while it still loads its AOF (answering LOADING), and a
+    large journal or delivery backlog after a crash takes a while to load."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError):
+                if proc.poll() is not None:
+                    raise EmbeddedError(f"embedded Redis exited with code {proc.returncode} while loading") from None
+                if time.monotonic() > deadline:
+                    raise EmbeddedError(f"embedded Redis still loading its AOF after {timeout:.0f}s") from None
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
 def _die_with_parent(sig: int) -> Any:
     """A ``preexec_fn`` that makes the child receive ``sig`` when this process dies (Linux), else None."""
     if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
@@ -283,6 +305,7 @@ class EmbeddedServices:
         proc = self._spawn("redis", argv, self.data_dir / "redis.log")
         _wait_port(port, proc, "Redis")
         self.redis_url = f"redis://:{password}@127.0.0.1:{port}/0"
+        _wait_loaded(self.redis_url, proc)
         self.started.append(f"Redis {rdir} (AOF) on 127.0.0.1:{port}")
 
     def stop(self, timeout: float = 8.0) -> None:
