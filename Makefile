@@ -48,10 +48,13 @@ bench: $(VENV)/.stamp-dev
 	$(PY) bench/delivery.py
 	$(PY) bench/console.py
 
-## make chaos: the chaos harness at full size (10,000 articles, real processes, faults, checker);
+## make chaos: the chaos harness at full size (10,000 articles, real processes, faults, checker), then
+## the single-process scenario (embedded monitor run SIGKILLed mid-burst: chaos/single.py);
 ## see docs/reliability.md. `$(PY) -m chaos.run --small` is the CI size.
 chaos: $(VENV)/.stamp-dev
 	$(PY) -m chaos.run --articles 10000
+	$(PY) -m chaos.single --articles 2000 --kill 1 --kill 1000
+	$(PY) -m chaos.single --articles 2000 --random-kills 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
