@@ -46,6 +46,7 @@ bench: $(VENV)/.stamp-dev
 	$(PY) bench/cluster.py
 	$(PY) bench/poller.py
 	$(PY) bench/delivery.py
+	$(PY) bench/archive.py
 	$(PY) bench/console.py
 
 ## make chaos: the chaos harness at full size (10,000 articles, real processes, faults, checker), then

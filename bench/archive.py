@@ -5,7 +5,9 @@ What it runs, on one core (the process is pinned to one CPU when the OS allows):
 - ``--articles`` synthetic ~3 KB articles, 60 % Arabic and 40 % English, built like ``bench/cluster.py``
   (paragraphs of the seed pages with a third of their words replaced) plus a unique headline and a few
   made-up names per article (a real archive keeps meeting new words: the index grows with them);
-  1 % of them carry a rule match (for the rule filter). ``ArchivedArticle``s are built outside the clock;
+  1 % of them carry a rule match (for the rule filter). With ``--on-topic 0.1`` only a tenth are built
+  from the seed pages (which are all about attacks on bases and talks) and the rest from made-up words,
+  closer to a day of news as one rule sees it. ``ArchivedArticle``s are built outside the clock;
 - ``ingest``: ``Archive.put`` in batches of 500 (index terms, compression, insert, FTS): articles/s from
   the process CPU time (all threads) and from the wall clock; ``ingest-with-analysis`` adds the
   archiver's ``RuleSet.analyse`` with the shipped rules, on a sample;
@@ -64,6 +66,9 @@ def name(rng: random.Random, syl: list[str]) -> str:
     return "".join(rng.choice(syl) for _ in range(rng.randint(2, 4)))
 
 
+ON_TOPIC = 1.0  # share of articles made from the seed pages; the others from made-up words (--on-topic)
+
+
 def make(corpus: Corpus, i: int) -> ArchivedArticle:
     rng = random.Random(i * 31 + 7)
     lang = "ar" if rng.random() < 0.6 else "en"
@@ -72,8 +77,13 @@ def make(corpus: Corpus, i: int) -> ArchivedArticle:
     title = " ".join(rng.choice(vocab) for _ in range(10)) + " " + name(rng, syl)
     body: list[str] = []
     size = 0
+    on_topic = rng.random() < ON_TOPIC
     while size < 2800:
-        p = rng.choice(pool)
+        if on_topic:
+            p = rng.choice(pool)
+        else:  # other news: words the rules do not know, as most of a day's articles are to one rule
+            p = " ".join(name(rng, syl) for _ in range(40))
+            title = " ".join(name(rng, syl) for _ in range(10))
         body.append(p + " " + name(rng, syl))
         size += len(p.encode("utf-8"))
     content = "\n".join(body)
@@ -207,12 +217,18 @@ def main() -> None:
     ap.add_argument("--like-queries", type=int, default=40)
     ap.add_argument("--analysis-sample", type=int, default=2000)
     ap.add_argument("--backtest-articles", type=int, default=100_000)
+    ap.add_argument("--on-topic", type=float, default=1.0,
+                    help="share of articles built from the seed pages (all about attacks on bases and talks); "
+                    "the rest are made of made-up words no rule knows, like most news to any one rule")
     ap.add_argument("--postgres", action="store_true", help="also run on a temporary PostgreSQL (tests' server)")
     ap.add_argument("--no-sqlite", action="store_true")
     args = ap.parse_args()
+    global ON_TOPIC
+    ON_TOPIC = args.on_topic
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    emit(case="setup", articles=args.articles, sqlite=not args.no_sqlite, postgres=args.postgres)
+    emit(case="setup", articles=args.articles, on_topic=args.on_topic, sqlite=not args.no_sqlite,
+         postgres=args.postgres)
     if not args.no_sqlite:
         from monitor.archive.sqlite import SqliteArchive
 
