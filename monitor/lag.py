@@ -1,7 +1,8 @@
 """Consumer-group progress as metrics: end offsets, committed offsets and lag per (group, topic).
 
-The processor (faust app id) reads ``articles``; the alerter (``alerter_group``) reads ``alerts``.
-``LagSampler.sample()`` asks the broker for both and sets ``monitor_topic_end_offset``,
+The processor (faust app id) reads ``articles``; the alerter (``alerter_group``) reads ``alerts``; the
+archiver (``archive_group``, when the archive is on) reads ``articles`` too.
+``LagSampler.sample()`` asks the broker for each and sets ``monitor_topic_end_offset``,
 ``monitor_consumer_committed_offset`` and ``monitor_consumer_lag``, which the "consumer lag growing"
 and "processor stuck" alerting rules read. It runs in the process that serves the API, every
 ``interval`` seconds; a broker error skips one sample (the gauges keep their last values).
@@ -31,7 +32,8 @@ class LagSampler:
 
     def watched(self) -> list[tuple[str, str]]:
         s = self.settings
-        return [(s.app_id, s.topic_articles), (s.alerter_group, s.topic_alerts)]
+        archive = [(s.archive_group, s.topic_articles)] if s.archive else []  # the archiver (docs/archive.md)
+        return [(s.app_id, s.topic_articles), (s.alerter_group, s.topic_alerts), *archive]
 
     async def sample(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
         for group, topic in self.watched():

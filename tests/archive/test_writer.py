@@ -101,3 +101,12 @@ async def _event_size(archive: SqliteArchive, event_id: str, n: int) -> bool:
 
 async def _has(archive: SqliteArchive, aid: str) -> bool:
     return await archive.get(aid) is not None
+
+
+def test_the_lag_sampler_watches_the_archiver_group():
+    from monitor.lag import LagSampler
+
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (s.archive_group, s.topic_articles) in LagSampler(s).watched()
+    off = Settings(archive=False, _env_file=None)  # type: ignore[call-arg]
+    assert all(g != off.archive_group for g, _ in LagSampler(off).watched())
