@@ -6,9 +6,9 @@ it lets ``monitor run`` host it beside the faust processor in one process. Per b
 
 1. decode each record into an ``Alert``; a bad record goes to ``dead-letter`` (acknowledged by the
    broker before we go on);
-2. the effects: store the alerts in the recent-alerts store (the API reads it), ``await handler(alerts)``
-   (routing, dedup and durable enqueueing, ``monitor.alerting.service``), then tell the journal (embedded
-   broker only) that these alerts are done, and print console lines;
+2. the effects: ``await handler(alerts)`` (routing, dedup and durable enqueueing,
+   ``monitor.alerting.service``), store the alerts in the recent-alerts store (the API reads it), then
+   tell the journal (embedded broker only) that these alerts are done, and print console lines;
 3. commit.
 
 Failures are split as ``monitor.retry`` says. An infrastructure error (Redis, the broker, the network)
@@ -166,9 +166,9 @@ class AlertConsumer:
             await self.journal.alerts_done([alert.id])
 
     async def _effects(self, alerts: list[Alert]) -> None:
-        await self.recent.add(alerts)
-        if self.handler is not None:
+        if self.handler is not None:  # first: an alert the handler refuses never shows in the API
             await self.handler(alerts)
+        await self.recent.add(alerts)
         if self.journal is not None:
             await self.journal.alerts_done(a.id for a in alerts)
         self.metrics.alerts_received.inc(len(alerts))

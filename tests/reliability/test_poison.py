@@ -62,6 +62,8 @@ async def test_a_poison_alert_is_dead_lettered_and_the_next_one_delivered(kafka_
     assert orjson.loads(doc["payload"])["id"] == poison
     assert await committed(s) == 3
     assert metrics.dead_letters.labels(s.topic_alerts, "handler_error")._value.get() == 1
+    assert metrics.alerts_received._value.get() == 2
+    assert sorted(a.id for a in await RecentAlerts(r).list()) == sorted([alerts[0].id, alerts[2].id])
     await r.aclose()
 
 
