@@ -207,7 +207,8 @@ class Metrics:
             c._owner = self
         # --- archive --------------------------------------------------------------------------
         self.archive_articles = Counter(
-            "archive_articles", "Articles the archiver read: stored, repeat (already archived) or invalid.",
+            "archive_articles", "Articles the archiver read: stored, repeat (already archived), invalid (not an article), "
+            "unanalysed (the engine failed on it: stored without matches).",
             ["result"], namespace=NS, registry=r,
         )
         self.archive_pruned = Counter(

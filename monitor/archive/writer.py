@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from aiokafka.structs import ConsumerRecord
 
+from monitor.archive.model import ArchivedArticle
 from monitor.archive.record import analyse_for_archive
 from monitor.archive.store import Archive, Note
 from monitor.broker import make_consumer
@@ -120,13 +121,23 @@ class ArchiveWriter:
                 self.metrics.archive_articles.labels("invalid").inc()
         if articles:
             rules = self.rules
-            items = await asyncio.to_thread(lambda: [analyse_for_archive(a, rules) for a in articles])
+            items = await asyncio.to_thread(lambda: [self._analyse(a, rules) for a in articles])
             added = await self.archive.put(items)
             self.metrics.archive_articles.labels("stored").inc(added)
             self.metrics.archive_articles.labels("repeat").inc(len(items) - added)
         if notes:
             await self.archive.annotate(notes)
         return [a.id for a in articles]
+
+    def _analyse(self, article: Article, rules: RuleSet | None) -> ArchivedArticle:
+        """The stream's analysis; an article the engine fails on is kept without matches (it must not
+        hold the archiver in a retry loop: the processor dead-letters it, the archive still has it)."""
+        try:
+            return analyse_for_archive(article, rules)
+        except Exception:
+            log.exception("archiver: analysis failed; archived without matches", extra={"article_id": article.id})
+            self.metrics.archive_articles.labels("unanalysed").inc()
+            return analyse_for_archive(article, None)
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

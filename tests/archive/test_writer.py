@@ -110,3 +110,23 @@ def test_the_lag_sampler_watches_the_archiver_group():
     assert (s.archive_group, s.topic_articles) in LagSampler(s).watched()
     off = Settings(archive=False, _env_file=None)  # type: ignore[call-arg]
     assert all(g != off.archive_group for g, _ in LagSampler(off).watched())
+
+
+class _Exploding:
+    def analyse(self, article: Article) -> None:
+        raise RuntimeError("engine bug")
+
+
+async def test_an_article_the_engine_fails_on_is_kept_without_matches(tmp_path):
+    from types import SimpleNamespace
+
+    s = Settings(data_dir=tmp_path, rules=ROOT / "rules", _env_file=None)  # type: ignore[call-arg]
+    archive = SqliteArchive(tmp_path / "a.db")
+    writer = ArchiveWriter(s, archive, rules=_Exploding())  # type: ignore[arg-type]
+    recs = [SimpleNamespace(topic=s.topic_articles, value=ARTICLES[0].to_json()),
+            SimpleNamespace(topic=s.topic_articles, value=b"[1, 2]"),
+            SimpleNamespace(topic=s.topic_alerts, value=b"not an alert")]
+    assert await writer.write(recs) == ["w-ar"]  # type: ignore[arg-type]
+    got = await archive.get("w-ar")
+    assert got is not None and got.matches == () and got.article.title == ARTICLES[0].title
+    await archive.close()
