@@ -45,7 +45,7 @@ def test_children_die_with_a_killed_parent_and_the_restart_recovers(tmp_path: Pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kills", [[1], [1000], [1, 1000]], ids=["early", "midway", "early+midway"])
+@pytest.mark.parametrize("kills", [[1], [1000]], ids=["early", "midway"])  # both: make chaos
 def test_issue_scenario_2000_articles(tmp_path: Path, kills: list[int]) -> None:
     _check(run_single(2000, kills, tmp_path / "run", deadline=900))
 
