@@ -1,14 +1,25 @@
-"""Benchmark: articles/s from ``articles`` through the faust processor to ``alerts`` on the embedded broker,
+"""Benchmark: articles/s from ``articles`` through the processor to ``alerts`` on the embedded broker,
 side by side with a raw aiokafka consume-and-produce loop over the same records (the ceiling).
 
 Both read the same pre-produced input topic (N articles of ~5 KB built from the seeds), each with its own
-consumer group, and write one output record per input record (the processor runs the shipped rules plus
-a bench rule matching a marker word once per article, so every article yields an alert). Throughput is measured from the output
-records' timestamps (first to last), so start-up and group-join time are excluded for both.
+consumer group. The processor runs the shipped rules plus a bench rule matching a marker word. Two modes:
 
-    python bench/pipeline.py [--articles 4000]
+- ``worst``: every article carries the marker, so every article alerts and files its copy and event state
+  (the raw loop also writes one record per article). Throughput from the alerts' timestamps, first to
+  last, so start-up and group-join time are excluded for both.
+- ``realistic``: 2 % of the articles alert, as in a real feed mix: the articles are those of the pool
+  that match no shipped rule, and every 50th (and the last) carries the marker. Throughput = the
+  articles between the first and the last alert over the time between them (the worker takes the four
+  partitions in turn, so this is close, not exact).
 
-Prints one JSON line: {"articles", "processor_articles_per_s", "raw_articles_per_s", "ratio"}.
+``--compare DIR`` runs the same measurements, in the same run and on the same input, with the worker of
+another checkout (for example ``git worktree add /tmp/before <commit>`` with its compiled cores built),
+so a before/after pair shares one baseline.
+
+    python bench/pipeline.py [--articles 4000] [--mode worst|realistic|both] [--compare DIR]
+
+Prints one JSON line per (mode, checkout): {"mode", "checkout", "articles", "processor_articles_per_s",
+"raw_articles_per_s", "ratio"}.
 """
 
 from __future__ import annotations
@@ -45,16 +56,30 @@ match:
 """
 
 
-def articles(n: int) -> list[bytes]:
+def articles(n: int, *, every: int = 1, skip_matching: bool = False) -> list[bytes]:
+    """``n`` distinct articles; every ``every``-th one (and the last) carries the bench marker.
+    ``skip_matching``: only articles no shipped rule matches (the pool is drawn until there are ``n``)."""
     seeds = sorted((ROOT / "seeds").glob("[0-9]*.txt"))
     texts = [p.read_text(encoding="utf-8") for p in seeds]
-    out = []
-    for i in range(n):
+    shipped = None
+    if skip_matching:
+        from monitor.rules import load_rules
+
+        shipped = load_rules(ROOT / "rules")
+    out: list[bytes] = []
+    i = 0
+    while len(out) < n:
         text = texts[i % len(texts)]
         words = text[:2600].split()
         random.Random(i).shuffle(words)  # distinct articles: near-duplicate detection must not fold them
-        content = " ".join(words) + f"\n(benchvariant {i})"
+        content = " ".join(words)
         art = Article(id=f"bench-{i}", title=text.splitlines()[0][:120], content=content, source=f"src{i % 7}")
+        i += 1
+        if shipped is not None and shipped.analyse(art).matches:
+            continue
+        k = len(out)
+        if k % every == 0 or k == n - 1:
+            art = art.model_copy(update={"content": content + f"\n(benchvariant {k})"})
         out.append(art.to_json())
     return out
 
@@ -79,7 +104,8 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await p.stop()
 
 
-async def output_rate(bootstrap: str, topic: str, n: int, timeout: float, marker: bytes = b"") -> float:
+async def output_stamps(bootstrap: str, topic: str, n: int, timeout: float, marker: bytes = b"") -> list[int]:
+    """Timestamps (ms) of the first ``n`` records on ``topic`` carrying ``marker``."""
     c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await c.start()
     stamps: list[int] = []
@@ -93,24 +119,31 @@ async def output_rate(bootstrap: str, topic: str, n: int, timeout: float, marker
         await c.stop()
     if len(stamps) < n:
         raise SystemExit(f"only {len(stamps)}/{n} output records on {topic} within {timeout}s")
+    return stamps[:n] if len(stamps) == n else sorted(stamps)[:n]
+
+
+async def output_rate(bootstrap: str, topic: str, n: int, timeout: float, group_marker: str) -> float:
+    """Records/s of the raw loop's ``n`` records of one mode on ``topic``, first to last."""
+    stamps = await output_stamps(bootstrap, topic, n, timeout, marker=f'"m":"{group_marker}"'.encode())
     span = (max(stamps) - min(stamps)) / 1000
     return n / span if span > 0 else float("inf")
 
 
-async def raw_loop(bootstrap: str, src: str, dst: str, n: int) -> None:
-    c = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id="bench-raw", auto_offset_reset="earliest",
+async def raw_loop(bootstrap: str, src: str, dst: str, n: int, *, group: str) -> None:
+    c = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
                          enable_auto_commit=False, max_poll_records=500)
     p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=4 << 20)
     await c.start()
     await p.start()
     done = 0
+    mode = src.rsplit("-", 1)[1]
     try:
         while done < n:
             batch = await c.getmany(timeout_ms=500, max_records=500)
             for recs in batch.values():
                 for r in recs:
                     doc = orjson.loads(r.value)
-                    await p.send(dst, orjson.dumps({"id": doc["id"]}), key=r.key)
+                    await p.send(dst, orjson.dumps({"id": doc["id"], "m": mode}), key=r.key)
                     done += 1
             await p.flush()
             await c.commit()
@@ -119,49 +152,70 @@ async def raw_loop(bootstrap: str, src: str, dst: str, n: int) -> None:
         await c.stop()
 
 
+def run_worker(root: Path, bs: str, redis_url: str, tmp: Path, rules: Path, tag: str, src: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update({
+        "MONITOR_KAFKA_BOOTSTRAP": bs, "MONITOR_KAFKA_IDEMPOTENCE": "false", "MONITOR_REDIS_URL": redis_url,
+        "MONITOR_TOPIC_ARTICLES": src, "MONITOR_TOPIC_ALERTS": f"b-alerts-{tag}", "MONITOR_TOPIC_DEAD_LETTER": f"b-dead-{tag}",
+        "MONITOR_TOPIC_PARTITIONS": str(PARTITIONS), "MONITOR_RULES": str(rules), "MONITOR_HTTP_PORT": "0",
+        "MONITOR_DATA_DIR": str(tmp / tag), "MONITOR_APP_ID": f"bench-processor-{tag}", "MONITOR_RULES_RELOAD": "false",
+        "MONITOR_CLUSTER_REDIS_PREFIX": f"bench:{tag}",
+    })
+    env["PYTHONPATH"] = str(root)
+    quiet = [] if os.environ.get("BENCH_VERBOSE") else ["-q"]
+    worker = subprocess.Popen([sys.executable, "-m", "monitor", "worker", *quiet], env=env, cwd=root)
+    if os.environ.get("BENCH_PROFILE"):  # sample the worker with py-spy: BENCH_PROFILE=out.txt
+        subprocess.Popen(["py-spy", "record", "-r", "200", "-d", "25", "-f", "raw", "--nonblocking",
+                          "-o", os.environ["BENCH_PROFILE"], "--pid", str(worker.pid)])
+    return worker
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--articles", type=int, default=4000)
+    ap.add_argument("--mode", choices=["worst", "realistic", "both"], default="both")
+    ap.add_argument("--compare", type=Path, action="append", default=[],
+                    help="another checkout whose worker runs the same measurements (repeatable)")
     ap.add_argument("--rules", type=Path, default=ROOT / "rules",
                     help="rules folder to run (the catch-all bench rule is added); default: the shipped rules")
     args = ap.parse_args()
     n = args.articles
+    modes = ["worst", "realistic"] if args.mode == "both" else [args.mode]
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     svc = EmbeddedServices(data_dir=tmp).start()
-    worker = None
     try:
         bs = svc.kafka_bootstrap
         assert bs and svc.redis_url
-        asyncio.run(create_topics(bs, ["b-in", "b-raw-out", "b-alerts", "b-dead"]))
-        asyncio.run(produce(bs, "b-in", articles(n)))
-        asyncio.run(raw_loop(bs, "b-in", "b-raw-out", n))
-        raw = asyncio.run(output_rate(bs, "b-raw-out", n, 120))
-
         rules = tmp / "rules"
         shutil.copytree(args.rules, rules)
         (rules / "bench-catch-all.yaml").write_text(CATCH_ALL, encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        env.update({
-            "MONITOR_KAFKA_BOOTSTRAP": bs, "MONITOR_KAFKA_IDEMPOTENCE": "false", "MONITOR_REDIS_URL": svc.redis_url, "MONITOR_TOPIC_ARTICLES": "b-in",
-            "MONITOR_TOPIC_ALERTS": "b-alerts", "MONITOR_TOPIC_DEAD_LETTER": "b-dead",
-            "MONITOR_TOPIC_PARTITIONS": str(PARTITIONS), "MONITOR_RULES": str(rules), "MONITOR_HTTP_PORT": "0",
-            "MONITOR_DATA_DIR": str(tmp), "MONITOR_APP_ID": "bench-processor", "MONITOR_RULES_RELOAD": "false",
-        })
-        cmd = [sys.executable, "-m", "monitor", "worker", "-q"]
-        worker = subprocess.Popen(cmd, env=env, cwd=ROOT)
-        if os.environ.get("BENCH_PROFILE"):  # sample the worker with py-spy: BENCH_PROFILE=out.txt
-            subprocess.Popen(["py-spy", "record", "-r", "200", "-d", "25", "-f", "raw", "--nonblocking",
-                              "-o", os.environ["BENCH_PROFILE"], "--pid", str(worker.pid)])
-        # every article matches the catch-all rule; shipped rules may add more alerts than n
-        proc = asyncio.run(output_rate(bs, "b-alerts", n, 300, marker=b'"rule":"bench-catch-all"'))
-        print(orjson.dumps({
-            "articles": n, "processor_articles_per_s": round(proc, 1), "raw_articles_per_s": round(raw, 1),
-            "ratio": round(proc / raw, 3),
-        }).decode(), flush=True)
+        roots = [("this", ROOT), *((str(c), c.resolve()) for c in args.compare)]
+        asyncio.run(create_topics(bs, ["b-raw-out", *(f"b-in-{m}" for m in modes)]))
+        for mode in modes:
+            src = f"b-in-{mode}"
+            data = articles(n) if mode == "worst" else articles(n, every=50, skip_matching=True)
+            asyncio.run(produce(bs, src, data))
+            asyncio.run(raw_loop(bs, src, "b-raw-out", n, group=f"bench-raw-{mode}"))
+            raw = asyncio.run(output_rate(bs, "b-raw-out", n, 120, group_marker=mode))
+            alerting = n if mode == "worst" else len(range(0, n, 50)) + (1 if (n - 1) % 50 else 0)
+            for k, (name, root) in enumerate(roots):
+                tag = f"{mode}-{k}"
+                asyncio.run(create_topics(bs, [f"b-alerts-{tag}", f"b-dead-{tag}"]))
+                worker = run_worker(root, bs, svc.redis_url, tmp, rules, tag, src)
+                try:
+                    stamps = asyncio.run(output_stamps(bs, f"b-alerts-{tag}", alerting, 600,
+                                                       marker=b'"rule":"bench-catch-all"'))
+                finally:
+                    worker.terminate()
+                    worker.wait(timeout=30)
+                span = (max(stamps) - min(stamps)) / 1000
+                done = n if mode == "worst" else n - 1
+                proc = done / span if span > 0 else float("inf")
+                print(orjson.dumps({
+                    "mode": mode, "checkout": name, "articles": n, "processor_articles_per_s": round(proc, 1),
+                    "raw_articles_per_s": round(raw, 1), "ratio": round(proc / raw, 3),
+                }).decode(), flush=True)
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
         svc.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,10 +1,20 @@
-"""The faust App and its topics. No logic here.
+"""The faust App and its topics, and the one place where faust's internals are touched. No logic here.
 
-``build_app(settings)`` returns a ``faust.App`` configured for at-least-once processing with
-``acks=all`` and idempotence as the settings say (faust exposes no idempotence setting outside
-transactions, so ``_IdempotentProducer`` adds it), short group timeouts for the embedded broker, and
-faust's own web server off (monitor serves HTTP itself). Topics are declared raw (bytes in, bytes out):
-decoding happens inside the agent so a malformed record goes to ``dead-letter`` instead of crashing it.
+``build_app(settings)`` returns a ``faust.App`` configured through faust's public settings for
+at-least-once processing (``processing_guarantee``, ``producer_acks=-1`` i.e. acks=all), short group
+timeouts for the embedded broker, and faust's own web server off (monitor serves HTTP itself). Topics
+are declared raw (bytes in, bytes out): decoding happens inside the agent so a malformed record goes
+to ``dead-letter`` instead of crashing it.
+
+Two things faust has no public setting for, so they are done here through its internals, checked
+against faust-streaming ``FAUST_CHECKED`` (``tests/spine/test_faust_internals.py`` fails when a faust
+release changes the hooks or gains a public setting for either):
+
+- producer idempotence: faust sets ``enable_idempotence`` only inside transactions (exactly-once);
+  ``_IdempotentProducer._settings_extra`` adds it as ``MONITOR_KAFKA_IDEMPOTENCE`` says;
+- the consumer's fetch wait: faust hard-codes ``fetch_max_wait_ms=1500`` when it creates the aiokafka
+  consumer, so an idle partition delays new records by up to 1.5 s; ``_ConsumerThread`` sets the
+  consumer's ``_fetch_max_wait_ms`` (aiokafka reads it when it starts) to ``MONITOR_BROKER_FETCH_MAX_WAIT``.
 """
 
 from __future__ import annotations
@@ -17,13 +27,15 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from monitor.settings import Settings
 
+#: the faust-streaming release the internals below were checked against
+FAUST_CHECKED = "0.15.3"
+
 
 class _IdempotentProducer(faust_aiokafka.Producer):
     idempotence: bool = False
 
     def _settings_extra(self) -> Any:
-        extra = dict(super()._settings_extra())
-        extra.setdefault("acks", "all")
+        extra = dict(super()._settings_extra())  # inside a transaction: acks=all and idempotence already
         extra.setdefault("enable_idempotence", self.idempotence)
         return extra
 
