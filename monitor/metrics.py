@@ -20,6 +20,17 @@ FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
 BYTES_BUCKETS = (1e3, 1e4, 6e4, 2.5e5, 1e6, 4e6, 1e7)
 
 
+#: the closed label sets, created at zero when a process starts (``Metrics.initialise``) so every dashboard
+#: panel shows data or an explicit zero on a fresh install instead of "no data"
+DELIVERY_CHANNELS = ("redis", "webhook", "email", "chat")  # monitor.alerting.channels.CHANNELS
+DELIVERY_OUTCOMES = ("ok", "retry", "failed", "dropped")
+FETCH_OUTCOMES = ("ok", "not_modified", "error", "throttled", "skipped")
+PARSE_REASONS = ("bozo_no_entries", "recursion", "not_a_sitemap", "not_a_preview")
+ARTICLE_DEAD_REASONS = ("empty_record", "invalid_json", "invalid_article", "unsupported_schema", "processing_error")
+ALERT_DEAD_REASONS = ("invalid_json", "invalid_alert", "handler_error")
+LANGS = ("ar", "en", "fa", "other", "unknown")
+RELOAD_OUTCOMES = ("ok", "error")
+
 #: distinct rule ids that get series of their own in the per-rule metrics; later ones count as ``_other``
 RULE_LABELS = 200
 OTHER_RULE = "_other"
@@ -42,6 +53,29 @@ class _RuleCounter(Counter):
 
 
 class Metrics:
+    def initialise(self, *, articles_topic: str = "articles", alerts_topic: str = "alerts") -> None:
+        """Create every series of a closed label set at zero (as Prometheus advises for known labels), so
+        a fresh process exports them before anything happened. Idempotent; counts are not touched."""
+        for outcome in FETCH_OUTCOMES:
+            self.fetches.labels(outcome)
+        for reason in PARSE_REASONS:
+            self.parse_errors.labels(reason)
+        for lang in LANGS:
+            self.articles_processed.labels(lang)
+        for reason in ARTICLE_DEAD_REASONS:
+            self.dead_letters.labels(articles_topic, reason)
+        for reason in ALERT_DEAD_REASONS:
+            self.dead_letters.labels(alerts_topic, reason)
+        for outcome in RELOAD_OUTCOMES:
+            self.rules_reloads.labels(outcome)
+        for channel in DELIVERY_CHANNELS:
+            for outcome in DELIVERY_OUTCOMES:
+                self.deliveries.labels(channel, outcome)
+            self.delivery_seconds.labels(channel)
+            self.delivery_retries.labels(channel)
+            self.delivery_queue.labels(channel)
+            self.endpoints_disabled.labels(channel)
+
     def rule_label(self, rule: str) -> str:
         """The ``rule`` label value for ``rule``: itself while under the cap (or already seen), else _other."""
         if rule in self._rules:

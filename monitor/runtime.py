@@ -98,6 +98,7 @@ class MonitorService(mode.Service):
 
     async def on_start(self) -> None:
         s = self.settings
+        METRICS.initialise(articles_topic=s.topic_articles, alerts_topic=s.topic_alerts)
         self.h.redis = await connect_redis(s)
         if self.components.poller or self.components.alerter:
             self.h.producer = await make_producer(s, client_id="monitor-" + "-".join(self.components.names()))

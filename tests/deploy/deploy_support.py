@@ -40,6 +40,15 @@ SEED_RUN_LABELLED = {
     "monitor_consumer_committed_offset",
     "monitor_topic_end_offset",
     "monitor_tag_matches",
+    # created at zero at start-up (Metrics.initialise): closed sets of channels, outcomes and reasons
+    "monitor_feed_parse_errors",
+    "monitor_dead_letters",
+    "monitor_rules_reloads",
+    "monitor_deliveries",
+    "monitor_delivery_latency_seconds",
+    "monitor_delivery_queue_depth",
+    "monitor_delivery_retries",
+    "monitor_endpoints_disabled",
 }
 
 #: Grafana's built-in interval variables, replaced by fixed values to run a panel query on Prometheus.

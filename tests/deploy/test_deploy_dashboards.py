@@ -71,6 +71,28 @@ def test_dashboards_are_well_formed() -> None:
                 assert t["datasource"]["uid"] == DATASOURCE_UID
 
 
+def test_known_label_sets_start_at_zero() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from monitor.alerting.channels import CHANNELS
+    from monitor.metrics import DELIVERY_CHANNELS, Metrics
+
+    assert set(DELIVERY_CHANNELS) == set(CHANNELS)
+    registry = CollectorRegistry()
+    Metrics(registry).initialise(articles_topic="in", alerts_topic="out")
+    families = {f.name: f for f in registry.collect()}
+    for name in ("monitor_fetches", "monitor_feed_parse_errors", "monitor_dead_letters", "monitor_rules_reloads",
+                 "monitor_deliveries", "monitor_delivery_latency_seconds", "monitor_delivery_retries",
+                 "monitor_delivery_queue_depth", "monitor_endpoints_disabled", "monitor_articles_processed"):
+        samples = families[name].samples
+        assert samples, f"{name}: no series at start"
+        assert all(s.value == 0 for s in samples if not s.name.endswith("_created")), name
+    dead = {(s.labels["topic"], s.labels["reason"]) for s in families["monitor_dead_letters"].samples}
+    assert ("in", "invalid_json") in dead and ("out", "handler_error") in dead
+    channels = {s.labels["channel"] for s in families["monitor_deliveries"].samples}
+    assert channels == set(CHANNELS)
+
+
 def test_provisioned_datasource_uid_matches_the_dashboards() -> None:
     doc = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8"))
     assert [d["uid"] for d in doc["datasources"]] == [DATASOURCE_UID]
