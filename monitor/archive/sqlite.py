@@ -252,8 +252,12 @@ class SqliteArchive:
             sql = cols + "articles a" + _NOTES + "WHERE a.seq < ? ORDER BY a.seq DESC LIMIT ?"
             head = ()
         while True:
-            bound = last if last is not None else 2**62
-            rows = await self._read(lambda c, b=bound: c.execute(sql, (*head, b, size)).fetchall())
+            args = (*head, last if last is not None else 2**62, size)
+
+            def page(c: sqlite3.Connection, args: tuple[Any, ...] = args) -> list[Any]:
+                return c.execute(sql, args).fetchall()
+
+            rows = await self._read(page)
             if not rows:
                 return
             last = rows[-1][0]

@@ -106,7 +106,7 @@ def wanted_facets(q: SearchQuery) -> list[str]:
 
 def hit_of(item: ArchivedArticle, groups: list[Group]) -> SearchHit:
     a = item.article
-    text, spans = "", []
+    text, spans = "", list[tuple[int, int]]()
     for field in (a.title, a.summary, a.content):
         text, spans = snippet(field, groups)
         if spans:
