@@ -228,6 +228,11 @@ class Metrics:
             namespace=NS, registry=r,
         )
         # --- process --------------------------------------------------------------------------
+        self.journal_articles = Gauge(
+            "journal_articles", "Articles the embedded default holds in its Redis journal until every stage has "
+            "acknowledged them (0 with a real Kafka cluster); one that only grows means a stage stopped.",
+            namespace=NS, registry=r,
+        )
         self.up = Gauge(
             "component_up", "1 while a component (poller, worker, alerter, api) runs in this process.",
             ["component"], namespace=NS, registry=r,

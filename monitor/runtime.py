@@ -93,6 +93,7 @@ class MonitorService(mode.Service):
         self._checks: dict[str, Callable[[], Awaitable[bool]]] = {}
         self._dead: dict[str, str] = {}  # components that stopped unexpectedly -> why
         self._stopping = False
+        self._gauge_stop = asyncio.Event()
         self.started_event = asyncio.Event()
         super().__init__(**kwargs)
 
@@ -105,6 +106,9 @@ class MonitorService(mode.Service):
         recent = RecentAlerts(self.h.redis, limit=s.alerts_recent)
         if self.h.journal is not None and self.h.producer is not None:
             await self._republish()
+        if self.h.journal is not None:
+            self.h.tasks["journal"] = asyncio.create_task(self._journal_gauge(), name="journal")
+            self.h.stoppers.append(("journal", self._stopper("journal", self._stop_journal_gauge)))
         await self._open_archive()
         if self.components.api:
             await self._start_api(recent)
@@ -223,6 +227,19 @@ class MonitorService(mode.Service):
         n = await self.h.journal.republish(self.h.producer, s.topic_articles)
         if n:
             self.console.error(f"recovered {n} article(s) not finished before the last stop")
+
+    async def _journal_gauge(self) -> None:
+        """``monitor_journal_articles`` every 5 s: a journal that only grows means a stage stopped acknowledging."""
+        while not self._gauge_stop.is_set():
+            try:
+                METRICS.journal_articles.set(await self.h.journal.size())
+            except Exception as exc:  # Redis away for a moment: the next round tries again
+                log.debug("journal size unavailable: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gauge_stop.wait(), 5.0)
+
+    async def _stop_journal_gauge(self) -> None:
+        self._gauge_stop.set()
 
     def _watch(self) -> None:
         """Every component task reports its own end: a task that stops while the process is not stopping
