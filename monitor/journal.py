@@ -39,7 +39,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -181,7 +181,7 @@ class Journal:
 
     async def held(self, chunk: int = 500) -> list[str]:
         """Article ids held, oldest first."""
-        return [_s(x) for x in await self.redis.zrange(self.k_order, 0, -1)]
+        return [_s(x) for x in cast("list[bytes]", await self.redis.zrange(self.k_order, 0, -1))]
 
     async def republish(self, producer: Any, topic: str, *, chunk: int = 500) -> int:
         """Produce every held article again (key: its id), oldest first; wait for every ack."""

@@ -176,6 +176,7 @@ class MonitorService(mode.Service):
         from monitor.alerting.consumer import AlertConsumer
         from monitor.alerting.service import AlertService
 
+        assert self.h.redis is not None  # opened first in on_start
         service = AlertService(self.settings, redis=self.h.redis, metrics=METRICS)
         consumer = AlertConsumer(
             self.settings, recent=recent, producer=self.h.producer, handler=service.handle,
@@ -193,6 +194,7 @@ class MonitorService(mode.Service):
         variables = {"MONITOR_API": self.h.api_url or f"http://127.0.0.1:{self.settings.http_port}"}
         feeds = load_feeds(self.settings.feeds, variables)
         self.h.feeds = sum(1 for f in feeds if getattr(f, "enabled", True))
+        assert self.h.redis is not None  # opened first in on_start
         poller = Poller(self.settings, feeds, redis=self.h.redis, producer=self.h.producer, metrics=METRICS)
         poller.journal = self.h.journal
         if self.console.verbose:
@@ -214,7 +216,7 @@ class MonitorService(mode.Service):
 
         return _stop
 
-    crash_reason: str | None = None
+    crash_reason: str | None = None  # type: ignore[assignment]  # mode.Service's is an exception; a text here
 
     async def _republish(self) -> None:
         """Embedded broker: articles the journal still holds go back into the (empty) articles topic."""

@@ -10,6 +10,7 @@ console's inbox), at most once; listeners read the sorted set for the alerts the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -65,7 +66,7 @@ class RecentAlerts:
         )
         if not ids:
             return []
-        docs = await self.redis.hmget(HKEY, ids)
+        docs = await self.redis.hmget(HKEY, cast("list[bytes]", ids))  # members of a plain ZRANGE
         out = [Alert.from_json(d) for d in docs if d is not None]
         if filtered:
             out = [a for a in out if (rule is None or a.rule == rule) and (tag is None or tag in a.tags)]
