@@ -145,13 +145,14 @@ async def run(args: argparse.Namespace, archive, db_files) -> None:  # type: ign
          articles_per_s_wall=round(n / wall, 1), loadavg_1m=round(os.getloadavg()[0], 2))
 
     rules = load_rules(ROOT / "rules")
-    sample = [make(corpus, n + i) for i in range(args.analysis_sample)]
-    c0 = time.process_time()
-    items = [analyse_for_archive(a.article, rules) for a in sample]
-    await archive.put(items)
-    c = time.process_time() - c0
-    emit(case=f"ingest-with-analysis-{archive.backend}", articles=len(items),
-         articles_per_s=round(len(items) / c, 1))
+    if args.analysis_sample:
+        sample = [make(corpus, n + i) for i in range(args.analysis_sample)]
+        c0 = time.process_time()
+        items = [analyse_for_archive(a.article, rules) for a in sample]
+        await archive.put(items)
+        c = time.process_time() - c0
+        emit(case=f"ingest-with-analysis-{archive.backend}", articles=len(items),
+             articles_per_s=round(len(items) / c, 1))
 
     if db_files is not None:
         archive._w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -196,7 +197,7 @@ async def run(args: argparse.Namespace, archive, db_files) -> None:  # type: ign
     since = T0 + timedelta(seconds=(n - min(args.backtest_articles, n)) * 2.5)
     limits = BacktestLimits(max_articles=10**9, max_seconds=3600, max_hits=10**9)
     window = 0
-    for prefilter in (False, True):
+    for prefilter in (False, True) if args.backtest_articles else ():
         scanned = matched = 0
         c0, w0 = time.process_time(), time.perf_counter()
         async for out in run_backtest(archive, rules, since=since, rules_only=[BT_RULE], limits=limits,

@@ -41,6 +41,8 @@ CREATE INDEX IF NOT EXISTS archive_notes_event ON archive_notes(event_id) WHERE 
 CREATE INDEX IF NOT EXISTS archive_notes_copy ON archive_notes(copy_group) WHERE copy_group <> '';
 """
 
+WINDOW = 20_000  # the first search window, in articles (see ``_windowed``)
+
 _SELECT = ("SELECT a.doc, n.event_id, n.copy_group FROM archive_articles a "
            "LEFT JOIN archive_notes n ON n.article_id = a.id ")
 
@@ -148,11 +150,40 @@ class PostgresArchive:
         if query.until is not None:
             where.append("a.published < %s")
             args.append(query.until)
-        sql = _SELECT + ("WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.seq DESC LIMIT %s OFFSET %s"
-        args += [query.limit + 1, query.offset]
-        rows = await self._fetch(sql, args, self.query_timeout)
+        if not where:
+            sql = _SELECT + "ORDER BY a.seq DESC LIMIT %s OFFSET %s"
+            rows = await self._fetch(sql, [query.limit + 1, query.offset], self.query_timeout)
+        else:
+            rows = await self._windowed(" AND ".join(where), args, query.offset + query.limit + 1)
+            rows = rows[query.offset:]
         items = [decode(bytes(d), e, c) for d, e, c in rows]
         return page_of(items, query, groups, (time.perf_counter() - started) * 1000)
+
+    async def _windowed(self, where: str, args: list[Any], need: int) -> list[Any]:
+        """The newest ``need`` rows satisfying ``where``, read in archive-order windows that grow ×8.
+
+        PostgreSQL cannot walk a GIN index newest first: ordered by ``seq`` alone, the planner either
+        scans the primary key backwards testing every row (slow for a rare word) or fetches every match
+        and sorts (slow for a common one). Within a window it intersects the GIN match with the key range
+        (``seq + 0`` keeps it from the backward scan), so each step costs at most its window; a common
+        word is answered from the first window, a rare one after a few. One time budget covers all steps.
+        """
+        deadline = time.monotonic() + self.query_timeout
+        top = await self._fetch("SELECT coalesce(max(seq), 0) FROM archive_articles", ())
+        hi = int(top[0][0])
+        span = WINDOW
+        out: list[Any] = []
+        while hi > 0 and len(out) < need:
+            lo = max(0, hi - span)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise QueryTooBroad(f"the search ran past its {self.query_timeout:g}s budget: add words or "
+                                    "filters, or narrow the time range")
+            out += await self._fetch(
+                _SELECT + f"WHERE {where} AND a.seq > %s AND a.seq <= %s ORDER BY a.seq + 0 DESC LIMIT %s",
+                [*args, lo, hi, need - len(out)], left)
+            hi, span = lo, span * 8
+        return out
 
     async def get(self, article_id: str) -> ArchivedArticle | None:
         rows = await self._fetch(_SELECT + "WHERE a.id = %s", (article_id,))

@@ -45,8 +45,11 @@ async def archive(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Arc
 
         a: Archive = SqliteArchive(tmp_path / "archive.db", query_timeout=5.0)
     else:
+        from monitor.archive import postgres
         from monitor.archive.postgres import PostgresArchive
 
+        # windows of 3 articles: every search crosses several (postgres._windowed)
+        request.getfixturevalue("monkeypatch").setattr(postgres, "WINDOW", 3)
         a = await PostgresArchive.open(request.getfixturevalue("pg_url"), query_timeout=5.0)
     yield a
     await a.close()
