@@ -82,8 +82,10 @@ async def _run(opts: dict[str, Any]) -> int:
 @click.option("--rule", multiple=True, help="Only this rule id (repeatable).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000),
               help="Matches printed with evidence (all are counted).")
-@click.option("--max-articles", default=1_000_000, show_default=True, type=click.IntRange(1))
-@click.option("--max-seconds", default=300.0, show_default=True, type=click.FloatRange(0.1))
+@click.option("--max-articles", default=1_000_000, show_default=True, type=click.IntRange(1),
+              help="Stop after the rules ran on this many articles (the summary says so).")
+@click.option("--max-seconds", default=300.0, show_default=True, type=click.FloatRange(0.1),
+              help="Stop after this long (the summary says so).")
 @click.option("--alert", is_flag=True, help="Backfill: send kind=backfill alerts for the matches of the last --hours.")
 @click.option("--hours", default=24.0, show_default=True, type=click.FloatRange(0.01, 24 * 365),
               help="With --alert: how far back.")
@@ -95,13 +97,13 @@ def backtest(**opts: Any) -> None:
       monitor backtest --since 7d
       monitor backtest --rules rules/attack-on-base --tag attack --since 48h
       monitor backtest --rules new-rule.yaml --since 30d --limit 20
-      monitor backtest --rules new-rule.yaml --alert --hours 12 --limit 100000
+      monitor backtest --rules new-rule.yaml --alert --hours 12
     """
     from monitor.archive.model import QueryInvalid
     from monitor.rules import RulesInvalid
 
     if opts["alert"]:
-        opts["limit"] = max(opts["limit"], 100_000)  # every match in the window is alerted
+        opts["limit"] = 100_000  # every match of the window is alerted (and printed)
     try:
         sys.exit(asyncio.run(_run(opts)))
     except RulesInvalid as exc:
