@@ -149,6 +149,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--env", action="append", default=[], help="extra NAME=VALUE for the worker and alerter")
     ap.add_argument("--rules", type=Path, default=ROOT / "rules",
                     help="rules folder (the marker rule is added); default: the shipped rules")
     args = ap.parse_args()
@@ -176,6 +177,7 @@ def main() -> None:
         env.update({"MONITOR_KAFKA_BOOTSTRAP": svc.kafka_bootstrap, "MONITOR_REDIS_URL": svc.redis_url,
                     "MONITOR_KAFKA_IDEMPOTENCE": "false", "MONITOR_RULES": str(rules),
                     "MONITOR_DATA_DIR": str(tmp), "MONITOR_RULES_RELOAD": "false", "MONITOR_HTTP_PORT": "0"})
+        env.update(dict(e.split("=", 1) for e in args.env))
         for role in ("worker", "alerter"):
             procs.append(subprocess.Popen([sys.executable, "-m", "monitor", role, "-q"], env=env, cwd=ROOT))
         seed = (ROOT / "seeds" / "003_987e725a71a5c5d0.txt").read_text(encoding="utf-8")[:2500]
