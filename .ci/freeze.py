@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -22,18 +23,30 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _requires(name: str, root: str) -> list[str]:
+    """Requirement lines of a distribution; for ``root``, those of pyproject.toml (all extras), so a
+    dependency added there counts before monitor is reinstalled."""
+    if name != root:
+        return list(metadata.distribution(name).requires or ())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = list(project.get("dependencies", ()))
+    for extra, reqs in project.get("optional-dependencies", {}).items():
+        lines += [f'{r}; extra == "{extra}"' if ";" not in r else f'{r} and extra == "{extra}"' for r in reqs]
+    return lines
+
+
 def tree(root: str = "monitor") -> dict[str, str]:
     """name -> installed version of every distribution ``root`` (with all its extras) depends on."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     seen: dict[str, str] = {}
-    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset(metadata.metadata(root).get_all("Provides-Extra") or ()))]
+    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset(project.get("optional-dependencies", {})))]
     done: set[tuple[str, frozenset[str]]] = set()
     while todo:
         name, extras = todo.pop()
         if (name, extras) in done:
             continue
         done.add((name, extras))
-        dist = metadata.distribution(name)
-        for line in dist.requires or ():
+        for line in _requires(name, root):
             req = Requirement(line)
             env_extras = extras or frozenset({""})
             if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in env_extras):
