@@ -165,6 +165,7 @@ def read_labelled(path: Path, tags: Iterable[str]) -> tuple[list[LabelledItem], 
         raw = path.read_bytes()
     except OSError as exc:
         return [], [LabelError(name, 0, f"cannot read: {exc.strerror or exc}")]
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark some editors write
     for n, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue

@@ -100,6 +100,13 @@ def test_split_keeps_only_that_split(rules: Path, tmp_path: Path) -> None:
     assert code == 0 and "no article to score" in err
 
 
+def test_byte_order_mark_and_crlf_are_accepted(rules: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(json.dumps(r, ensure_ascii=False) for r in ITEMS[:2]).encode() + b"\r\n")
+    code, out, _ = run("--rules", str(rules), "--json", str(path))
+    assert code == 0 and json.loads(out)["articles"] == 2
+
+
 def test_tag_restricts_the_scored_tags(rules: Path, tmp_path: Path) -> None:
     path = jsonl(tmp_path / "l.jsonl", ITEMS)
     _, out, _ = run("--rules", str(rules), "--json", "--tag", "negotiation-round", str(path))
