@@ -99,7 +99,8 @@ async def search(request: web.Request) -> web.Response:
 @guarded
 async def show(request: web.Request) -> web.Response:
     archive = deps_of(request).archive
-    item: ArchivedArticle | None = await archive.get(request.match_info["id"])
+    aid = request.match_info["id"]
+    item: ArchivedArticle | None = None if "\x00" in aid else await archive.get(aid)
     if item is None:
         raise web.HTTPNotFound(text="no such article in the archive (older ones are pruned: MONITOR_ARCHIVE_DAYS)")
     copies = [c for c in await archive.copies(item.copy_group) if c.id != item.id]
@@ -114,7 +115,7 @@ async def show(request: web.Request) -> web.Response:
 @guarded
 async def event(request: web.Request) -> web.Response:
     event_id = request.match_info["id"]
-    items = await deps_of(request).archive.event(event_id)
+    items = [] if "\x00" in event_id else await deps_of(request).archive.event(event_id)
     if not items:
         raise web.HTTPNotFound(text="no archived article belongs to this event")
     view = EventView(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from monitor.models import Article, Match, Model, _utc
 
@@ -69,15 +69,25 @@ class ArchivedArticle(Model):
         return tuple(out)
 
 
+def _printable(v: str) -> str:
+    if any(ord(c) < 32 for c in v):
+        raise ValueError("control characters are not allowed in a filter")
+    return v
+
+
+#: a filter value: a feed name, tag, rule id or entity, as stored (no control characters, 512 at most)
+Filter = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_printable)]
+
+
 class SearchQuery(Model):
     """A search: free text (Arabic-aware, see ``monitor.archive.query``) and filters, all optional."""
 
     q: Annotated[str, Field(max_length=MAX_QUERY_CHARS)] = ""
-    lang: str | None = None
-    source: str | None = None
-    tag: str | None = Field(default=None, description="an article tag or a tag of a matching rule")
-    rule: str | None = Field(default=None, description="only articles this rule matched")
-    entity: str | None = Field(default=None, description="'list/entity' or just the entity id")
+    lang: Filter | None = None
+    source: Filter | None = None
+    tag: Filter | None = Field(default=None, description="an article tag or a tag of a matching rule")
+    rule: Filter | None = Field(default=None, description="only articles this rule matched")
+    entity: Filter | None = Field(default=None, description="'list/entity' or just the entity id")
     since: datetime | None = Field(default=None, description="published at or after")
     until: datetime | None = Field(default=None, description="published before")
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 20

@@ -64,6 +64,7 @@ async def test_search(api):
 @pytest.mark.parametrize("params", [
     {"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"offset": "-1"}, {"offset": "99999999"},
     {"since": "yesterday"}, {"until": "1e400"}, {"q": "a" * 1001}, {"q": " ".join(f"w{i}" for i in range(40))},
+    {"source": "a\x00b"}, {"entity": "x" * 600},
 ])
 async def test_bad_search_parameters_are_400(api, params):
     r = await api.get("/api/v1/articles", params=params, headers=H)
@@ -85,6 +86,7 @@ async def test_article_and_event(api):
     assert body["article"]["matches"][0]["evidence"][0]["field"] == "title"
     assert [c["id"] for c in body["copies"]] == ["ar-2"] and [e["id"] for e in body["event"]] == ["en-1"]
     assert (await api.get("/api/v1/articles/nope", headers=H)).status == 404
+    assert (await api.get("/api/v1/articles/a%00b", headers=H)).status == 404
     r = await api.get("/api/v1/events/ev-1", headers=H)
     ev = await r.json()
     assert [x["id"] for x in ev["reports"]] == ["ar-1", "en-1"] and ev["languages"] == ["ar", "en"]

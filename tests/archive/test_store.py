@@ -96,6 +96,10 @@ async def test_too_many_or_too_long_is_a_clear_error(filled):
         await filled.search(SearchQuery(q=" ".join(f"w{i}" for i in range(40))))
     with pytest.raises(ValueError, match="1000"):
         SearchQuery(q="a" * 1001)
+    for bad in ({"source": "a\x00b"}, {"tag": "x" * 513}, {"rule": "\n"}, {"lang": ""}):
+        with pytest.raises(ValueError):
+            SearchQuery(**bad)
+    assert await ids(filled, source="s\u200f1 ' OR 1=1 --") == []  # any printable value is just a value
 
 
 async def test_a_statement_past_its_budget_is_too_broad(archive):
