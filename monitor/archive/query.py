@@ -44,7 +44,9 @@ def variants(token: str) -> tuple[str, ...]:
             out.append(rest)
             if p in ARTICLE_PROCLITICS:
                 out.append("ال" + rest)
-    return tuple(out)
+            elif rest.startswith("ال") and len(rest) - 2 >= MIN_STEM:
+                out.append(rest[2:])  # فل + المفاوضات: the rules accept a proclitic before a term with ال
+    return tuple(dict.fromkeys(out))
 
 
 _TOKEN = re.compile(r"[^\W_]+")  # the same tokens as ``monitor.text.tokens``
