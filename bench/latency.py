@@ -158,7 +158,9 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         assert svc.kafka_bootstrap and svc.redis_url
-        settings = Settings(kafka_bootstrap=svc.kafka_bootstrap, redis_url=svc.redis_url, kafka_idempotence=False)
+        extra = dict(e.split("=", 1) for e in args.env)
+        settings = Settings(kafka_bootstrap=svc.kafka_bootstrap, redis_url=svc.redis_url, kafka_idempotence=False,
+                            topic_partitions=int(extra.get("MONITOR_TOPIC_PARTITIONS", 4)))
         asyncio.run(ensure_topics(settings))
 
         async def subscribe() -> str:
