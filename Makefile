@@ -43,6 +43,7 @@ bench: $(VENV)/.stamp-dev
 	$(PY) bench/rules.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/latency.py
+	$(PY) bench/idle.py
 	$(PY) bench/cluster.py
 	$(PY) bench/poller.py
 	$(PY) bench/delivery.py
