@@ -22,11 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
 import psutil
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,9 +88,10 @@ def main() -> None:
             if proc.poll() is not None:
                 raise SystemExit(f"monitor run exited with {proc.returncode}")
             try:
-                if requests.get(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=2).json().get("alerts"):
-                    break
-            except (requests.RequestException, ValueError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=2) as r:
+                    if orjson.loads(r.read()).get("alerts"):
+                        break
+            except (OSError, ValueError):
                 pass
             time.sleep(0.5)
         else:
