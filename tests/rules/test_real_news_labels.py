@@ -3,8 +3,8 @@
 
 The excerpts themselves are third-party text and stay outside the repository; what is committed per
 article is its address, language, the tags it carries by the issue-12 definitions, its split (``dev`` or
-the blind ``holdout``) and, when the labeller could not decide, ``ambiguous``. These tests keep the files
-in that shape: no text field slips in, every tag is one the shipped rules carry, ids and addresses are
+the blind ``holdout``; ``blind`` in labels-blind.jsonl, the independent check) and, when the labeller
+could not decide, ``ambiguous``. These tests keep the files in that shape: no text field slips in, every tag is one the shipped rules carry, ids and addresses are
 unique, and the files load with the scorer's own reader.
 """
 
@@ -35,11 +35,15 @@ def test_there_are_label_files() -> None:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_facts_only_and_well_formed(path: Path, tags: tuple[str, ...]) -> None:
     lang = path.stem.removeprefix("labels-")
+    blind = lang == "blind"  # labels-blind.jsonl: the independent blind check, both languages, split "blind"
     ids, urls = set(), set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         row = json.loads(line)
         assert FIELDS <= set(row) <= FIELDS | {"ambiguous"}, f"{path.name}:{n}: fields {sorted(row)}"
-        assert row["lang"] == lang and row["split"] in ("dev", "holdout"), f"{path.name}:{n}"
+        if blind:
+            assert row["lang"] in ("ar", "en") and row["split"] == "blind", f"{path.name}:{n}"
+        else:
+            assert row["lang"] == lang and row["split"] in ("dev", "holdout"), f"{path.name}:{n}"
         assert row["url"].startswith(("http://", "https://")), f"{path.name}:{n}"
         assert set(row["labels"]) <= set(tags), f"{path.name}:{n}: {row['labels']}"
         assert row["id"] not in ids and row["url"] not in urls, f"{path.name}:{n}: repeated"
