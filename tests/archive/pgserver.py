@@ -6,13 +6,17 @@ what to install; ``stop()`` shuts it down and deletes the folder.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 
@@ -29,6 +33,7 @@ def _free_port() -> int:
 class PgServer:
     def __init__(self, bindir: Path, root: Path, port: int, user: str | None) -> None:
         self.bindir, self.root, self.port, self.user = bindir, root, port, user
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -65,9 +70,18 @@ class PgServer:
                  "-E", "UTF8", "--no-locale")
         srv._run(str(bindir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"), "-w", "-t", "60",
                  "-o", f"-p {srv.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        # pg_ctl daemonises the server: it outlives a test run that is stopped before its teardown (a
+        # `timeout` sends SIGTERM, which by default ends Python without finalisers), so stop it at exit
+        atexit.register(srv.stop)
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+                signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         return srv
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         try:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
         finally:
