@@ -48,8 +48,8 @@ class ApiDeps:
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     registry: Any = None  # the prometheus CollectorRegistry /metrics serves (None: the default registry)
-
     archive: Any = None  # monitor.archive.Archive when the archive is open here (None: its routes answer 503)
+
 
 DEPS = web.AppKey("deps", ApiDeps)
 
