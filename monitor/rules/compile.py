@@ -114,8 +114,23 @@ def all_of(children: list[Node]) -> Node:
     flat: list[Node] = []
     for c in children:
         flat.extend(c.children if type(c) is AllNode else [c])  # type: ignore[attr-defined]
-    flat.sort(key=lambda c: _COST_ORDER.get(type(c), 3))
+    flat.sort(key=_cost)
     return flat[0] if len(flat) == 1 else AllNode(flat)
+
+
+def _cheap(node: Node) -> bool:
+    """A node evaluated without positions: terms (a set test), language, source, or ``any`` of these."""
+    if type(node) is AnyNode:
+        return all(_cheap(c) for c in node.children)  # type: ignore[attr-defined]
+    return type(node) in (TermNode, LanguageNode, SourceNode)
+
+
+def _cost(node: Node) -> int:
+    """Evaluation order in ``all``. A ``none`` of cheap nodes (``none: [{language: [ar]}]``) goes before
+    the positional parts, not last: it gives no evidence, so only the work skipped changes."""
+    if type(node) is NoneNode and all(_cheap(c) for c in node.children):  # type: ignore[attr-defined]
+        return 1
+    return _COST_ORDER.get(type(node), 3)
 
 
 class Compiler:
