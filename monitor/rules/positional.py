@@ -14,7 +14,7 @@ from operator import itemgetter
 from time import perf_counter
 from typing import Any
 
-from monitor.rules.expr import _MISSING, AllNode, Cost, Ctx, Ev, Node, NoneNode, dedupe
+from monitor.rules.expr import _MISSING, AllNode, AnyNode, Cost, Ctx, Ev, Node, NoneNode, dedupe
 from monitor.rules.terms import word_end
 from monitor.text.numbers import number_after, number_before
 
@@ -150,6 +150,26 @@ class SentenceNode(AllNode):
         for child in excluded:
             if not common:
                 break
+            if type(child) is AnyNode:
+                # its alternatives one by one, stopping when no sentence is left (not all of them
+                # evaluated with their evidence first); as the whole ``any``, holding without a
+                # position rules out every sentence only when no alternative has a position
+                bare = False
+                placed = False
+                for alt in child.children:  # type: ignore[attr-defined]
+                    if not common:
+                        break
+                    r = alt.run(ctx, fields)
+                    if r is None:
+                        continue
+                    if not r:
+                        bare = True
+                        continue
+                    placed = True
+                    common.difference_update(_by_sentence(ctx, r))
+                if bare and not placed and common:
+                    return keyed, set()
+                continue
             r = child.run(ctx, fields)
             if r is None:
                 continue
