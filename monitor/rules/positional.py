@@ -156,7 +156,7 @@ class SentenceNode(AllNode):
                 # position rules out every sentence only when no alternative has a position
                 bare = False
                 placed = False
-                for alt in child.children:  # type: ignore[attr-defined]
+                for alt in _alternatives(child):
                     if not common:
                         break
                     r = alt.run(ctx, fields)
@@ -196,6 +196,17 @@ class SentenceNode(AllNode):
 
     def uses_sentences(self) -> bool:
         return True
+
+
+def _alternatives(node: Node) -> list[Node]:
+    """The alternatives of an ``any``, with those of ``any`` nodes nested in it in their place."""
+    got = node.__dict__.get("_alts")
+    if got is None:
+        got = []
+        for c in node.children:  # type: ignore[attr-defined]
+            got.extend(_alternatives(c) if type(c) is AnyNode else [c])
+        node.__dict__["_alts"] = got
+    return got  # type: ignore[no-any-return]
 
 
 @dataclass(eq=False)
