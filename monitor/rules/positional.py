@@ -14,7 +14,7 @@ from operator import itemgetter
 from time import perf_counter
 from typing import Any
 
-from monitor.rules.expr import _MISSING, AllNode, AnyNode, Cost, Ctx, Ev, Node, NoneNode, dedupe
+from monitor.rules.expr import _MISSING, AllNode, AnyNode, Cost, Ctx, Ev, Node, NoneNode, TermNode, dedupe
 from monitor.rules.terms import word_end
 from monitor.text.numbers import number_after, number_before
 
@@ -137,16 +137,28 @@ class SentenceNode(AllNode):
             parts = self.__dict__["_split"] = (items, excluded)
         return parts  # type: ignore[no-any-return]
 
+    def _order(self) -> list[int]:
+        """The items' indexes in evaluation order: terms (set tests) before positional items."""
+        order = self.__dict__.get("_eval_order")
+        if order is None:
+            items = self._parts()[0]
+            order = sorted(range(len(items)), key=lambda i: type(items[i]) is not TermNode)
+            self.__dict__["_eval_order"] = order
+        return order  # type: ignore[no-any-return]
+
     def _sentences(self, ctx: Ctx, fields: frozenset[int]) -> tuple[list[dict[tuple[int, int], list[Ev]]], set[tuple[int, int]]] | None:
         """Each item's hits by sentence, and the sentences holding every item and no exclusion."""
         items, excluded = self._parts()
-        keyed = []
-        for child in items:
-            r = child.run(ctx, fields)
+        keyed: list[Any] = [None] * len(items)
+        common: set[tuple[int, int]] | None = None
+        for i in self._order():  # terms first; ``keyed`` (so the evidence) stays in the written order
+            r = items[i].run(ctx, fields)
             if not r:
                 return None
-            keyed.append(_by_sentence(ctx, r))
-        common = set(keyed[0]).intersection(*keyed[1:])
+            by = keyed[i] = _by_sentence(ctx, r)
+            common = set(by) if common is None else common.intersection(by)
+            if not common:  # no sentence holds the items so far: the later (costlier) ones are not run
+                return keyed, common
         for child in excluded:
             if not common:
                 break
