@@ -188,7 +188,7 @@ class SentenceNode(AllNode):
             if not r:  # holds, but nowhere in particular: no sentence is free of it
                 return keyed, set()
             common.difference_update(_by_sentence(ctx, r))
-        return keyed, common
+        return keyed, common or set()
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         got = self._sentences(ctx, fields)
