@@ -38,6 +38,7 @@ from monitor.rules.positional import (
     boundary_prefixes,
     literal_prefixes,
 )
+from monitor.rules.regexinfo import max_width, one_line, required_words
 from monitor.rules.schema import ListBody
 from monitor.rules.terms import TermSyntaxError, TermTable
 from monitor.rules.yamlload import LDict, LList
@@ -322,6 +323,10 @@ class Compiler:
                 node.required = frozenset(self.table.add(p + "*") for p in starts)
             except TermSyntaxError:  # a one-letter prefix: no stand-in, the regex runs on every article
                 node.required = None
+        words = None if upper else required_words(data)
+        if words:
+            node.width, node.one_line = max_width(data), one_line(data)
+            self.table.defer(lambda: _add_needs(node, words, self.table))
         return node
 
     def source(self, data: Any, line: int | None) -> Node | None:
@@ -357,6 +362,15 @@ class Compiler:
                 continue
             out.add(FIELD_NAMES.index(v))
         return frozenset(out) if out else None
+
+
+def _add_needs(node: RegexNode, words: frozenset[str], table: TermTable) -> None:
+    """Every match of ``node`` holds one of ``words`` at a word start (``regexinfo.required_words``): their
+    terms (``word*``) gate the regex. Added last (``TermTable.defer``), so the other terms keep their ids."""
+    try:
+        node.needs = frozenset(table.add(w + "*") for w in sorted(words))
+    except TermSyntaxError:  # all of them or none: a partial set would lose matches
+        node.needs = None
 
 
 def intern(node: Node, seen: dict[tuple[Any, ...], Node]) -> Node:

@@ -102,14 +102,16 @@ class Analysis:
 class _Ctx:
     """What nodes read while one article is evaluated."""
 
-    __slots__ = ("_gaps", "_sent", "hit_ids", "hits", "lang", "memo", "numbers", "regex_cache", "source", "tags",
-                 "texts", "timeouts")
+    __slots__ = ("_gaps", "_sent", "extra", "hit_ids", "hits", "lang", "memo", "numbers", "regex_cache", "source",
+                 "tags", "texts", "timeouts")
 
     def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
-                 lang: str) -> None:
+                 lang: str, extra: dict[int, list[tuple[int, int, int]]] | None = None) -> None:
         self.texts = texts
         self.hits = hits
         self.hit_ids = frozenset(hits)
+        #: hits of the terms only regex prefilters use (``TermTable.late``), kept out of ``hits``
+        self.extra = extra if extra is not None else {}
         self.source = article.source
         self.tags = frozenset(t.casefold() for t in article.tags)
         self.lang = lang
@@ -184,6 +186,9 @@ class RuleSet:
         for f, norm in enumerate(norms):
             if norm.text:
                 scan(norm.text, norm.mask, f, hits)
+        late = self._table.late
+        # the regex prefilters' own terms: out of ``hits``, which then holds what it held without them
+        extra = {tid: hits.pop(tid) for tid in late.intersection(hits)} if late else {}
         if only is not None:
             candidates = sorted(self._index[r] for r in only if r in self._index)
         else:
@@ -194,7 +199,7 @@ class RuleSet:
                 if rules:
                     found.update(rules)
             candidates = sorted(found)
-        ctx = _Ctx(texts, hits, article, lang)
+        ctx = _Ctx(texts, hits, article, lang, extra)
         matches = []
         evaluated = []
         hit_ids = ctx.hit_ids

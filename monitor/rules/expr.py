@@ -30,6 +30,7 @@ class Ctx(Protocol):
     texts: list[str]
     hits: dict[int, list[tuple[int, int, int]]]
     hit_ids: frozenset[int]
+    extra: dict[int, list[tuple[int, int, int]]]
     source: str
     tags: frozenset[str]
     lang: str

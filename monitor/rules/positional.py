@@ -8,7 +8,7 @@ article, keyed on the memoised node results they come from.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from operator import itemgetter
 from time import perf_counter
@@ -287,6 +287,13 @@ class RegexNode(Node):
     #: term ids (``prefix*``) of which one must occur for the regex to match (``boundary_prefixes``):
     #: lets the presearcher skip the rule when none did
     required: frozenset[int] | None = None
+    #: term ids (``word*``, see ``regexinfo.required_words``) of which every match holds one: a field
+    #: without a hit of any of them is not searched
+    needs: frozenset[int] | None = None
+    #: the longest a match can be (None: unbounded), and whether a match never holds a line break: an
+    #: attempt at a hit of ``required`` is skipped when no hit of ``needs`` starts within that reach
+    width: int | None = None
+    one_line: bool = False
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return [self.required] if self.required else []
@@ -304,6 +311,8 @@ class RegexNode(Node):
             try:
                 if not text:
                     pass
+                elif self.needs is not None and not self._needed(ctx, f):
+                    pass  # no word every match holds: nothing to find
                 elif self.required is not None:
                     self._at_hits(ctx, f, text, got)
                 elif prefixes is None or any(p in text for p in prefixes):
@@ -325,12 +334,28 @@ class RegexNode(Node):
                          for ff, a, _ in hits[tid] if ff == f})
         if not starts:
             return
+        needed = self._needed(ctx, f) if self.needs is not None else None
         deadline = perf_counter() + self.timeout
         end = -1
         match = self.compiled.match
+        width = self.width
+        n = len(text)
         for a in starts:
             if a < end:
                 continue
+            if needed is not None:
+                # a match starting at ``a`` holds a needed word: skip the attempt when none starts
+                # within its reach (the longest match, or the end of the line when it holds no break)
+                i = bisect_left(needed, a)
+                if i == len(needed):
+                    break
+                reach = n if width is None else a + width
+                if self.one_line:
+                    nl = text.find("\n", a, reach)
+                    if nl >= 0:
+                        reach = nl
+                if needed[i] >= reach:
+                    continue
             left = deadline - perf_counter()
             if left <= 0:
                 raise TimeoutError
@@ -341,7 +366,21 @@ class RegexNode(Node):
                 if len(got) >= self.limit:
                     break
 
+    def _needed(self, ctx: Ctx, f: int) -> list[int]:
+        """Sorted starts of the hits of ``needs`` in field ``f`` (cached per article)."""
+        key = ("needs", self.needs, f)
+        got = ctx.memo.get(key)
+        if got is None:
+            needs: frozenset[int] = self.needs  # type: ignore[assignment]  # only called when set
+            hits, extra = ctx.hits, ctx.extra
+            got = sorted({a for tid in needs & ctx.hit_ids for ff, a, _ in hits[tid] if ff == f}
+                         | {a for tid in needs.intersection(extra) for ff, a, _ in extra[tid] if ff == f})
+            ctx.memo[key] = got
+        return got  # type: ignore[no-any-return]
+
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        if self.needs is not None and self.needs.isdisjoint(ctx.hit_ids) and self.needs.isdisjoint(ctx.extra):
+            return None
         out: list[Ev] | None = None
         for f in sorted(fields):
             spans = self.spans(ctx, f)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -117,6 +118,9 @@ class TermTable:
         self._core: object | None = None  # the compiled scanner (``_scan.Scanner``) when COMPILED
         self._built = False
         self._py_built = False
+        self._late: list[Callable[[], None]] = []
+        #: ids of the terms added by ``defer`` hooks that no rule or list names (``build`` sets it)
+        self.late: frozenset[int] = frozenset()
 
     def add(self, raw: str) -> int:
         """The id of a term as written (raises ``TermSyntaxError``)."""
@@ -133,6 +137,11 @@ class TermTable:
             self._teh.add(tid)
         self._by_raw[raw] = tid
         return tid
+
+    def defer(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` (which adds terms) at ``build``, after every other ``add``: the terms it adds get
+        the last ids, and those no rule or list names are ``late`` (their hits are kept apart)."""
+        self._late.append(hook)
 
     def keys(self, term: Term) -> list[tuple[str, int, bool]]:
         """``(key, kind, needs article proclitic)`` registered for a term."""
@@ -170,6 +179,12 @@ class TermTable:
         else the pyahocorasick automaton of the Python scan (also built on first use of
         ``scan_into_python``).
         """
+        if self._late:
+            first = len(self.terms)
+            for hook in self._late:
+                hook()
+            self._late.clear()
+            self.late |= frozenset(range(first, len(self.terms)))
         self._built = True
         use_c = COMPILED if compiled is None else compiled
         if use_c:

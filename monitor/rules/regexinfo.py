@@ -1,0 +1,296 @@
+"""What a rule's regular expression needs, read from its syntax tree: required words and the longest match.
+
+``required_words(pattern)`` returns a set of words of which *every* match of the pattern contains at
+least one, each at the start of a word (right after a non-letter, non-digit character the pattern
+itself spells, or after ``\\b`` or ``^``), or ``None`` when no such set can be told. The regex node
+uses it as terms of the automaton (``word*``): a field without a hit of any of them cannot match, so
+the regex is not run there; a rule whose regex needs them is not evaluated when none occurred (the
+presearcher); and an anchored attempt at a hit of the regex's opening words is skipped when no
+required word starts within ``max_width(pattern)`` characters after it.
+
+The analysis walks the tree of the standard library's parser (``re._parser``; a pattern it cannot
+parse, or with case-insensitive or verbose parts, gets ``None``): runs of literal text, small
+alternations, small character sets and optional parts are expanded into the finite set of strings
+they can match; a repeat that may occur zero times, a class (``\\w``, ``[^.]``), ``.`` and
+lookarounds (which consume nothing) break a run. Each run gives a candidate set: of each string its
+rarest word that starts after a non-word character; an alternation whose branches all give a set
+gives their union. Of the candidates the one with the rarest words is chosen: common function words
+(``the``, ``in``, ``في`` …) and short words count as frequent. Sound by construction: whenever the
+pattern matches, the words it spells are in the text at those places; a property test checks it on
+random texts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.text import fold
+
+CAP = 64  # most strings a run of literal text may expand to before it is cut
+MIN_WORD = 2
+MAX_WORDS = 24  # a larger set of required words costs more hits in the scan than it saves
+UNBOUNDED = 10_000  # a match width at least this is treated as unbounded
+_MARK = "\x00"  # \b or ^ inside an expanded string: a word starting right after it starts a word
+_ANCHOR = "\x01"  # a non-word character the pattern consumed before this run of literal text
+_COMMON_WORDS = (
+    "a an as at be by in is it of on or to the and for with from that which was were are has have had "
+    "been not but its their his her this said after since into over than then when while who will would "
+    "could should also about against between during under more most other some such only one two three "
+    "في من على الى إلى عن ان أن مع التي الذي الذين بعد قبل بين كان كانت هذا هذه ذلك تلك وقد قد"
+)
+COMMON = frozenset(fold(w) for w in _COMMON_WORDS.split())
+
+
+class _Info:
+    """What one part of a pattern matches: ``exact`` every string it can match (None: too many or not
+    literal); ``sets`` word sets of which each has a word in every match; ``empty`` whether it can match
+    nothing; ``end_nw`` whether every non-empty match ends with a character that is not a letter or digit."""
+
+    __slots__ = ("empty", "end_nw", "exact", "sets")
+
+    def __init__(self, exact: set[str] | None, sets: list[frozenset[str]] | None = None, *,
+                 empty: bool = False, end_nw: bool = False) -> None:
+        self.exact = exact
+        self.sets = sets or []
+        if exact is not None:
+            real = [t.replace(_MARK, "").replace(_ANCHOR, "") for t in exact]
+            empty = any(not t for t in real)
+            end_nw = all(not t[-1].isalnum() for t in real if t)
+        self.empty = empty
+        self.end_nw = end_nw
+
+
+def _cost(word: str) -> float:
+    """How often a word is guessed to occur: function words far more often than any other; longer words
+    less often than shorter ones."""
+    return 25.0 if word in COMMON else 1.0 / (len(word) ** 2)
+
+
+def _set_cost(words: frozenset[str]) -> float:
+    return sum(_cost(w) for w in words)
+
+
+def _anchored_words(s: str) -> set[str]:
+    """The words of ``s`` that start right after a non-word character of ``s`` itself."""
+    out = set()
+    i, n = 0, len(s)
+    while i < n:
+        if not s[i].isalnum():
+            i += 1
+            continue
+        j = i
+        while j < n and s[j].isalnum():
+            j += 1
+        w = s[i:j]
+        if i > 0 and len(w) >= MIN_WORD and fold(w) == w:
+            out.add(w)
+        i = j
+    return out
+
+
+def _words(strings: set[str]) -> frozenset[str] | None:
+    """Words such that each string holds one (anchored), rare ones first: a greedy cover where a word
+    scores the strings it covers over its cost. None when a string has no such word."""
+    cands = [_anchored_words(s) for s in strings]
+    if not all(cands):
+        return None
+    chosen: set[str] = set()
+    left = list(range(len(cands)))
+    while left:
+        count: dict[str, int] = {}
+        for i in left:
+            for w in cands[i]:
+                count[w] = count.get(w, 0) + 1
+        best = max(sorted(count), key=lambda w: count[w] / _cost(w))
+        chosen.add(best)
+        left = [i for i in left if best not in cands[i]]
+    return frozenset(chosen) if len(chosen) <= MAX_WORDS else None
+
+
+def _ends_nw(run: set[str]) -> bool:
+    """Every string of ``run`` ends with a character that is not a letter or digit (a \\b after the last
+    character says nothing about it)."""
+    return all(t.rstrip(_MARK) and not t.rstrip(_MARK)[-1].isalnum() for t in run)
+
+
+def _seq(items: list[Any]) -> _Info:
+    from re import _constants as c  # type: ignore[attr-defined]  # the stdlib's own parser (no stubs)
+
+    sets: list[frozenset[str]] = []
+    run: set[str] = {""}
+    exact = True
+    empty, end_nw = True, True
+
+    def flush() -> None:
+        got = _words(run)
+        if got:
+            sets.append(got)
+
+    for item in items:
+        info = _node(item, c)
+        sets.extend(info.sets)
+        if info.empty:
+            end_nw = end_nw and info.end_nw
+        else:
+            empty, end_nw = False, info.end_nw
+        if info.exact is not None and len(run) * len(info.exact) <= CAP:
+            run = {a + b for a in run for b in info.exact}
+            continue
+        anchored = _ends_nw(run)
+        flush()
+        if info.exact is not None:
+            run = {(_ANCHOR if anchored else "") + b for b in info.exact}
+            continue
+        exact = False
+        anchored = info.end_nw and (anchored or not info.empty)
+        run = {_ANCHOR if anchored else ""}
+    if exact:
+        return _Info(run, sets)
+    flush()
+    return _Info(None, sets, empty=empty, end_nw=end_nw)
+
+
+def _best(info: _Info) -> frozenset[str] | None:
+    cands = list(info.sets)
+    if info.exact is not None:
+        got = _words(info.exact)
+        if got:
+            cands.append(got)
+    return min(cands, key=_set_cost) if cands else None
+
+
+def _class_nw(items: list[tuple[Any, Any]], c: Any) -> bool:
+    """A character class none of whose characters is a letter or digit."""
+    for op, arg in items:
+        if op is c.LITERAL and not chr(arg).isalnum():
+            continue
+        if op is c.CATEGORY and arg in (c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD):
+            continue
+        return False
+    return True
+
+
+def _node(item: tuple[Any, Any], c: Any) -> _Info:
+    op, arg = item
+    if op is c.LITERAL:
+        return _Info({chr(arg)})
+    if op is c.AT:
+        return _Info({_MARK} if arg in (c.AT_BOUNDARY, c.AT_BEGINNING, c.AT_BEGINNING_STRING) else {""})
+    if op in (c.ASSERT, c.ASSERT_NOT):
+        return _Info({""})  # consumes nothing; what it looks at is not part of the match
+    if op is c.IN:
+        if len(arg) <= 8 and all(o is c.LITERAL for o, _ in arg):
+            return _Info({chr(v) for _, v in arg})
+        return _Info(None, end_nw=_class_nw(arg, c))
+    if op is c.SUBPATTERN:
+        _, add, _, sub = arg
+        if add & (c.SRE_FLAG_IGNORECASE | c.SRE_FLAG_VERBOSE):
+            raise ValueError("case-insensitive or verbose part")
+        return _seq(list(sub))
+    if op is getattr(c, "ATOMIC_GROUP", None):
+        return _seq(list(arg))
+    if op is c.BRANCH:
+        infos = [_seq(list(b)) for b in arg[1]]
+        if all(i.exact is not None for i in infos):
+            union = set().union(*(i.exact for i in infos if i.exact is not None))
+            if len(union) <= CAP:
+                return _Info(union)
+        bests = [_best(i) for i in infos]
+        union_words = frozenset().union(*(b for b in bests if b is not None))
+        sets = [union_words] if all(bests) and len(union_words) <= MAX_WORDS else []
+        return _Info(None, sets, empty=any(i.empty for i in infos), end_nw=all(i.end_nw for i in infos))
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+        lo, hi, sub = arg
+        inner = _seq(list(sub))
+        if inner.exact is not None and hi <= 1:
+            return _Info(inner.exact | ({""} if lo == 0 else set()))
+        empty = lo == 0 or inner.empty
+        if lo == 0:
+            return _Info(None, empty=True, end_nw=inner.end_nw)
+        if inner.exact is not None and lo == hi and len(inner.exact) ** lo <= CAP:
+            got = {""}
+            for _ in range(lo):
+                got = {a + b for a in got for b in inner.exact}
+            return _Info(got, inner.sets)
+        best = _best(inner)
+        return _Info(None, [best] if best else [], empty=empty, end_nw=inner.end_nw)
+    # a class (\w, \d, [^x]), ``.``, a back-reference, a conditional: anything, possibly nothing
+    return _Info(None, empty=op not in (c.ANY, c.NOT_LITERAL, c.CATEGORY, c.RANGE))
+
+
+def _can_newline(items: list[Any], c: Any, dotall: bool) -> bool:
+    """Whether a match of these parts can hold a line break (lookarounds not counted)."""
+    for op, arg in items:
+        if op is c.LITERAL:
+            if arg == 10:
+                return True
+        elif op is c.NOT_LITERAL:
+            if arg != 10:
+                return True
+        elif op is c.ANY:
+            if dotall:
+                return True
+        elif op is c.IN:
+            negate = any(o is c.NEGATE for o, _ in arg)
+            has = any((o is c.LITERAL and v == 10) or (o is c.RANGE and v[0] <= 10 <= v[1])
+                      or (o is c.CATEGORY and v in (c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD, c.CATEGORY_NOT_DIGIT,
+                                                    c.CATEGORY_LINEBREAK))
+                      for o, v in arg)
+            if has != negate:
+                return True
+        elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue
+        elif op is c.SUBPATTERN:
+            if _can_newline(list(arg[3]), c, dotall or bool(arg[1] & c.SRE_FLAG_DOTALL)):
+                return True
+        elif op is getattr(c, "ATOMIC_GROUP", None):
+            if _can_newline(list(arg), c, dotall):
+                return True
+        elif op is c.BRANCH:
+            if any(_can_newline(list(b), c, dotall) for b in arg[1]):
+                return True
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+            if _can_newline(list(arg[2]), c, dotall):
+                return True
+        else:  # anything else (a back-reference, a conditional): assume it can
+            return True
+    return False
+
+
+def one_line(pattern: str) -> bool:
+    """True when no match of ``pattern`` can hold a line break (``\\n``): a match then ends before the
+    next one, which bounds where the words it needs can be."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        parsed = _parser.parse(pattern)
+    except Exception:
+        return False
+    return not _can_newline(list(parsed), c, bool(parsed.state.flags & c.SRE_FLAG_DOTALL))
+
+
+def required_words(pattern: str) -> frozenset[str] | None:
+    """Words of which every match of ``pattern`` contains one at a word start (see the module doc)."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        parsed = _parser.parse(pattern)
+        if parsed.state.flags & (c.SRE_FLAG_IGNORECASE | c.SRE_FLAG_VERBOSE):
+            return None
+        return _best(_seq(list(parsed)))
+    except Exception:  # syntax of the ``regex`` module only, or a case-insensitive part: no words
+        return None
+
+
+def max_width(pattern: str) -> int | None:
+    """The longest a match of ``pattern`` can be (lookarounds not counted), or None when unbounded or
+    unknown."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        hi = int(_parser.parse(pattern).getwidth()[1])
+    except Exception:
+        return None
+    return hi if hi < UNBOUNDED else None
