@@ -38,7 +38,7 @@ from monitor.rules.positional import (
     boundary_prefixes,
     literal_prefixes,
 )
-from monitor.rules.regexinfo import max_width, one_line, required_words
+from monitor.rules.regexinfo import max_steps, max_width, one_line, required_words
 from monitor.rules.schema import ListBody
 from monitor.rules.terms import TermSyntaxError, TermTable
 from monitor.rules.yamlload import LDict, LList
@@ -48,6 +48,8 @@ EXPR_KEYS = ("any", "all", "none", "near", "within", "sentence", "quantity", "re
 DEFAULT_WITHIN = 10
 _ESCAPES = regex.compile(r"\\(?:[pPN]\{[^}]*\}|.)")
 REGEX_TIMEOUT = 0.05
+#: a regex whose anchored attempt takes at most this many steps runs its attempts without a time-out each
+MAX_STEPS = 200_000
 
 
 @dataclass
@@ -323,6 +325,7 @@ class Compiler:
                 node.required = frozenset(self.table.add(p + "*") for p in starts)
             except TermSyntaxError:  # a one-letter prefix: no stand-in, the regex runs on every article
                 node.required = None
+        node.bounded = max_steps(data) <= MAX_STEPS
         words = None if upper else required_words(data)
         if words:
             node.width, node.one_line = max_width(data), one_line(data)

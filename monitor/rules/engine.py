@@ -198,6 +198,10 @@ class RuleSet:
                 rules = by_term.get(tid)
                 if rules:
                     found.update(rules)
+            for tid in extra:  # a regex's needed words can be a rule's trigger too
+                rules = by_term.get(tid)
+                if rules:
+                    found.update(rules)
             candidates = sorted(found)
         ctx = _Ctx(texts, hits, article, lang, extra)
         matches = []
@@ -207,7 +211,8 @@ class RuleSet:
             rule = self.rules[i]
             if rule.languages and lang not in rule.languages:
                 continue
-            if only is None and rule.requires and not all(not s.isdisjoint(hit_ids) for s in rule.requires):
+            if only is None and rule.requires and not all(not s.isdisjoint(hit_ids) or (extra and not s.isdisjoint(extra))
+                                                          for s in rule.requires):
                 continue  # a required term group did not occur: cannot hold
             evaluated.append(rule.id)
             m = self._evaluate(rule, ctx, norms, raw)

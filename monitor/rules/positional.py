@@ -288,15 +288,19 @@ class RegexNode(Node):
     #: lets the presearcher skip the rule when none did
     required: frozenset[int] | None = None
     #: term ids (``word*``, see ``regexinfo.required_words``) of which every match holds one: a field
-    #: without a hit of any of them is not searched
+    #: without a hit of any of them is not searched, nor a rule evaluated (presearcher) when none occurred
     needs: frozenset[int] | None = None
     #: the longest a match can be (None: unbounded), and whether a match never holds a line break: an
     #: attempt at a hit of ``required`` is skipped when no hit of ``needs`` starts within that reach
     width: int | None = None
     one_line: bool = False
+    #: one attempt takes a bounded number of steps (``regexinfo.max_steps``): the anchored attempts then
+    #: run without a time-out each (it costs two reads of the process clock), the field's deadline is
+    #: still checked between them
+    bounded: bool = False
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
-        return [self.required] if self.required else []
+        return [s for s in (self.required, self.needs) if s]
 
     def key(self) -> tuple[Any, ...]:
         return ("R", self.pattern)
@@ -339,6 +343,7 @@ class RegexNode(Node):
         end = -1
         match = self.compiled.match
         width = self.width
+        bounded = self.bounded
         n = len(text)
         for a in starts:
             if a < end:
@@ -359,7 +364,7 @@ class RegexNode(Node):
             left = deadline - perf_counter()
             if left <= 0:
                 raise TimeoutError
-            m = match(text, a, timeout=left)
+            m = match(text, a) if bounded else match(text, a, timeout=left)
             if m is not None:
                 got.append((a, m.end()))
                 end = m.end()

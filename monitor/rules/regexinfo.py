@@ -6,7 +6,9 @@ itself spells, or after ``\\b`` or ``^``), or ``None`` when no such set can be t
 uses it as terms of the automaton (``word*``): a field without a hit of any of them cannot match, so
 the regex is not run there; a rule whose regex needs them is not evaluated when none occurred (the
 presearcher); and an anchored attempt at a hit of the regex's opening words is skipped when no
-required word starts within ``max_width(pattern)`` characters after it.
+required word starts within ``max_width(pattern)`` characters after it (or before the line's end, when ``one_line(pattern)``).
+``max_steps(pattern)`` bounds the work of one anchored attempt: when it is small the attempt needs no
+time-out of its own (the regex module reads the process clock twice per call that has one).
 
 The analysis walks the tree of the standard library's parser (``re._parser``; a pattern it cannot
 parse, or with case-insensitive or verbose parts, gets ``None``): runs of literal text, small
@@ -294,3 +296,62 @@ def max_width(pattern: str) -> int | None:
     except Exception:
         return None
     return hi if hi < UNBOUNDED else None
+
+
+def _steps_seq(items: list[Any], c: Any) -> tuple[float, float]:
+    steps, paths = 0.0, 1.0
+    for item in items:
+        s, p = _steps(item, c)
+        steps, paths = steps + paths * s, paths * p
+        if steps > _STEP_CAP:
+            return INF, INF
+    return steps, paths
+
+
+def _steps(item: tuple[Any, Any], c: Any) -> tuple[float, float]:
+    """(steps, ways): at most how many steps one attempt spends in this part, in how many ways it can
+    match (each way is backtracked into by what follows)."""
+    op, arg = item
+    if op in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY, c.CATEGORY, c.RANGE, c.AT):
+        return 1.0, 1.0
+    if op in (c.ASSERT, c.ASSERT_NOT):  # tried as a whole, never backtracked into
+        return _steps_seq(list(arg[1]), c)[0] + 1.0, 1.0
+    if op is c.SUBPATTERN:
+        return _steps_seq(list(arg[3]), c)
+    if op is getattr(c, "ATOMIC_GROUP", None):
+        return _steps_seq(list(arg), c)[0], 1.0
+    if op is c.BRANCH:
+        got = [_steps_seq(list(b), c) for b in arg[1]]
+        return sum(s for s, _ in got) + 1.0, sum(p for _, p in got)
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+        lo, hi, sub = arg
+        if hi > 1000:
+            return INF, INF
+        s, p = _steps_seq(list(sub), c)
+        steps = paths = 1.0 if lo == 0 else 0.0
+        ks, kp = 0.0, 1.0  # k repetitions: steps, ways
+        for k in range(1, hi + 1):
+            ks, kp = ks + kp * s, kp * p
+            if k >= lo:
+                steps, paths = steps + ks, paths + kp
+            if steps > _STEP_CAP:
+                return INF, INF
+        return steps, paths
+    return INF, INF  # a back-reference, a conditional: not bounded here
+
+
+INF = float("inf")
+_STEP_CAP = 1e12
+
+
+def max_steps(pattern: str) -> float:
+    """At most how many steps one anchored attempt of ``pattern`` takes whatever the text (a backtracking
+    matcher tries each way of each part once), or infinity when a part repeats without bound. A pattern
+    with a small bound cannot backtrack catastrophically, so it needs no time-out per attempt."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        return _steps_seq(list(_parser.parse(pattern)), c)[0]
+    except Exception:
+        return INF

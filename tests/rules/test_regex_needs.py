@@ -102,3 +102,19 @@ def test_the_engine_finds_what_the_regex_finds(needs_rules: RuleSet, words: list
             assert got.get(f"rx{i}", []) == spans[:3], (pattern, text)
         else:
             assert (f"rx{i}" in got) == bool(spans), (pattern, text)
+
+
+def test_step_bounds() -> None:
+    from monitor.rules.regexinfo import max_steps
+
+    assert max_steps(r"\b(?:tour|tours|trip|jaunt)\b") < 100
+    assert max_steps(r"\b(?:a|b) [^.]{0,40}?\bc") < 10_000
+    # unbounded or nested repeats are not bounded: those attempts keep their time-out
+    for pattern in (r"(a|aa)+$", r"\w+ x", r"(?:a{0,10}){0,10}", r"(?=a+)b", r"(a)\1"):
+        assert max_steps(pattern) > 200_000, pattern
+
+
+def test_bounded_regexes_run_without_a_time_out_per_attempt(needs_rules: RuleSet) -> None:
+    bounded = {r.id: getattr(r.expr, "bounded", None) for r in needs_rules.rules}
+    assert bounded["rx1"] and bounded["rx9"]  # literal alternations: a few dozen steps
+    assert not bounded["rx0"] and not bounded["rx5"]  # [a-z]*, [\w-]+: unbounded, timed per attempt
