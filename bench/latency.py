@@ -6,11 +6,17 @@ it produces articles to ``articles`` open-loop at a fixed rate (default 100/s fo
 carries a marker word that a bench rule matches, so each yields one alert. A reader follows the
 subscription's stream and records when each article's alert arrives. Latency = arrival - send time.
 
-    python bench/latency.py [--rate 100] [--seconds 20]
+    python bench/latency.py [--rate 100] [--seconds 20] [--compare DIR]
 
-Prints one JSON line: {"rate", "articles", "delivered", "p50_ms", "p90_ms", "p99_ms", "max_ms"}.
-The shipped rules run too (the worker matches every article against them), so the figure includes the
-real matcher.
+Prints one JSON line per checkout: {"checkout", "rate", "articles", "delivered", "p50_ms", "p90_ms",
+"p99_ms", "max_ms", "to_alerts_topic_p50_ms", "to_alerts_topic_p99_ms", "after_quiet_ms", "load"}:
+``to_alerts_topic`` is the processor's part (produced → alert on the ``alerts`` topic, seen by a
+tailing consumer), the rest is the alerter's and the delivery's; ``after_quiet_ms`` lists the latency
+of single articles sent after 8 s of nothing (consumers then fetch with their idle wait,
+``MONITOR_BROKER_FETCH_MAX_WAIT_IDLE``); ``load`` is the 1-minute load average at the end. The shipped
+rules run too (the worker matches every article against them), so the figure includes the real matcher.
+``--compare DIR`` runs the worker and alerter of another checkout the same way, right after, with fresh
+embedded services (before/after pairs in one run; see bench/pipeline.py for making such a checkout).
 """
 
 from __future__ import annotations
@@ -61,7 +67,8 @@ def article(i: int, text: str) -> Article:
                    published=now, fetched_at=now)
 
 
-async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, text: str) -> dict[str, object]:
+async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, text: str,
+                  quiet: int = 0, gap: float = 8.0) -> dict[str, object]:
     r = aioredis.Redis.from_url(settings.redis)
     stream = keys.stream(sub_id)
     p = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers, acks="all", linger_ms=0)
@@ -129,6 +136,21 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
     await p.flush()
     await read_task
     await tail_task
+    after_quiet: list[float] = []  # one article after `gap` seconds of nothing, `quiet` times
+    last = (await r.xrevrange(stream, count=1) or [(b"0", {})])[0][0]
+    for k in range(quiet):
+        await asyncio.sleep(gap)
+        a = article(10**6 + k, text)
+        t = time.time()
+        await p.send_and_wait(settings.topic_articles, a.to_json(), key=a.id.encode())
+        while True:
+            got = await asyncio.wait_for(r.xread({stream: last}, count=10, block=5000), 60)
+            hits = [(eid, f) for _n, entries in got for eid, f in entries]
+            if hits:
+                last = hits[-1][0]
+            if any(a.id in f[b"payload"].decode() for _e, f in hits):
+                after_quiet.append(round((time.time() - t) * 1000, 1))
+                break
     await p.stop()
     await r.aclose()
     missing = sorted(set(sent) - set(arrived))
@@ -142,7 +164,8 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
 
     return {"rate": rate, "articles": n_total, "delivered": len(lat), "p50_ms": pct(lat, 0.50),
             "p90_ms": pct(lat, 0.90), "p99_ms": pct(lat, 0.99), "max_ms": round(lat[-1], 1) if lat else None,
-            "to_alerts_topic_p50_ms": pct(proc, 0.50), "to_alerts_topic_p99_ms": pct(proc, 0.99)}
+            "to_alerts_topic_p50_ms": pct(proc, 0.50), "to_alerts_topic_p99_ms": pct(proc, 0.99),
+            "after_quiet_ms": after_quiet}
 
 
 def main() -> None:
@@ -150,9 +173,20 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--env", action="append", default=[], help="extra NAME=VALUE for the worker and alerter")
-    ap.add_argument("--rules", type=Path, default=ROOT / "rules",
-                    help="rules folder (the marker rule is added); default: the shipped rules")
+    ap.add_argument("--rules", type=Path, default=None,
+                    help="rules folder (the marker rule is added); default: the checkout's shipped rules")
+    ap.add_argument("--compare", type=Path, action="append", default=[],
+                    help="another checkout whose worker and alerter are measured the same way (repeatable)")
+    ap.add_argument("--quiet", type=int, default=3,
+                    help="then this many single articles, each after 8 s of nothing (after_quiet_ms)")
     args = ap.parse_args()
+    for name, root in [("this", ROOT), *((str(c), c.resolve()) for c in args.compare)]:
+        result = run_once(root, args)
+        print(orjson.dumps({"checkout": name, **result, "load": round(os.getloadavg()[0], 2)}).decode(),
+              flush=True)
+
+
+def run_once(root: Path, args: argparse.Namespace) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     svc = EmbeddedServices(data_dir=tmp).start()
     procs: list[subprocess.Popen[bytes]] = []
@@ -173,18 +207,18 @@ def main() -> None:
 
         sub_id = asyncio.run(subscribe())
         rules = tmp / "rules"
-        shutil.copytree(args.rules, rules)
+        shutil.copytree(args.rules or root / "rules", rules)
         (rules / "bench-latency.yaml").write_text(MARKER_RULE, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
         env.update({"MONITOR_KAFKA_BOOTSTRAP": svc.kafka_bootstrap, "MONITOR_REDIS_URL": svc.redis_url,
                     "MONITOR_KAFKA_IDEMPOTENCE": "false", "MONITOR_RULES": str(rules),
                     "MONITOR_DATA_DIR": str(tmp), "MONITOR_RULES_RELOAD": "false", "MONITOR_HTTP_PORT": "0"})
         env.update(dict(e.split("=", 1) for e in args.env))
+        env["PYTHONPATH"] = str(root)
         for role in ("worker", "alerter"):
-            procs.append(subprocess.Popen([sys.executable, "-m", "monitor", role, "-q"], env=env, cwd=ROOT))
+            procs.append(subprocess.Popen([sys.executable, "-m", "monitor", role, "-q"], env=env, cwd=root))
         seed = (ROOT / "seeds" / "003_987e725a71a5c5d0.txt").read_text(encoding="utf-8")[:2500]
-        result = asyncio.run(measure(settings, sub_id, args.rate, args.seconds, seed))
-        print(orjson.dumps(result).decode(), flush=True)
+        return asyncio.run(measure(settings, sub_id, args.rate, args.seconds, seed, quiet=args.quiet))
     finally:
         for p in procs:
             p.terminate()

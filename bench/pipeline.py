@@ -13,13 +13,16 @@ consumer group. The processor runs the shipped rules plus a bench rule matching 
   partitions in turn, so this is close, not exact).
 
 ``--compare DIR`` runs the same measurements, in the same run and on the same input, with the worker of
-another checkout (for example ``git worktree add /tmp/before <commit>`` with its compiled cores built),
-so a before/after pair shares one baseline.
+another checkout (for example ``git worktree add --detach /tmp/before <commit>`` with its compiled cores
+built: ``python setup.py build_ext --inplace`` there), so a before/after pair shares one baseline. The
+bench checks that each worker really imports ``monitor`` from its checkout, and stops with the worker's
+exit code if a worker dies instead of waiting for its output.
 
     python bench/pipeline.py [--articles 4000] [--mode worst|realistic|both] [--compare DIR]
 
-Prints one JSON line per (mode, checkout): {"mode", "checkout", "articles", "processor_articles_per_s",
-"raw_articles_per_s", "ratio"}.
+Prints one JSON line per (mode, checkout): {"mode", "checkout", "commit", "articles",
+"processor_articles_per_s", "raw_articles_per_s", "ratio", "load"} (``load``: the 1-minute load average
+when the line was printed; compare figures only within one run).
 """
 
 from __future__ import annotations
@@ -104,7 +107,8 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await p.stop()
 
 
-async def output_stamps(bootstrap: str, topic: str, n: int, timeout: float, marker: bytes = b"") -> list[int]:
+async def output_stamps(bootstrap: str, topic: str, n: int, timeout: float, marker: bytes = b"",
+                        worker: subprocess.Popen[bytes] | None = None) -> list[int]:
     """Timestamps (ms) of the first ``n`` records on ``topic`` carrying ``marker``."""
     c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await c.start()
@@ -115,6 +119,9 @@ async def output_stamps(bootstrap: str, topic: str, n: int, timeout: float, mark
             batch = await c.getmany(timeout_ms=500, max_records=5000)
             for recs in batch.values():
                 stamps.extend(r.timestamp for r in recs if marker in r.value)
+            if worker is not None and worker.poll() is not None:
+                raise SystemExit(f"the worker exited with code {worker.returncode} after {len(stamps)}/{n} "
+                                 f"records on {topic} (run with BENCH_VERBOSE=1 to see its output)")
     finally:
         await c.stop()
     if len(stamps) < n:
@@ -150,6 +157,20 @@ async def raw_loop(bootstrap: str, src: str, dst: str, n: int, *, group: str) ->
     finally:
         await p.stop()
         await c.stop()
+
+
+def checked_root(root: Path) -> str:
+    """The commit of ``root``; stops unless ``python -m monitor`` run there imports that checkout's code."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["PYTHONPATH"] = str(root)
+    where = subprocess.run([sys.executable, "-c", "import monitor; print(monitor.__file__)"], cwd=root, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if not Path(where).resolve().is_relative_to(root.resolve()):
+        raise SystemExit(f"{root}: `monitor` is imported from {where}, not from this checkout")
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "monitor"],
+                           capture_output=True, text=True).stdout.strip()
+    return (commit.stdout.strip() or "?") + ("+dirty" if dirty else "")
 
 
 def run_worker(root: Path, bs: str, redis_url: str, tmp: Path, rules: Path, tag: str, src: str) -> subprocess.Popen:
@@ -190,6 +211,7 @@ def main() -> None:
         shutil.copytree(args.rules, rules)
         (rules / "bench-catch-all.yaml").write_text(CATCH_ALL, encoding="utf-8")
         roots = [("this", ROOT), *((str(c), c.resolve()) for c in args.compare)]
+        commits = {name: checked_root(root) for name, root in roots}
         asyncio.run(create_topics(bs, ["b-raw-out", *(f"b-in-{m}" for m in modes)]))
         for mode in modes:
             src = f"b-in-{mode}"
@@ -204,7 +226,7 @@ def main() -> None:
                 worker = run_worker(root, bs, svc.redis_url, tmp, rules, tag, src)
                 try:
                     stamps = asyncio.run(output_stamps(bs, f"b-alerts-{tag}", alerting, 600,
-                                                       marker=b'"rule":"bench-catch-all"'))
+                                                       marker=b'"rule":"bench-catch-all"', worker=worker))
                 finally:
                     worker.terminate()
                     worker.wait(timeout=30)
@@ -212,8 +234,9 @@ def main() -> None:
                 done = n if mode == "worst" else n - 1
                 proc = done / span if span > 0 else float("inf")
                 print(orjson.dumps({
-                    "mode": mode, "checkout": name, "articles": n, "processor_articles_per_s": round(proc, 1),
-                    "raw_articles_per_s": round(raw, 1), "ratio": round(proc / raw, 3),
+                    "mode": mode, "checkout": name, "commit": commits[name], "articles": n,
+                    "processor_articles_per_s": round(proc, 1), "raw_articles_per_s": round(raw, 1),
+                    "ratio": round(proc / raw, 3), "load": round(os.getloadavg()[0], 2),
                 }).decode(), flush=True)
     finally:
         svc.stop()

@@ -7,6 +7,15 @@
   ``Settings.idempotence`` says (on for a real cluster, off for the embedded broker, which cannot grant
   producer ids).
 - ``make_consumer`` returns a raw consumer with auto-commit off: callers commit after the effect.
+- ``FetchPace`` sets how long the broker may hold a consumer's empty fetch: short while records flow
+  (``broker_fetch_max_wait``), long once none came for ``broker_fetch_idle_after`` seconds
+  (``broker_fetch_max_wait_idle``). The embedded broker (Tansu 0.6) does not answer a waiting fetch
+  when a record arrives; it re-reads the log a few times within the wait (the first time after half of
+  it), so the wait bounds the latency of a record and sets how often an idle consumer asks: the
+  short wait keeps a flowing stream fast, the long one keeps an idle process cheap. The first record
+  after a quiet spell waits up to half the idle wait per consumer it passes. This is the one place that
+  touches aiokafka internals (``AIOKafkaConsumer._fetch_max_wait_ms`` and its fetcher's, read for every
+  fetch request; checked against aiokafka ``AIOKAFKA_CHECKED``, ``tests/spine/test_fetch_pace.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -91,7 +102,12 @@ async def make_producer(settings: Settings, *, client_id: str = "monitor") -> AI
     return producer
 
 
-def make_consumer(settings: Settings, *topics: str, group_id: str, **kwargs: object) -> AIOKafkaConsumer:
+def make_consumer(
+    settings: Settings, *topics: str, group_id: str, fetch_wait: float | None = None, **kwargs: object
+) -> AIOKafkaConsumer:
+    """``fetch_wait``: seconds a fetch may wait (default ``broker_fetch_max_wait``; ``FetchPace`` may
+    change it while the consumer runs)."""
+    wait = settings.broker_fetch_max_wait if fetch_wait is None else fetch_wait
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_servers,
@@ -102,6 +118,68 @@ def make_consumer(settings: Settings, *topics: str, group_id: str, **kwargs: obj
         heartbeat_interval_ms=int(settings.broker_heartbeat_interval * 1000),
         rebalance_timeout_ms=int(max(settings.broker_rebalance_timeout, settings.broker_session_timeout) * 1000),
         max_poll_interval_ms=300_000,
-        fetch_max_wait_ms=int(settings.broker_fetch_max_wait * 1000),
+        fetch_max_wait_ms=int(wait * 1000),
+        consumer_timeout_ms=1000,  # the fetch routine's idle round (it reacts to assignments at once)
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+#: the aiokafka release whose consumer internals ``FetchPace`` was checked against
+AIOKAFKA_CHECKED = "0.14.0"
+
+
+class FetchPace:
+    """The fetch wait of one or more aiokafka consumers, short while records flow and long when idle.
+
+    ``records(n)`` after each poll of the consumer (``n`` may be 0): records switch to the busy wait
+    at once; ``idle_after`` seconds without any switch to the idle wait. Safe to call from another
+    thread than the consumer's (faust runs its consumer in a thread of its own): it only stores an int
+    that the consumer reads when it builds its next fetch request.
+    """
+
+    def __init__(self, busy: float, idle: float, idle_after: float) -> None:
+        self.busy_ms = max(0, int(busy * 1000))
+        self.idle_ms = max(self.busy_ms, int(idle * 1000))
+        self.idle_after = idle_after
+        self.idle = False
+        self._last = time.monotonic()
+        self._consumers: list[Any] = []
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchPace:
+        return cls(settings.broker_fetch_max_wait, settings.broker_fetch_max_wait_idle,
+                   settings.broker_fetch_idle_after)
+
+    @property
+    def wait_ms(self) -> int:
+        return self.idle_ms if self.idle else self.busy_ms
+
+    def attach(self, consumer: Any) -> None:
+        """Pace ``consumer`` (an ``AIOKafkaConsumer``, started or not) from now on."""
+        self._consumers.append(consumer)
+        _set_fetch_wait(consumer, self.wait_ms)
+
+    def records(self, n: int) -> None:
+        now = time.monotonic()
+        if n:
+            self._last = now
+            if self.idle:
+                self._switch(False)
+        elif not self.idle and now - self._last >= self.idle_after:
+            self._switch(True)
+
+    def until_idle(self) -> float | None:
+        """Seconds until ``records(0)`` would switch to the idle wait (None: idle already)."""
+        return None if self.idle else max(0.0, self.idle_after - (time.monotonic() - self._last))
+
+    def _switch(self, idle: bool) -> None:
+        self.idle = idle
+        for c in self._consumers:
+            _set_fetch_wait(c, self.wait_ms)
+
+
+def _set_fetch_wait(consumer: Any, ms: int) -> None:
+    consumer._fetch_max_wait_ms = ms  # read when the consumer starts and builds its fetcher
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is not None:
+        fetcher._fetch_max_wait_ms = ms  # read for every fetch request

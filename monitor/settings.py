@@ -58,10 +58,19 @@ class Settings(BaseSettings):
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 2.0
     broker_fetch_max_wait: float = Field(
-        default=0.1, description="seconds a consumer fetch waits for new records (a floor on latency)"
+        default=0.1, description="seconds a consumer fetch waits for new records while they flow (a floor on latency)"
+    )
+    broker_fetch_max_wait_idle: float = Field(
+        default=1.0, description="seconds a consumer fetch waits once idle (fewer requests: less idle CPU)"
+    )
+    broker_fetch_idle_after: float = Field(
+        default=5.0, ge=0, description="seconds without records before a consumer counts as idle"
     )
     worker_batch: int = Field(default=200, ge=1, description="articles the processor takes per batch")
-    worker_batch_within: float = Field(default=0.05, description="seconds to wait to fill a batch")
+    worker_batch_within: float = Field(
+        default=0.0, ge=0,
+        description="seconds to wait for more articles after the first of a batch (0: take those waiting)",
+    )
 
     # --- inputs ---------------------------------------------------------------------------------
     feeds: Path = Field(default=PROJECT_ROOT / "seeds" / "feeds.yaml", description="feeds YAML file")

@@ -35,7 +35,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from monitor.alerting.recent import RecentAlerts
-from monitor.broker import make_consumer
+from monitor.broker import FetchPace, make_consumer
 from monitor.metrics import METRICS, Metrics
 from monitor.models import Alert
 from monitor.process.core import Record, dead_letter
@@ -90,12 +90,15 @@ class AlertConsumer:
     async def run(self) -> None:
         s = self.settings
         consumer = make_consumer(s, s.topic_alerts, group_id=s.alerter_group, max_poll_records=500)
+        pace = FetchPace.from_settings(s)  # short fetch waits while alerts flow, long ones when idle
+        pace.attach(consumer)
         await consumer.start()
         self.ready.set()
         failures = 0
         try:
             while not self._stopping.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=500)
+                batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+                pace.records(sum(len(r) for r in batch.values()))
                 if not batch:
                     continue
                 try:

@@ -173,7 +173,8 @@ class Dispatcher:
             self._last_refresh = now
         await self.queue.promote(now)
         nxt = await self.queue.next_due()
-        block = 250 if nxt is None else int(min(250, max(1, (nxt - time.time()) * 1000)))
+        # the read returns at once when a delivery is queued: the block only bounds idle rounds
+        block = 1000 if nxt is None else int(min(1000, max(1, (nxt - time.time()) * 1000)))
         entries = await self.queue.read(self.consumer, block_ms=block)
         self._hand_out(entries)
         if now - self._last_maint > 5:

@@ -80,14 +80,16 @@ class ArchiveWriter:
         s = self.settings
         if self.rules is None:
             self.rules = await asyncio.to_thread(load_rules_or_none, s)
+        # the archive is not on the alert path: its fetches always take the idle wait (fewer requests)
         consumer = make_consumer(s, s.topic_articles, s.topic_alerts, group_id=s.archive_group,
+                                 fetch_wait=max(s.broker_fetch_max_wait, s.broker_fetch_max_wait_idle),
                                  max_poll_records=s.archive_batch)
         await consumer.start()
         self.ready.set()
         try:
             while not self._stopping.is_set():
                 await self._housekeeping()
-                batch = await consumer.getmany(timeout_ms=200, max_records=s.archive_batch)
+                batch = await consumer.getmany(timeout_ms=1000, max_records=s.archive_batch)
                 if not batch:
                     continue
                 try:

@@ -4,7 +4,7 @@ Each enabled feed runs on its own schedule, kept in Redis (``FeedStore``) so a r
 policy (first poll at once, restart spread, adaptive interval between floor and ceiling, backoff with
 jitter, ``Retry-After``) is ``monitor.ingest.schedule``. Concurrency: at most ``fetch_concurrency``
 fetches in all and ``fetch_per_host`` per host, hosts taking turns. State saves are batched every
-100 ms; seen ids are written at once.
+100 ms (within about a second after a quiet spell); seen ids are written at once.
 
 One poll = ``read_feed`` (conditional GET, limits, parse only when changed) → canonical ids → ids not
 seen in Redis → ``Article`` (+ full text when configured) → produce to ``topic_articles`` (key: id,
@@ -184,11 +184,14 @@ class Poller:
             await self._session.close()
             self._done.set()
 
-    async def _flush_states(self, every: float = 0.1) -> None:
+    async def _flush_states(self, every: float = 0.1, quiet: float = 1.0) -> None:
         """Write changed feed states every ``every`` seconds, one pipeline per batch (a crash loses at
-        most that much state: a feed is then fetched again; seen ids are never batched)."""
+        most that much state: a feed is then fetched again; seen ids are never batched). After a round
+        with nothing to write it looks again after ``quiet`` seconds (an idle poller wakes rarely)."""
+        busy = False
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(every if busy else quiet)
+            busy = bool(self._dirty)
             try:
                 await self._flush_once()
             except RedisError as exc:

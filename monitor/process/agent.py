@@ -1,8 +1,11 @@
 """The processor agent: thin glue between the ``articles`` topic and ``monitor.process.core``.
 
-It takes events in small batches (``worker_batch`` within ``worker_batch_within`` seconds), hands each
-record to ``Processor.process`` and sends what comes back: alerts to ``alerts`` (key: alert id), bad
-records to ``dead-letter``. Sends are buffered, not awaited one by one for their broker ack; faust
+It takes events in batches (``take_batches``): it waits for one event without polling, then takes the
+events already waiting, up to ``worker_batch`` (and waits up to ``worker_batch_within`` seconds for
+more when that is above 0), so a lone article is processed at once and a backlog goes in full batches.
+Events are acknowledged only after their batch is processed and its sends are buffered. It hands the
+records to ``Processor.process_batch`` and sends what comes back: alerts to ``alerts`` (key: alert
+id), bad records to ``dead-letter``. Sends are buffered, not awaited one by one for their broker ack; faust
 flushes the producer before it commits offsets (``at_least_once``), so nothing is committed before the
 alerts it produced are acknowledged. ``concurrency=1`` (faust-streaming #606).
 
@@ -13,11 +16,14 @@ an invalid change is logged and the running set stays.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from monitor.broker import FetchPace
 from monitor.metrics import METRICS, Metrics
 from monitor.process.core import Processed, Processor, Record
 from monitor.process.faust_app import MonitorApp, Topics
@@ -36,6 +42,80 @@ async def _process_with_retry(processor: Processor, records: list[Record]) -> li
     """
     return await until_done(lambda: asyncio.to_thread(processor.process_batch, records), what="processing",
                             logger=log)
+
+
+async def take_batches(
+    stream: Any, max_: int, within: float, pace: FetchPace | None = None
+) -> AsyncIterator[list[Any]]:
+    """Batches of a faust stream's events, acknowledged after the caller is done with each batch.
+
+    A pump task iterates the stream (acks off) into a queue of ``max_``; this generator waits for the
+    first event (no timer while idle, except one to tell ``pace`` it went idle), adds the ones already
+    queued and, when ``within`` > 0, those arriving within that many seconds, up to ``max_``. An error
+    of the stream surfaces here; closing the generator stops the pump, leaving unprocessed events
+    unacknowledged (they come again).
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_)
+    stream.enable_acks = False  # acked below, once the batch is done: at-least-once
+
+    async def pump() -> None:
+        async for event in stream.events():
+            await queue.put(event)
+
+    pumping = asyncio.create_task(pump(), name="monitor.process.pump")
+    try:
+        while True:
+            first = await _next_event(queue, pumping, pace=pace)
+            if first is _END:
+                return
+            batch = [first]
+            while len(batch) < max_ and not queue.empty():
+                batch.append(queue.get_nowait())
+            if within > 0:
+                deadline = time.monotonic() + within
+                while len(batch) < max_ and deadline > time.monotonic():
+                    more = await _next_event(queue, pumping, deadline=deadline)
+                    if more is _TIMEOUT or more is _END:
+                        break
+                    batch.append(more)
+            if pace is not None:
+                pace.records(len(batch))
+            yield batch
+            for event in batch:
+                await stream.ack(event)
+    finally:
+        pumping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pumping
+
+
+_END, _TIMEOUT = object(), object()
+
+
+async def _next_event(
+    queue: asyncio.Queue[Any], pumping: asyncio.Task[None], *, deadline: float | None = None,
+    pace: FetchPace | None = None,
+) -> Any:
+    """The next queued event; ``_END`` when the stream ended; ``_TIMEOUT`` at ``deadline`` (monotonic).
+    With ``pace`` (and no deadline): when it would go idle, tell it nothing came, and keep waiting."""
+    while True:
+        if not queue.empty():
+            return queue.get_nowait()
+        if deadline is not None:
+            timeout: float | None = max(0.0, deadline - time.monotonic())
+        else:
+            timeout = None if pace is None else pace.until_idle()
+        getter = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait({getter, pumping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()  # a cancelled get leaves its item in the queue
+        if pumping in done:
+            pumping.result()  # the stream's error, if it failed
+            return _END
+        if pace is None:
+            return _TIMEOUT
+        pace.records(0)
 
 
 def install_processor(
@@ -57,7 +137,8 @@ def install_processor(
 
     @app.agent(topics.articles, concurrency=1, name="monitor.process")
     async def process(stream: Any) -> None:
-        async for events in stream.take_events(settings.worker_batch, within=settings.worker_batch_within):
+        async for events in take_batches(stream, settings.worker_batch, settings.worker_batch_within,
+                                         app.fetch_pace):
             records = [
                 Record(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
                 for e in events

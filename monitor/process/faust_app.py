@@ -13,8 +13,9 @@ release changes the hooks or gains a public setting for either):
 - producer idempotence: faust sets ``enable_idempotence`` only inside transactions (exactly-once);
   ``_IdempotentProducer._settings_extra`` adds it as ``MONITOR_KAFKA_IDEMPOTENCE`` says;
 - the consumer's fetch wait: faust hard-codes ``fetch_max_wait_ms=1500`` when it creates the aiokafka
-  consumer, so an idle partition delays new records by up to 1.5 s; ``_ConsumerThread`` sets the
-  consumer's ``_fetch_max_wait_ms`` (aiokafka reads it when it starts) to ``MONITOR_BROKER_FETCH_MAX_WAIT``.
+  consumer, so an idle partition delays new records by up to 1.5 s; ``_ConsumerThread`` hands the
+  consumer to the app's ``FetchPace`` (``monitor.broker``), which sets its wait to
+  ``MONITOR_BROKER_FETCH_MAX_WAIT`` while records flow and ``MONITOR_BROKER_FETCH_MAX_WAIT_IDLE`` when idle.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from monitor.broker import FetchPace
 from monitor.settings import Settings
 
 #: the faust-streaming release the internals below were checked against
@@ -41,24 +43,25 @@ class _IdempotentProducer(faust_aiokafka.Producer):
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    fetch_max_wait_ms: int = 100
+    fetch_pace: FetchPace = FetchPace(0.1, 0.1, 0.0)
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # faust hard-codes 1500 ms: a fetch that finds nothing waits that long for new records
-        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
+        self.fetch_pace.attach(consumer)
         return consumer
 
 
 class MonitorApp(faust.App):
     """A faust App whose producer uses acks=all and the configured idempotence, and whose consumer
-    waits at most ``fetch_max_wait_ms`` in a fetch (faust fixes it at 1.5 s, a floor on latency)."""
+    waits as ``fetch_pace`` says in a fetch (faust fixes it at 1.5 s, a floor on latency); the
+    processing agent tells ``fetch_pace`` when records come."""
 
     producer_idempotence: bool = False
-    fetch_max_wait_ms: int = 100
+    fetch_pace: FetchPace = FetchPace(0.1, 0.1, 0.0)
 
     def _new_transport(self) -> Any:
-        thread_cls = type("ConsumerThread", (_ConsumerThread,), {"fetch_max_wait_ms": self.fetch_max_wait_ms})
+        thread_cls = type("ConsumerThread", (_ConsumerThread,), {"fetch_pace": self.fetch_pace})
         consumer_cls = type(
             "Consumer", (faust_aiokafka.Consumer,), {"_new_consumer_thread": _thread_factory(thread_cls)}
         )
@@ -108,7 +111,7 @@ def build_app(settings: Settings, *, app_id: str | None = None) -> tuple[Monitor
         stream_wait_empty=True,
     )
     app.producer_idempotence = settings.idempotence
-    app.fetch_max_wait_ms = int(settings.broker_fetch_max_wait * 1000)
+    app.fetch_pace = FetchPace.from_settings(settings)
 
     def raw(name: str) -> faust.TopicT:
         return app.topic(
