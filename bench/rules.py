@@ -1,6 +1,7 @@
 """Benchmark of the rule matcher: articles per second at 100, 1,000 and 10,000 rules.
 
-Usage: ``.venv/bin/python bench/rules.py [--sizes 100,1000,10000] [--seconds 3]``
+Usage: ``.venv/bin/python bench/rules.py [--sizes 100,1000,10000] [--seconds 3] [--rules DIR]
+[--compare DIR [--repeat N]]``
 
 For each size it writes a rules folder (the shipped rules and lists under ``rules/`` plus generated
 variants with realistic Arabic and English term lists: places, people, organisations, weapons, verbs),
@@ -13,6 +14,11 @@ terms as an alternation) over the normalised text. One JSON line per size on std
 "mean_articles_per_s", "baseline_mean_articles_per_s"}``
 (``core``: ``compiled`` or ``python``, see ``monitor.rules.matcher_core``; with ``--pure-python`` also
 ``pure_python_articles_per_s``, the same size on the pure-Python fallback).
+``--rules DIR`` benches another folder in place of the shipped ``rules/`` (the corpus is built from its
+examples). ``--compare DIR`` also benches a second folder (an older version of the rules, say) on the
+same corpus and generated rules, its runs alternating with the others (``--repeat`` times each, the
+fastest kept), and adds ``compare_articles_per_s``, ``compare_mean_articles_per_s`` and ``ratio`` (the
+first rate over the second) to each line: a regression is read from the same run on the same machine.
 Rates are articles per CPU second of the measuring process (``time.process_time``), so other load on a
 shared machine skews them less than wall time would (it still costs cache and hyper-thread contention):
 ``articles_per_s`` is the fastest of the rounds (one pass over the corpus each; ``timeit``'s minimum),
@@ -33,6 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -119,11 +126,11 @@ def generate_rules(n: int, folder: Path, seed: int = 7) -> None:
             batch = []
 
 
-def build_folder(n: int, tmp: Path) -> Path:
-    folder = tmp / f"rules_{n}"
+def build_folder(n: int, tmp: Path, src: Path | None = None, name: str = "rules") -> Path:
+    folder = tmp / f"{name}_{n}"
     folder.mkdir()
     shipped = 0
-    src = ROOT / "rules"
+    src = src or ROOT / "rules"
     try:
         load_rules(src)
     except RulesInvalid as exc:  # the shipped rules are being edited: bench the generated ones only
@@ -173,10 +180,10 @@ FILLER_AR = [
 ]
 
 
-def _example_texts() -> list[str]:
-    """The examples of the shipped rules (positive and negative), as plain text."""
+def _example_texts(src: Path | None = None) -> list[str]:
+    """The examples of the shipped rules (or of the rules in ``src``), positive and negative, as plain text."""
     try:
-        rs = load_rules(ROOT / "rules")
+        rs = load_rules(src or ROOT / "rules")
     except RulesInvalid:
         return [p for p in EN_PARAS]
     out = []
@@ -188,12 +195,13 @@ def _example_texts() -> list[str]:
     return out or list(EN_PARAS)
 
 
-def corpus(n: int = 200, seed: int = 3) -> list[Article]:
+def corpus(n: int = 200, seed: int = 3, rules: Path | None = None) -> list[Article]:
     """~5 KB articles: the seeds with their paragraphs shuffled (2 in 3), and articles made of two or
-    three examples of the shipped rules (or the bench's own paragraphs) among ordinary news paragraphs."""
+    three examples of the shipped rules (of ``rules``; or the bench's own paragraphs) among ordinary news
+    paragraphs."""
     rnd = random.Random(seed)
     seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
-    examples = _example_texts() + EN_PARAS
+    examples = _example_texts(rules) + EN_PARAS
     out = []
     for i in range(n):
         if i % 3 != 2 and seeds:
@@ -243,7 +251,8 @@ def _rss_mb() -> float:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)
 
 
-def measure(folder: Path, n_rules: int, seconds: float, with_baseline: bool) -> dict[str, object]:
+def measure(folder: Path, n_rules: int, seconds: float, with_baseline: bool,
+            examples: Path | None = None) -> dict[str, object]:
     from monitor.text import warm
 
     warm()
@@ -251,7 +260,7 @@ def measure(folder: Path, n_rules: int, seconds: float, with_baseline: bool) -> 
     rs = load_rules(folder)
     load_s = time.perf_counter() - t0
     rss = _rss_mb()
-    articles = corpus()
+    articles = corpus(rules=examples)
     for a in articles[:20]:  # warm caches
         rs.analyse(a)
     done, best, mean = _rounds(lambda: [rs.analyse(a) for a in articles], len(articles), seconds)
@@ -295,26 +304,46 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--pure-python", action="store_true",
                     help="also measure the pure-Python fallback (MONITOR_PURE_PYTHON=1) at each size")
+    ap.add_argument("--rules", type=Path, help="the rules folder to bench (default: the shipped rules/)")
+    ap.add_argument("--compare", type=Path, help="a second rules folder benched on the same corpus (ratio)")
+    ap.add_argument("--repeat", type=int, default=1, help="with --compare: alternating runs of each, fastest kept")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--examples", help=argparse.SUPPRESS)
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         folder = Path(args.child)
-        print(json.dumps(measure(folder, 0, args.seconds, args.baseline)), flush=True)
+        examples = Path(args.examples) if args.examples else None
+        print(json.dumps(measure(folder, 0, args.seconds, args.baseline, examples)), flush=True)
         return
+    rules = args.rules.resolve() if args.rules else ROOT / "rules"
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(x) for x in args.sizes.split(",")):
-            folder = build_folder(n, Path(tmp))
-            cmd = [sys.executable, __file__, "--child", str(folder), "--seconds", str(args.seconds)]
-            if n <= 1000:
-                cmd.append("--baseline")
-            got = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            folder = build_folder(n, Path(tmp), rules)
+            cmd = [sys.executable, __file__, "--child", str(folder), "--seconds", str(args.seconds),
+                   "--examples", str(rules)]
+            if not args.compare:
+                got = _child([*cmd, "--baseline"] if n <= 1000 else cmd)
+            else:  # alternating runs of the two folders; the fastest of each
+                other = build_folder(n, Path(tmp), args.compare.resolve(), "compare")
+                runs = []
+                for _ in range(max(1, args.repeat)):
+                    runs.append((_child([*cmd, "--baseline"] if n <= 1000 else cmd),
+                                 _child([*cmd[:3], str(other), *cmd[4:]])))
+                got = max((a for a, _ in runs), key=lambda r: float(r["articles_per_s"]))
+                best = max((b for _, b in runs), key=lambda r: float(r["articles_per_s"]))
+                got["compare_articles_per_s"] = best["articles_per_s"]
+                got["compare_mean_articles_per_s"] = best["mean_articles_per_s"]
+                got["ratio"] = round(float(got["articles_per_s"]) / float(best["articles_per_s"]), 3)
             if args.pure_python:  # the same run on the pure-Python fallback (no compiled cores)
                 env = {**os.environ, "MONITOR_PURE_PYTHON": "1"}
-                pure = json.loads(subprocess.run(cmd[:6], check=True, capture_output=True, text=True,
-                                                 env=env).stdout)
-                got["pure_python_articles_per_s"] = pure["articles_per_s"]
+                got["pure_python_articles_per_s"] = _child(cmd, env)["articles_per_s"]
             print(json.dumps(got), flush=True)
+
+
+def _child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out)  # type: ignore[no-any-return]  # the child prints one JSON object
 
 
 if __name__ == "__main__":
