@@ -9,8 +9,9 @@ subscription's stream and records when each article's alert arrives. Latency = a
     python bench/latency.py [--rate 100] [--seconds 20] [--compare DIR]
 
 Prints one JSON line per checkout: {"checkout", "rate", "articles", "delivered", "p50_ms", "p90_ms",
-"p99_ms", "max_ms", "to_alerts_topic_p50_ms", "to_alerts_topic_p99_ms", "after_quiet_ms", "load"}:
-``to_alerts_topic`` is the processor's part (produced → alert on the ``alerts`` topic, seen by a
+"p99_ms", "max_ms", "alert_sent_p50_ms", "alert_sent_p99_ms", "to_alerts_topic_p50_ms",
+"to_alerts_topic_p99_ms", "after_quiet_ms", "load"}: ``alert_sent`` is produced → the worker sent the
+alert (the alert record's CreateTime: fetch, batching, matching), ``to_alerts_topic`` the processor's part (produced → alert on the ``alerts`` topic, seen by a
 tailing consumer), the rest is the alerter's and the delivery's; ``after_quiet_ms`` lists the latency
 of single articles sent after 8 s of nothing (consumers then fetch with their idle wait,
 ``MONITOR_BROKER_FETCH_MAX_WAIT_IDLE``); ``load`` is the 1-minute load average at the end. The shipped
@@ -76,6 +77,7 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
     sent: dict[str, float] = {}
     arrived: dict[str, float] = {}
     on_topic: dict[str, float] = {}  # when the alert reached the `alerts` topic (processor part)
+    created: dict[str, float] = {}  # when the worker sent it (the record's CreateTime): fetch + processing
 
     async def warm_up() -> None:
         # one article through the whole pipeline first: group joins and connections are not measured
@@ -113,6 +115,7 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
                         aid = orjson.loads(rec.value)["article"]["id"]
                         if aid in sent:
                             on_topic.setdefault(aid, now)
+                            created.setdefault(aid, rec.timestamp / 1000)
         finally:
             await c.stop()
 
@@ -158,12 +161,14 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
         print(f"not delivered: {missing[:10]}", file=sys.stderr)
     lat = sorted((arrived[k] - sent[k]) * 1000 for k in arrived)
     proc = sorted((on_topic[k] - sent[k]) * 1000 for k in on_topic)
+    made = sorted((created[k] - sent[k]) * 1000 for k in created)
 
     def pct(values: list[float], q: float) -> float | None:
         return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else None
 
     return {"rate": rate, "articles": n_total, "delivered": len(lat), "p50_ms": pct(lat, 0.50),
             "p90_ms": pct(lat, 0.90), "p99_ms": pct(lat, 0.99), "max_ms": round(lat[-1], 1) if lat else None,
+            "alert_sent_p50_ms": pct(made, 0.50), "alert_sent_p99_ms": pct(made, 0.99),
             "to_alerts_topic_p50_ms": pct(proc, 0.50), "to_alerts_topic_p99_ms": pct(proc, 0.99),
             "after_quiet_ms": after_quiet}
 

@@ -186,7 +186,8 @@ def run_worker(root: Path, bs: str, redis_url: str, tmp: Path, rules: Path, tag:
     quiet = [] if os.environ.get("BENCH_VERBOSE") else ["-q"]
     worker = subprocess.Popen([sys.executable, "-m", "monitor", "worker", *quiet], env=env, cwd=root)
     if os.environ.get("BENCH_PROFILE"):  # sample the worker with py-spy: BENCH_PROFILE=out.txt
-        subprocess.Popen(["py-spy", "record", "-r", "200", "-d", "25", "-f", "raw", "--nonblocking",
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        subprocess.Popen([spy, "record", "-r", "200", "-d", "25", "-f", "raw", "--nonblocking",
                           "-o", os.environ["BENCH_PROFILE"], "--pid", str(worker.pid)])
     return worker
 

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 2.0
     broker_fetch_max_wait: float = Field(
-        default=0.1, description="seconds a consumer fetch waits for new records while they flow (a floor on latency)"
+        default=0.03, description="seconds a consumer fetch waits for new records while they flow (a floor on latency)"
     )
     broker_fetch_max_wait_idle: float = Field(
         default=1.0, description="seconds a consumer fetch waits once idle (fewer requests: less idle CPU)"
