@@ -42,6 +42,10 @@ from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: seconds the archiver's fetches may wait: it is not on the alert path (an archived article shows a few
+#: seconds later at most); the embedded broker re-reads its log a few times within the wait
+ARCHIVE_FETCH_WAIT = 4.0
+
 
 def note_of(value: bytes | None) -> Note | None:
     try:
@@ -80,9 +84,9 @@ class ArchiveWriter:
         s = self.settings
         if self.rules is None:
             self.rules = await asyncio.to_thread(load_rules_or_none, s)
-        # the archive is not on the alert path: its fetches always take the idle wait (fewer requests)
+        # the archive is not on the alert path: its fetches wait long (few requests while idle)
         consumer = make_consumer(s, s.topic_articles, s.topic_alerts, group_id=s.archive_group,
-                                 fetch_wait=max(s.broker_fetch_max_wait, s.broker_fetch_max_wait_idle),
+                                 fetch_wait=max(ARCHIVE_FETCH_WAIT, s.broker_fetch_max_wait_idle),
                                  max_poll_records=s.archive_batch)
         await consumer.start()
         self.ready.set()

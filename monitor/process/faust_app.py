@@ -15,7 +15,9 @@ release changes the hooks or gains a public setting for either):
 - the consumer's fetch wait: faust hard-codes ``fetch_max_wait_ms=1500`` when it creates the aiokafka
   consumer, so an idle partition delays new records by up to 1.5 s; ``_ConsumerThread`` hands the
   consumer to the app's ``FetchPace`` (``monitor.broker``), which sets its wait to
-  ``MONITOR_BROKER_FETCH_MAX_WAIT`` while records flow and ``MONITOR_BROKER_FETCH_MAX_WAIT_IDLE`` when idle.
+  ``MONITOR_BROKER_FETCH_MAX_WAIT`` while records flow and ``MONITOR_BROKER_FETCH_MAX_WAIT_IDLE`` when idle;
+  it also sets the consumer's ``_consumer_timeout`` (the idle round of aiokafka's fetch routine, which
+  faust leaves at 200 ms) to 1 s, as ``monitor.broker.make_consumer`` does through the public argument.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # faust hard-codes 1500 ms: a fetch that finds nothing waits that long for new records
         self.fetch_pace.attach(consumer)
+        # aiokafka's fetch routine wakes every consumer_timeout_ms (200) even with nothing to do; it
+        # reacts to assignments and fetch results at once, so a second is enough (as monitor.broker does)
+        consumer._consumer_timeout = 1.0
         return consumer
 
 
