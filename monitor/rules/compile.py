@@ -38,7 +38,7 @@ from monitor.rules.positional import (
     boundary_prefixes,
     literal_prefixes,
 )
-from monitor.rules.regexinfo import max_steps, max_width, one_line, required_words
+from monitor.rules.regexinfo import at_start, max_steps, max_width, one_line, opening_words, required_words
 from monitor.rules.schema import ListBody
 from monitor.rules.terms import TermSyntaxError, TermTable
 from monitor.rules.yamlload import LDict, LList
@@ -325,6 +325,11 @@ class Compiler:
                 node.required = frozenset(self.table.add(p + "*") for p in starts)
             except TermSyntaxError:  # a one-letter prefix: no stand-in, the regex runs on every article
                 node.required = None
+        if node.required is None and not upper:
+            opening = opening_words(data)  # past a one-letter prefix: \bب(?:غاره|…), \b(?:امريكي|اميركي)
+            if opening:
+                self.table.defer(lambda: _add_opening(node, opening, self.table))
+            node.at_start = at_start(data)
         node.bounded = max_steps(data) <= MAX_STEPS
         words = None if upper else required_words(data)
         if words:
@@ -374,6 +379,15 @@ def _add_needs(node: RegexNode, words: frozenset[str], table: TermTable) -> None
         node.needs = frozenset(table.add(w + "*") for w in sorted(words))
     except TermSyntaxError:  # all of them or none: a partial set would lose matches
         node.needs = None
+
+
+def _add_opening(node: RegexNode, words: frozenset[str], table: TermTable) -> None:
+    """Every match of ``node`` starts with one of ``words`` (``regexinfo.opening_words``): their terms
+    stand in for it as ``boundary_prefixes``' do. Added last (``TermTable.defer``)."""
+    try:
+        node.required = frozenset(table.add(w + "*") for w in sorted(words))
+    except TermSyntaxError:
+        node.required = None
 
 
 def intern(node: Node, seen: dict[tuple[Any, ...], Node]) -> Node:

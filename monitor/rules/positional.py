@@ -298,6 +298,9 @@ class RegexNode(Node):
     #: run without a time-out each (it costs two reads of the process clock), the field's deadline is
     #: still checked between them
     bounded: bool = False
+    #: every match starts at the beginning of the field (``regexinfo.at_start``): one anchored match
+    #: there, not a search through the field
+    at_start: bool = False
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return [s for s in (self.required, self.needs) if s]
@@ -319,6 +322,10 @@ class RegexNode(Node):
                     pass  # no word every match holds: nothing to find
                 elif self.required is not None:
                     self._at_hits(ctx, f, text, got)
+                elif self.at_start:
+                    m = self.compiled.match(text, timeout=self.timeout)
+                    if m is not None:
+                        got.append((m.start(), m.end()))
                 elif prefixes is None or any(p in text for p in prefixes):
                     for m in self.compiled.finditer(text, timeout=self.timeout):
                         got.append((m.start(), m.end()))
@@ -333,9 +340,10 @@ class RegexNode(Node):
         """``finditer``'s matches, found by anchored matches at the hits of the ``required`` prefix
         terms only: every match starts at one of them (``boundary_prefixes``), so trying them left to
         right, skipping those inside the previous match, gives the same non-overlapping matches."""
-        hits = ctx.hits
-        starts = sorted({a for tid in self.required & ctx.hit_ids  # type: ignore[operator]
-                         for ff, a, _ in hits[tid] if ff == f})
+        hits, extra = ctx.hits, ctx.extra
+        required: frozenset[int] = self.required  # type: ignore[assignment]  # only called when set
+        starts = sorted({a for tid in required & ctx.hit_ids for ff, a, _ in hits[tid] if ff == f}
+                        | {a for tid in required.intersection(extra) for ff, a, _ in extra[tid] if ff == f})
         if not starts:
             return
         needed = self._needed(ctx, f) if self.needs is not None else None

@@ -355,3 +355,58 @@ def max_steps(pattern: str) -> float:
         return _steps_seq(list(_parser.parse(pattern)), c)[0]
     except Exception:
         return INF
+
+
+def opening_words(pattern: str) -> frozenset[str] | None:
+    """Words of which every match of ``pattern`` starts with one, at a word start: the pattern opens with
+    ``\\b`` or ``^`` and a run of literal text that expands to a few strings, each opening with a word of
+    at least two letters (``\\bب(?:مسيره|غاره)`` gives ``بمسيره``, ``بغاره``; ``\\b(?:امريكي|اميركي)``
+    gives both, where the parser factors out the common ``ا``). None otherwise. The regex can then be
+    tried at the hits of ``word*`` only, like ``positional.boundary_prefixes`` (which stops at the
+    first alternation, so gives a single letter here)."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        parsed = _parser.parse(pattern)
+        if parsed.state.flags & (c.SRE_FLAG_IGNORECASE | c.SRE_FLAG_VERBOSE):
+            return None
+        run: set[str] = {""}
+        for item in list(parsed):
+            info = _node(item, c)
+            if info.exact is None or len(run) * len(info.exact) > CAP:
+                break
+            run = {a + b for a in run for b in info.exact}
+    except Exception:
+        return None
+    out = set()
+    for s in run:
+        if not s.startswith(_MARK):
+            return None
+        j = 1
+        while j < len(s) and s[j].isalnum():
+            j += 1
+        w = s[1:j]
+        if len(w) < MIN_WORD or fold(w) != w:
+            return None
+        out.add(w)
+    return frozenset(out) if 0 < len(out) <= MAX_WORDS else None
+
+
+def at_start(pattern: str) -> bool:
+    """True when every match of ``pattern`` starts at the very beginning of the text (it opens with ``^``
+    or ``\\A``, outside any alternation, and has no multi-line flag): one anchored match is all that
+    ``finditer`` could find."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    if "(?m" in pattern:
+        return False
+    try:
+        parsed = _parser.parse(pattern)
+    except Exception:
+        return False
+    if parsed.state.flags & c.SRE_FLAG_MULTILINE or not len(parsed):
+        return False
+    op, arg = parsed[0]
+    return op is c.AT and arg in (c.AT_BEGINNING, c.AT_BEGINNING_STRING)

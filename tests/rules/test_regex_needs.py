@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from monitor.models import Article
 from monitor.rules import RuleSet, load_rules
-from monitor.rules.regexinfo import max_width, one_line, required_words
+from monitor.rules.regexinfo import at_start, max_width, one_line, opening_words, required_words
 
 FLAGS = regex.UNICODE | regex.V0
 PATTERNS = [
@@ -29,12 +29,19 @@ PATTERNS = [
     r"^(?:the )?(?:us|israel)\b(?: jets)? (?:attacks|pounds)\b",
     r"\b(?:base|camp)s?\b",
     r"(?:an|the) (?:drone|jet)",
+    # a one-letter opening (ب, or the ا the parser factors out): the words after it open the matches
+    r"\bب(?:مسيره|غاره)\s+(?:\S+\s+)?(?:امريكي|اسراءيلي)",
+    r"\b(?:امريكي|اميركي)\S*\s+(?:يقصف|قصف)",
+    # at the start of the field only
+    r"^\S",
+    r"^(?!.*\bfoil\w*\b).*\battacks? on\b",
 ]
 WORDS = ["in", "on", "since", "early", "jan", "january", "may", "2019", "1990", "20", "12,", "a", "an", "us",
          "u.s.", "american", "drone", "drones", "jet", "fired", "launched", "with", "by", "from", "missile",
          "air", "strike", "strikes", "airstrike", "hit", "after", "was", "were", "deadline", "expired",
          "passed", "left", "leave", "the", "base", "camps", "بعد", "اثر", "الهجوم", "وقصف", "هجوم", "israel",
-         "jets", "attacks", "pounds", ".", ",", ";", "\n", "x", "_fired", "firedx", "½fired"]
+         "jets", "attacks", "pounds", ".", ",", ";", "\n", "x", "_fired", "firedx", "½fired", "بمسيره", "وبمسيره",
+         "غاره", "بغاره", "امريكي", "الامريكي", "اميركي", "اسراءيلي", "يقصف", "foiled", "attack"]
 
 
 @settings(max_examples=400, deadline=None)
@@ -65,6 +72,30 @@ def test_the_words_are_the_rare_ones() -> None:
         assert required_words(pattern) is None, pattern
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=16), st.sampled_from(PATTERNS))
+def test_every_match_starts_with_an_opening_word_or_at_the_start(words: list[str], pattern: str) -> None:
+    text = " ".join(words).replace(" \n ", "\n")
+    opening = opening_words(pattern)
+    for m in regex.finditer(pattern, text, FLAGS):
+        a = m.start()
+        if opening is not None:
+            assert (a == 0 or not text[a - 1].isalnum()) and any(text.startswith(w, a) for w in opening)
+        if at_start(pattern):
+            assert a == 0, (pattern, text, m)
+
+
+def test_opening_words_and_the_start() -> None:
+    assert opening_words(r"\bب(?:مسيره|غاره)\s+x") == {"بمسيره", "بغاره"}
+    assert opening_words(r"\b(?:امريكي|اميركي)\S*") == {"امريكي", "اميركي"}  # the parser factors out ا
+    assert opening_words(r"\b[ab]c") == {"ac", "bc"}  # a small class expands
+    for pattern in (r"\ban? x", r"x\b(?:ab|cd)", r"\b\w+c", r"(?i)\bab"):
+        assert opening_words(pattern) is None, pattern
+    assert at_start(r"^\S") and at_start(r"\Aab")
+    for pattern in (r"a|^b", r"(?m)^x", r"x^", r"\bx"):
+        assert not at_start(pattern), pattern
+
+
 def test_width_and_line_breaks() -> None:
     assert max_width(r"\b(?:base|camp)s?\b") == 5
     assert max_width(r"a[^.]*b") is None
@@ -86,7 +117,7 @@ def test_the_needed_words_gate_the_regexes(needs_rules: RuleSet) -> None:
     assert all(getattr(n, "needs", None) for n in nodes[:8])  # the test below then tests the gating
     # the gating terms are kept out of the hits the rules see: no rule names them
     an = needs_rules.analyse(Article(id="a", title="", content="a us drone fired at them"))
-    assert [m.rule for m in an.matches] == ["rx1"]
+    assert [m.rule for m in an.matches] == ["rx1", "rx13"]  # rx13: ^\\S
 
 
 @settings(max_examples=400, deadline=None)
