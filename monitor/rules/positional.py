@@ -323,7 +323,7 @@ class RegexNode(Node):
                 elif self.required is not None:
                     self._at_hits(ctx, f, text, got)
                 elif self.at_start:
-                    m = self.compiled.match(text, timeout=self.timeout)
+                    m = self.compiled.match(text) if self.bounded else self.compiled.match(text, timeout=self.timeout)
                     if m is not None:
                         got.append((m.start(), m.end()))
                 elif prefixes is None or any(p in text for p in prefixes):
