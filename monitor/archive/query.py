@@ -44,8 +44,10 @@ def variants(token: str) -> tuple[str, ...]:
             out.append(rest)
             if p in ARTICLE_PROCLITICS:
                 out.append("ال" + rest)
-            elif rest.startswith("ال") and len(rest) - 2 >= MIN_STEM:
-                out.append(rest[2:])  # فل + المفاوضات: the rules accept a proclitic before a term with ال
+            if rest.startswith("ال") and len(rest) - 2 >= MIN_STEM:
+                # فل + المفاوضات: the rules accept a proclitic before a term with ال (even one that
+                # holds the article itself: كال + الطرفان)
+                out.append(rest[2:])
     return tuple(dict.fromkeys(out))
 
 
