@@ -64,9 +64,14 @@ async def test_archiver_writes_articles_notes_and_acks_the_journal(kafka_bootstr
         assert ar.matches[0].evidence  # the stream's evidence, with offsets into the original
         plain = await archive.get("w-plain")
         assert plain is not None and plain.lang == "en" and plain.matches == ()
-        # the archive stage is acknowledged: only the alert stage still holds the articles
-        need = {k.decode(): v.decode() for k, v in (await redis.hgetall(journal.k_need)).items()}
-        assert need == {"w-ar": "alert", "w-en": "alert", "w-plain": "alert"}
+        # the archive stage is acknowledged (after the write, so it is waited for): only the alert
+        # stage still holds the articles
+        async def need() -> dict[str, str]:
+            return {k.decode(): v.decode() for k, v in (await redis.hgetall(journal.k_need)).items()}
+
+        expected = {"w-ar": "alert", "w-en": "alert", "w-plain": "alert"}
+        await until(lambda: _equals(need, expected), "the archive stage acknowledged in the journal")
+        assert await need() == expected
 
         # alerts carry the copy group and event id
         for a, ev in ((ARTICLES[0], "ev-x"), (ARTICLES[1], "ev-x")):
@@ -89,6 +94,10 @@ async def test_archiver_writes_articles_notes_and_acks_the_journal(kafka_bootstr
         await producer.stop()
         await archive.close()
         await redis.aclose()
+
+
+async def _equals(get: Callable[[], Awaitable[dict[str, str]]], want: dict[str, str]) -> bool:
+    return await get() == want
 
 
 async def _count(archive: SqliteArchive, n: int) -> bool:
