@@ -44,6 +44,7 @@ bench: $(VENV)/.stamp-dev
 	$(PY) bench/pipeline.py
 	$(PY) bench/latency.py
 	$(PY) bench/idle.py
+	$(PY) bench/quiet.py
 	$(PY) bench/cluster.py
 	$(PY) bench/poller.py
 	$(PY) bench/delivery.py

@@ -14,7 +14,8 @@ Prints one JSON line per checkout: {"checkout", "rate", "articles", "delivered",
 alert (the alert record's CreateTime: fetch, batching, matching), ``to_alerts_topic`` the processor's part (produced → alert on the ``alerts`` topic, seen by a
 tailing consumer), the rest is the alerter's and the delivery's; ``after_quiet_ms`` lists the latency
 of single articles sent after 8 s of nothing (consumers then fetch with their idle wait,
-``MONITOR_BROKER_FETCH_MAX_WAIT_IDLE``); ``load`` is the 1-minute load average at the end. The shipped
+``MONITOR_BROKER_FETCH_MAX_WAIT_IDLE``, and here, in separate processes, nothing wakes them early:
+bench/quiet.py measures the same inside one `monitor run`, where the sender wakes them); ``load`` is the 1-minute load average at the end. The shipped
 rules run too (the worker matches every article against them), so the figure includes the real matcher.
 ``--compare DIR`` runs the worker and alerter of another checkout the same way, right after, with fresh
 embedded services (before/after pairs in one run; see bench/pipeline.py for making such a checkout).

@@ -13,9 +13,12 @@
   when a record arrives; it re-reads the log a few times within the wait (the first time after half of
   it), so the wait bounds the latency of a record and sets how often an idle consumer asks: the
   short wait keeps a flowing stream fast, the long one keeps an idle process cheap. The first record
-  after a quiet spell waits up to half the idle wait per consumer it passes. This is the one place that
-  touches aiokafka internals (``AIOKafkaConsumer._fetch_max_wait_ms`` and its fetcher's, read for every
-  fetch request; checked against aiokafka ``AIOKAFKA_CHECKED``, ``tests/spine/test_fetch_pace.py``).
+  after a quiet spell would wait up to half the idle wait per consumer it passes; on the embedded broker
+  an idle consumer therefore naps between short fetches instead, and ``poke(topic)`` from this
+  process's producers wakes it at once (see ``FetchPace``). This is the one place that touches aiokafka
+  internals (``AIOKafkaConsumer._fetch_max_wait_ms`` and its fetcher's, read for every fetch request,
+  and the fetcher's ``_proc_fetch_request``; checked against aiokafka ``AIOKAFKA_CHECKED``,
+  ``tests/spine/test_fetch_pace.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -135,29 +139,65 @@ class FetchPace:
     at once; ``idle_after`` seconds without any switch to the idle wait. Safe to call from another
     thread than the consumer's (faust runs its consumer in a thread of its own): it only stores an int
     that the consumer reads when it builds its next fetch request.
+
+    ``nap`` (the embedded broker, where every producer of ``monitor run`` is in this process): an idle
+    consumer does not leave a long fetch waiting in the broker (it could not be cut short); it sends
+    short fetches and naps between empty ones for the idle wait, and ``poke(topic)`` (called by this
+    process's producers after a send) ends the nap at once and switches to the busy wait, so the first
+    record after a quiet spell is fetched within milliseconds. A record from another process waits for
+    the end of the nap. ``started(consumer)`` installs the nap (in the consumer's event loop).
     """
 
-    def __init__(self, busy: float, idle: float, idle_after: float) -> None:
+    def __init__(self, busy: float, idle: float, idle_after: float, *, nap: bool = False) -> None:
         self.busy_ms = max(0, int(busy * 1000))
         self.idle_ms = max(self.busy_ms, int(idle * 1000))
         self.idle_after = idle_after
+        self.nap = nap
         self.idle = False
         self._last = time.monotonic()
         self._consumers: list[Any] = []
+        self._wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> FetchPace:
-        return cls(settings.broker_fetch_max_wait, settings.broker_fetch_max_wait_idle,
-                   settings.broker_fetch_idle_after)
+    def from_settings(cls, settings: Settings, *, topic: str | None = None) -> FetchPace:
+        """``topic``: the topic the paced consumer reads, so ``poke(topic)`` reaches it."""
+        pace = cls(settings.broker_fetch_max_wait, settings.broker_fetch_max_wait_idle,
+                   settings.broker_fetch_idle_after, nap=settings.embedded_broker)
+        if topic is not None:
+            _LISTENING.setdefault(topic, weakref.WeakSet()).add(pace)
+        return pace
 
     @property
     def wait_ms(self) -> int:
-        return self.idle_ms if self.idle else self.busy_ms
+        return self.idle_ms if self.idle and not self.nap else self.busy_ms
 
     def attach(self, consumer: Any) -> None:
         """Pace ``consumer`` (an ``AIOKafkaConsumer``, started or not) from now on."""
         self._consumers.append(consumer)
         _set_fetch_wait(consumer, self.wait_ms)
+
+    def started(self, consumer: Any) -> None:
+        """After ``consumer.start()``, in its event loop: with ``nap``, nap between idle empty fetches."""
+        if not self.nap:
+            return
+        fetcher = consumer._fetcher
+        fetch = fetcher._proc_fetch_request  # (assignment, node_id, request) -> True when records came
+        woken = asyncio.Event()
+        self._wakers.append((asyncio.get_running_loop(), woken))
+
+        async def fetch_then_nap(assignment: Any, node_id: int, request: Any) -> bool:
+            got = bool(await fetch(assignment, node_id, request))
+            if not got and self.idle:
+                woken.clear()  # no await since the check: a poke from now on ends the nap
+                try:
+                    await asyncio.wait_for(woken.wait(), self.idle_ms / 1000)
+                except TimeoutError:
+                    pass
+                except asyncio.CancelledError:  # stop or unassignment: aiokafka awaits this task after
+                    return False  # cancelling it and expects no error (as its own fetch does)
+            return got
+
+        fetcher._proc_fetch_request = fetch_then_nap
 
     def records(self, n: int) -> None:
         now = time.monotonic()
@@ -168,6 +208,15 @@ class FetchPace:
         elif not self.idle and now - self._last >= self.idle_after:
             self._switch(True)
 
+    def wake(self) -> None:
+        """Records are on their way (sent by this process): busy wait, and end any nap now."""
+        self._last = time.monotonic()
+        if self.idle:
+            self._switch(False)
+        for loop, woken in self._wakers:
+            with contextlib.suppress(RuntimeError):  # that consumer's loop is closed: nothing to wake
+                loop.call_soon_threadsafe(woken.set)
+
     def until_idle(self) -> float | None:
         """Seconds until ``records(0)`` would switch to the idle wait (None: idle already)."""
         return None if self.idle else max(0.0, self.idle_after - (time.monotonic() - self._last))
@@ -176,6 +225,16 @@ class FetchPace:
         self.idle = idle
         for c in self._consumers:
             _set_fetch_wait(c, self.wait_ms)
+
+
+#: paces by the topic their consumer reads, for ``poke`` (weak: a stopped consumer's pace goes away)
+_LISTENING: dict[str, weakref.WeakSet[FetchPace]] = {}
+
+
+def poke(topic: str) -> None:
+    """This process just sent records to ``topic``: wake its consumers of ``topic`` (``FetchPace``)."""
+    for pace in list(_LISTENING.get(topic, ())):
+        pace.wake()
 
 
 def _set_fetch_wait(consumer: Any, ms: int) -> None:

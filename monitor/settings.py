@@ -61,7 +61,8 @@ class Settings(BaseSettings):
         default=0.03, description="seconds a consumer fetch waits for new records while they flow (a floor on latency)"
     )
     broker_fetch_max_wait_idle: float = Field(
-        default=1.0, description="seconds a consumer fetch waits once idle (fewer requests: less idle CPU)"
+        default=1.0,
+        description="seconds an idle consumer's fetch waits (embedded broker: naps between short fetches)",
     )
     broker_fetch_idle_after: float = Field(
         default=5.0, ge=0, description="seconds without records before a consumer counts as idle"

@@ -90,9 +90,11 @@ class AlertConsumer:
     async def run(self) -> None:
         s = self.settings
         consumer = make_consumer(s, s.topic_alerts, group_id=s.alerter_group, max_poll_records=500)
-        pace = FetchPace.from_settings(s)  # short fetch waits while alerts flow, long ones when idle
+        # short fetch waits while alerts flow, long ones (or naps that a local send ends) when idle
+        pace = FetchPace.from_settings(s, topic=s.topic_alerts)
         pace.attach(consumer)
         await consumer.start()
+        pace.started(consumer)
         self.ready.set()
         failures = 0
         try:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from monitor.broker import poke
 from monitor.ingest.feeds import FeedConfig
 from monitor.ingest.fetch import FetchLimits, make_session
 from monitor.ingest.fulltext import with_fulltext
@@ -397,6 +398,8 @@ class Poller:
                 log.warning("publish of %s not acknowledged: %r", a.id, r)
             else:
                 acked.append(a)
+        if acked:
+            poke(topic)  # a processor in this process (monitor run) fetches them now
         await self.store.mark_seen(a.id for a in acked)
         self.metrics.articles_new.inc(len(acked))
         if self.on_article is not None:

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from monitor.broker import FetchPace
+from monitor.broker import FetchPace, poke
 from monitor.metrics import METRICS, Metrics
 from monitor.process.core import Processed, Processor, Record
 from monitor.process.faust_app import MonitorApp, Topics
@@ -155,6 +155,8 @@ def install_processor(
                     await topics.dead_letter.send(key=msg.key, value=outcome.dead.to_json())
                 for alert in outcome.alerts:
                     await topics.alerts.send(key=alert.id.encode(), value=alert.to_json())
+            if any(o.alerts for o in outcomes):
+                poke(settings.topic_alerts)  # an alerter in this process fetches them now
 
     if watcher is not None and settings.rules_reload:
 

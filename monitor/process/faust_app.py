@@ -54,6 +54,13 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # aiokafka's fetch routine wakes every consumer_timeout_ms (200) even with nothing to do; it
         # reacts to assignments and fetch results at once, so a second is enough (as monitor.broker does)
         consumer._consumer_timeout = 1.0
+        start, pace = consumer.start, self.fetch_pace
+
+        async def start_then_pace() -> None:  # faust starts it in this thread's event loop
+            await start()
+            pace.started(consumer)
+
+        consumer.start = start_then_pace
         return consumer
 
 
@@ -116,7 +123,7 @@ def build_app(settings: Settings, *, app_id: str | None = None) -> tuple[Monitor
         stream_wait_empty=True,
     )
     app.producer_idempotence = settings.idempotence
-    app.fetch_pace = FetchPace.from_settings(settings)
+    app.fetch_pace = FetchPace.from_settings(settings, topic=settings.topic_articles)
 
     def raw(name: str) -> faust.TopicT:
         return app.topic(

@@ -67,6 +67,7 @@ async def test_the_consumer_waits_the_configured_fetch_time(tmp_path) -> None:  
     try:
         assert client._fetch_max_wait_ms == 50
         assert client._consumer_timeout == 1.0  # aiokafka builds its fetcher with it (test_fetch_pace)
+        assert client.start.__name__ == "start_then_pace"  # the pace installs its nap once it started
         app.fetch_pace.idle_after = 0.0
         app.fetch_pace.records(0)  # the agent saw nothing: the app's pace turns this consumer idle
         assert client._fetch_max_wait_ms == int(Settings().broker_fetch_max_wait_idle * 1000)

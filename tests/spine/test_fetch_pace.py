@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.consumer.fetcher import Fetcher
 
-from monitor.broker import AIOKAFKA_CHECKED, FetchPace, ensure_topics, make_consumer
+from monitor.broker import AIOKAFKA_CHECKED, FetchPace, ensure_topics, make_consumer, poke
 from monitor.settings import Settings
 
 
@@ -26,6 +26,10 @@ def test_the_checked_release_is_the_installed_one() -> None:
 
 def test_aiokafka_builds_each_fetch_request_from_the_attribute_set() -> None:
     assert "self._fetch_max_wait_ms" in inspect.getsource(Fetcher._get_actions_per_node)
+    assert list(inspect.signature(Fetcher._proc_fetch_request).parameters) == [
+        "self", "assignment", "node_id", "request"]  # returns True when records came (the nap's cue)
+    assert "has_new_data = any(fut.result() for fut in done_pending)" in inspect.getsource(
+        Fetcher._fetch_requests_routine)
     start = inspect.getsource(AIOKafkaConsumer.start)
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
     assert "fetcher_timeout=self._consumer_timeout" in start  # faust's consumer: monitor.process.faust_app
@@ -81,3 +85,74 @@ async def test_a_paced_consumer_on_the_real_broker_switches_and_still_receives(k
         await producer.stop()
         await consumer.stop()
         await asyncio.sleep(0)
+
+
+def test_a_napping_pace_keeps_fetches_short_and_poke_finds_it_by_topic() -> None:
+    s = Settings(kafka_bootstrap="127.0.0.1:9", redis_url="redis://127.0.0.1:9/0", embedded_broker=True,
+                 broker_fetch_max_wait=0.02, broker_fetch_max_wait_idle=3.0, broker_fetch_idle_after=0.0)
+    pace = FetchPace.from_settings(s, topic="poke-unit")
+    assert pace.nap
+    pace.records(0)
+    assert pace.idle and pace.wait_ms == 20  # idle, yet the broker holds no long fetch: the client naps
+    poke("poke-other")
+    assert pace.idle
+    poke("poke-unit")
+    assert not pace.idle
+
+
+@pytest.mark.integration
+async def test_a_napping_consumer_is_woken_by_a_local_send(kafka_bootstrap: str) -> None:
+    # the nap lasts 120 s: the record only comes within the test's deadline because poke ends the nap
+    s = Settings(kafka_bootstrap=kafka_bootstrap, redis_url="redis://127.0.0.1:9/0", kafka_idempotence=False,
+                 embedded_broker=True, topic_articles="nap-art", topic_alerts="nap-al", topic_dead_letter="nap-dl",
+                 topic_partitions=1, broker_fetch_max_wait=0.02, broker_fetch_max_wait_idle=120.0,
+                 broker_fetch_idle_after=0.2)
+    await ensure_topics(s)
+    consumer = make_consumer(s, "nap-al", group_id="nap-group")
+    pace = FetchPace.from_settings(s, topic="nap-al")
+    pace.attach(consumer)
+    await consumer.start()
+    pace.started(consumer)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not pace.idle:
+            assert time.monotonic() < deadline, "the pace never went idle"
+            got = await consumer.getmany(timeout_ms=100)
+            pace.records(sum(len(v) for v in got.values()))
+        await asyncio.sleep(0.3)  # the consumer's empty fetches now end in a 120 s nap
+        await producer.send_and_wait("nap-al", b"woken")
+        poke("nap-al")
+        seen: list[bytes] = []
+        while not seen:
+            assert time.monotonic() < deadline, "the poke did not end the nap"
+            got = await consumer.getmany(timeout_ms=500)
+            seen += [r.value for v in got.values() for r in v]
+        assert seen == [b"woken"] and not pace.idle
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+@pytest.mark.integration
+async def test_a_consumer_stops_cleanly_in_the_middle_of_a_nap(kafka_bootstrap: str) -> None:
+    # aiokafka cancels the pending fetch task on stop and awaits it: the nap must end without an error
+    s = Settings(kafka_bootstrap=kafka_bootstrap, redis_url="redis://127.0.0.1:9/0", kafka_idempotence=False,
+                 embedded_broker=True, topic_articles="nap2-art", topic_alerts="nap2-al", topic_dead_letter="nap2-dl",
+                 topic_partitions=1, broker_fetch_max_wait=0.02, broker_fetch_max_wait_idle=120.0,
+                 broker_fetch_idle_after=0.0)
+    await ensure_topics(s)
+    consumer = make_consumer(s, "nap2-al", group_id="nap2-group")
+    pace = FetchPace.from_settings(s, topic="nap2-al")
+    pace.attach(consumer)
+    await consumer.start()
+    pace.started(consumer)
+    deadline = time.monotonic() + 30
+    while not consumer.assignment():
+        assert time.monotonic() < deadline, "no partitions assigned"
+        pace.records(sum(len(v) for v in (await consumer.getmany(timeout_ms=100)).values()))
+    pace.records(0)
+    assert pace.idle
+    await asyncio.sleep(0.3)  # an empty fetch came back: the fetch task naps now
+    await asyncio.wait_for(consumer.stop(), 30)
