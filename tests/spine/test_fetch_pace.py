@@ -100,19 +100,25 @@ def test_a_napping_pace_keeps_fetches_short_and_poke_finds_it_by_topic() -> None
     assert not pace.idle
 
 
-@pytest.mark.integration
-async def test_a_napping_consumer_is_woken_by_a_local_send(kafka_bootstrap: str) -> None:
-    # the nap lasts 120 s: the record only comes within the test's deadline because poke ends the nap
-    s = Settings(kafka_bootstrap=kafka_bootstrap, redis_url="redis://127.0.0.1:9/0", kafka_idempotence=False,
-                 embedded_broker=True, topic_articles="nap-art", topic_alerts="nap-al", topic_dead_letter="nap-dl",
-                 topic_partitions=1, broker_fetch_max_wait=0.02, broker_fetch_max_wait_idle=120.0,
-                 broker_fetch_idle_after=0.2)
+async def _napping_consumer(bootstrap: str, name: str, *, idle_after: float) -> tuple[AIOKafkaConsumer, FetchPace]:
+    """A started consumer of topic ``<name>-al`` on the embedded broker whose idle naps last 120 s."""
+    s = Settings(kafka_bootstrap=bootstrap, redis_url="redis://127.0.0.1:9/0", kafka_idempotence=False,
+                 embedded_broker=True, topic_articles=f"{name}-art", topic_alerts=f"{name}-al",
+                 topic_dead_letter=f"{name}-dl", topic_partitions=1, broker_fetch_max_wait=0.02,
+                 broker_fetch_max_wait_idle=120.0, broker_fetch_idle_after=idle_after)
     await ensure_topics(s)
-    consumer = make_consumer(s, "nap-al", group_id="nap-group")
-    pace = FetchPace.from_settings(s, topic="nap-al")
+    consumer = make_consumer(s, f"{name}-al", group_id=f"{name}-group")
+    pace = FetchPace.from_settings(s, topic=f"{name}-al")
     pace.attach(consumer)
     await consumer.start()
     pace.started(consumer)
+    return consumer, pace
+
+
+@pytest.mark.integration
+async def test_a_napping_consumer_is_woken_by_a_local_send(kafka_bootstrap: str) -> None:
+    # the nap lasts 120 s: the record only comes within the test's deadline because poke ends the nap
+    consumer, pace = await _napping_consumer(kafka_bootstrap, "nap", idle_after=0.2)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
@@ -138,16 +144,7 @@ async def test_a_napping_consumer_is_woken_by_a_local_send(kafka_bootstrap: str)
 @pytest.mark.integration
 async def test_a_consumer_stops_cleanly_in_the_middle_of_a_nap(kafka_bootstrap: str) -> None:
     # aiokafka cancels the pending fetch task on stop and awaits it: the nap must end without an error
-    s = Settings(kafka_bootstrap=kafka_bootstrap, redis_url="redis://127.0.0.1:9/0", kafka_idempotence=False,
-                 embedded_broker=True, topic_articles="nap2-art", topic_alerts="nap2-al", topic_dead_letter="nap2-dl",
-                 topic_partitions=1, broker_fetch_max_wait=0.02, broker_fetch_max_wait_idle=120.0,
-                 broker_fetch_idle_after=0.0)
-    await ensure_topics(s)
-    consumer = make_consumer(s, "nap2-al", group_id="nap2-group")
-    pace = FetchPace.from_settings(s, topic="nap2-al")
-    pace.attach(consumer)
-    await consumer.start()
-    pace.started(consumer)
+    consumer, pace = await _napping_consumer(kafka_bootstrap, "nap2", idle_after=0.0)
     deadline = time.monotonic() + 30
     while not consumer.assignment():
         assert time.monotonic() < deadline, "no partitions assigned"
