@@ -1,7 +1,7 @@
 """Benchmark of the rule matcher: articles per second at 100, 1,000 and 10,000 rules.
 
 Usage: ``.venv/bin/python bench/rules.py [--sizes 100,1000,10000] [--seconds 3] [--rules DIR]
-[--compare DIR [--repeat N]]``
+[--compare DIR] [--compare-checkout DIR] [--repeat N]``
 
 For each size it writes a rules folder (the shipped rules and lists under ``rules/`` plus generated
 variants with realistic Arabic and English term lists: places, people, organisations, weapons, verbs),
@@ -19,6 +19,12 @@ examples). ``--compare DIR`` also benches a second folder (an older version of t
 same corpus and generated rules, its runs alternating with the others (``--repeat`` times each, the
 fastest kept), and adds ``compare_articles_per_s``, ``compare_mean_articles_per_s`` and ``ratio`` (the
 first rate over the second) to each line: a regression is read from the same run on the same machine.
+``--compare-checkout DIR`` benches another checkout of monitor the same way: its engine (the child imports
+``monitor`` from DIR, and says so in ``monitor_from``; build its compiled cores there first, e.g.
+``git worktree add --detach /tmp/old REV`` then ``python setup.py build_ext --inplace`` in it) with its
+``rules/``, adding ``checkout_articles_per_s``, ``checkout_mean_articles_per_s``, ``checkout_core`` and
+``checkout_ratio``: the matcher as shipped then against the matcher now. Every child reads one corpus,
+written once by the parent.
 Rates are articles per CPU second of the measuring process (``time.process_time``), so other load on a
 shared machine skews them less than wall time would (it still costs cache and hyper-thread contention):
 ``articles_per_s`` is the fastest of the rounds (one pass over the corpus each; ``timeit``'s minimum),
@@ -42,7 +48,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# a ``--compare-checkout`` child imports ``monitor`` from the checkout named after ``--import-from``
+_FROM = sys.argv[sys.argv.index("--import-from") + 1] if "--import-from" in sys.argv[:-1] else None
+sys.path.insert(0, str(Path(_FROM).resolve() if _FROM else ROOT))
 
 from monitor.models import Article  # noqa: E402
 from monitor.rules import RulesInvalid, load_rules  # noqa: E402
@@ -251,8 +259,18 @@ def _rss_mb() -> float:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)
 
 
+def write_corpus(articles: list[Article], path: Path) -> None:
+    """The corpus as JSON Lines, so that every child (and a checkout's) reads the very same articles."""
+    path.write_text("".join(json.dumps({"id": a.id, "title": a.title, "content": a.content, "source": a.source},
+                                       ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
+
+
+def read_corpus(path: Path) -> list[Article]:
+    return [Article(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def measure(folder: Path, n_rules: int, seconds: float, with_baseline: bool,
-            examples: Path | None = None) -> dict[str, object]:
+            examples: Path | None = None, articles: list[Article] | None = None) -> dict[str, object]:
     from monitor.text import warm
 
     warm()
@@ -260,7 +278,7 @@ def measure(folder: Path, n_rules: int, seconds: float, with_baseline: bool,
     rs = load_rules(folder)
     load_s = time.perf_counter() - t0
     rss = _rss_mb()
-    articles = corpus(rules=examples)
+    articles = articles if articles is not None else corpus(rules=examples)
     for a in articles[:20]:  # warm caches
         rs.analyse(a)
     done, best, mean = _rounds(lambda: [rs.analyse(a) for a in articles], len(articles), seconds)
@@ -277,11 +295,13 @@ def measure(folder: Path, n_rules: int, seconds: float, with_baseline: bool,
                             break
 
         _, base_rate, base_mean = _rounds(baseline_round, 5, seconds / 2)
+    import monitor
     from monitor.rules import matcher_core
 
     return {"rules": len(rs.rules), "articles": done, "articles_per_s": best,
             "baseline_articles_per_s": base_rate, "load_s": round(load_s, 3), "rss_mb": rss,
-            "core": matcher_core(), "mean_articles_per_s": mean, "baseline_mean_articles_per_s": base_mean}
+            "core": matcher_core(), "mean_articles_per_s": mean, "baseline_mean_articles_per_s": base_mean,
+            "monitor_from": str(Path(monitor.__file__).resolve().parent.parent)}
 
 
 def _rounds(work: Callable[[], object], per_round: int, seconds: float) -> tuple[int, float, float]:
@@ -306,35 +326,57 @@ def main() -> None:
                     help="also measure the pure-Python fallback (MONITOR_PURE_PYTHON=1) at each size")
     ap.add_argument("--rules", type=Path, help="the rules folder to bench (default: the shipped rules/)")
     ap.add_argument("--compare", type=Path, help="a second rules folder benched on the same corpus (ratio)")
-    ap.add_argument("--repeat", type=int, default=1, help="with --compare: alternating runs of each, fastest kept")
+    ap.add_argument("--compare-checkout", type=Path,
+                    help="another checkout of monitor (say a git worktree of an older commit, its compiled cores "
+                         "built in place): its engine with its rules/ on the same corpus (checkout_ratio)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="with --compare / --compare-checkout: alternating runs of each, fastest kept")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--examples", help=argparse.SUPPRESS)
+    ap.add_argument("--corpus", help=argparse.SUPPRESS)
+    ap.add_argument("--import-from", help=argparse.SUPPRESS)
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         folder = Path(args.child)
         examples = Path(args.examples) if args.examples else None
-        print(json.dumps(measure(folder, 0, args.seconds, args.baseline, examples)), flush=True)
+        articles = read_corpus(Path(args.corpus)) if args.corpus else None
+        print(json.dumps(measure(folder, 0, args.seconds, args.baseline, examples, articles)), flush=True)
         return
     rules = args.rules.resolve() if args.rules else ROOT / "rules"
+    checkout = args.compare_checkout.resolve() if args.compare_checkout else None
+    if checkout is not None and not (checkout / "monitor" / "__init__.py").is_file():
+        ap.error(f"--compare-checkout {checkout}: no monitor package there")
     with tempfile.TemporaryDirectory() as tmp:
+        corpus_file = Path(tmp) / "corpus.jsonl"
+        write_corpus(corpus(rules=rules), corpus_file)
         for n in (int(x) for x in args.sizes.split(",")):
             folder = build_folder(n, Path(tmp), rules)
             cmd = [sys.executable, __file__, "--child", str(folder), "--seconds", str(args.seconds),
-                   "--examples", str(rules)]
-            if not args.compare:
-                got = _child([*cmd, "--baseline"] if n <= 1000 else cmd)
-            else:  # alternating runs of the two folders; the fastest of each
-                other = build_folder(n, Path(tmp), args.compare.resolve(), "compare")
-                runs = []
-                for _ in range(max(1, args.repeat)):
-                    runs.append((_child([*cmd, "--baseline"] if n <= 1000 else cmd),
-                                 _child([*cmd[:3], str(other), *cmd[4:]])))
-                got = max((a for a, _ in runs), key=lambda r: float(r["articles_per_s"]))
-                best = max((b for _, b in runs), key=lambda r: float(r["articles_per_s"]))
-                got["compare_articles_per_s"] = best["articles_per_s"]
-                got["compare_mean_articles_per_s"] = best["mean_articles_per_s"]
-                got["ratio"] = round(float(got["articles_per_s"]) / float(best["articles_per_s"]), 3)
+                   "--examples", str(rules), "--corpus", str(corpus_file)]
+            sides = {"": [*cmd, "--baseline"] if n <= 1000 else cmd}
+            if args.compare:
+                sides["compare"] = [*cmd[:3], str(build_folder(n, Path(tmp), args.compare.resolve(), "compare")),
+                                    *cmd[4:]]
+            if checkout is not None:  # the checkout's engine (its monitor package) and its rules
+                other = build_folder(n, Path(tmp), checkout / "rules", "checkout")
+                sides["checkout"] = [*cmd[:3], str(other), *cmd[4:], "--import-from", str(checkout)]
+            runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+            for _ in range(max(1, args.repeat) if len(sides) > 1 else 1):  # alternating; the fastest of each
+                for side, side_cmd in sides.items():
+                    runs[side].append(_child(side_cmd))
+            got = max(runs.pop(""), key=lambda r: float(r["articles_per_s"]))
+            for side, side_runs in runs.items():
+                best = max(side_runs, key=lambda r: float(r["articles_per_s"]))
+                if side == "checkout" and best["monitor_from"] != str(checkout):
+                    raise SystemExit(f"bench: the checkout child imported monitor from {best['monitor_from']}, "
+                                     f"not {checkout}")
+                got[f"{side}_articles_per_s"] = best["articles_per_s"]
+                got[f"{side}_mean_articles_per_s"] = best["mean_articles_per_s"]
+                ratio = round(float(got["articles_per_s"]) / float(best["articles_per_s"]), 3)
+                got["ratio" if side == "compare" else f"{side}_ratio"] = ratio
+                if side == "checkout":
+                    got["checkout_core"] = best["core"]
             if args.pure_python:  # the same run on the pure-Python fallback (no compiled cores)
                 env = {**os.environ, "MONITOR_PURE_PYTHON": "1"}
                 got["pure_python_articles_per_s"] = _child(cmd, env)["articles_per_s"]
