@@ -115,6 +115,18 @@ class TermNode(Node):
                 out += [(f, a, b, w, lst, ent) for f, a, b in hits[tid] if f in fields]
         return out or None
 
+    def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        """``eval(...) is not None`` without building the evidence: a hit in one of ``fields``."""
+        hit_ids = ctx.hit_ids
+        if self.ids.isdisjoint(hit_ids):
+            return False
+        hits = ctx.hits
+        for tid in self.ids & hit_ids:
+            for f, _, _ in hits[tid]:
+                if f in fields:
+                    return True
+        return False
+
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return [self.ids]
 
@@ -182,6 +194,12 @@ class AnyNode(Node):
 @dataclass(eq=False)
 class AllNode(AnyNode):
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        guards = self.__dict__.get("_guards")
+        if guards is None:
+            guards = self.__dict__["_guards"] = none_guards(self)
+        for guard in guards:  # a cheap alternative of a costly ``none`` holds: fails before the rest runs
+            if guard.holds(ctx, fields):
+                return None
         out: list[Ev] = []
         for child in self.children:
             r = child.run(ctx, fields)
@@ -215,6 +233,12 @@ class FieldNode(Node):
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         return self.child.run(ctx, self.fields)
+
+    def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        got = ctx.memo.get((id(self), fields), _MISSING)
+        if got is not _MISSING:
+            return got is not None
+        return self.child.holds(ctx, self.fields)
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return self.child.requires(cost)
@@ -253,6 +277,45 @@ class LanguageNode(Node):
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         return [] if ctx.lang in self.langs else None
+
+
+def _cheap(node: Node, scoped: bool = True) -> bool:
+    """Holds or not from set tests alone: terms, language, source, and ``any`` (with ``scoped``, also
+    ``field``) of these."""
+    if type(node) is AnyNode:
+        return all(_cheap(c, scoped) for c in node.children)  # type: ignore[attr-defined]
+    if type(node) is FieldNode:
+        return scoped and _cheap(node.child)  # type: ignore[attr-defined]
+    return type(node) in (TermNode, LanguageNode, SourceNode)
+
+
+def _quantities(node: Node) -> bool:
+    """Whether a quantity is evaluated somewhere under ``node`` (it records the numbers it reads)."""
+    if type(node).__name__ == "QuantityNode":
+        return True
+    inner = getattr(node, "children", None) or [c for c in (getattr(node, "child", None),) if c is not None]
+    return any(_quantities(c) for c in inner)
+
+
+def none_guards(node: AllNode) -> tuple[Node, ...]:
+    """The cheap alternatives of the costly ``none`` children of an ``all``: when one holds, that ``none``
+    fails, so the ``all`` does, and its costlier children need not run. A ``none`` made only of cheap
+    nodes is already evaluated early (``compile.all_of``); an ``all`` holding a ``quantity`` gets no
+    guard (a skipped quantity would not record the numbers it reads)."""
+    if any(_quantities(c) for c in node.children):
+        return ()
+    out: list[Node] = []
+    for child in node.children:
+        if type(child) is not NoneNode or all(_cheap(c, False) for c in child.children):  # type: ignore[attr-defined]
+            continue
+        todo = list(child.children)  # type: ignore[attr-defined]
+        while todo:
+            alt = todo.pop(0)
+            if type(alt) is AnyNode:
+                todo[:0] = alt.children  # type: ignore[attr-defined]
+            elif _cheap(alt):
+                out.append(alt)
+    return tuple(out)
 
 
 def dedupe(evs: list[Ev]) -> list[Ev]:

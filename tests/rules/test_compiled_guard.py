@@ -30,6 +30,28 @@ import monitor.rules.expr as e, monitor.rules.engine as g
 print(json.dumps({"core": r.matcher_core(), "stale": r.STALE, "files": [e.__file__, g.__file__], "out": out}))
 """
 
+# every example of every shipped rule alone, and mixed with others and with seed paragraphs (seeded)
+MATCH_MIXES = """
+import json, random
+from pathlib import Path
+import monitor.rules as r
+from monitor.models import Article
+rs = r.load_rules(Path("rules"))
+texts = []
+for rule in rs.rules:
+    for ex in (*rule.examples.positive, *rule.examples.negative) if rule.examples else ():
+        texts.append(ex if isinstance(ex, str) else chr(10).join((ex.title, ex.summary, ex.content)))
+paras = [p for f in sorted(Path("seeds").glob("*.txt")) for p in f.read_text(encoding="utf-8").split(chr(10)) if p]
+rnd = random.Random(12)
+arts = [Article(id=f"e{i}", content=t) for i, t in enumerate(texts)]
+for i in range(300):
+    parts = rnd.sample(texts, 3) + rnd.sample(paras, 4)
+    rnd.shuffle(parts)
+    arts.append(Article(id=f"m{i}", title=parts[0][:100], content=chr(10).join(parts[1:])))
+out = {a.id: [m.model_dump(mode="json") for m in rs.match(a)] for a in arts}
+print(json.dumps({"core": r.matcher_core(), "out": out}))
+"""
+
 needs_build = pytest.mark.skipif(
     not evaluator_compiled(),
     reason="the rule evaluator is not compiled here: install a C compiler (gcc) and `pip install -e .`",
@@ -52,6 +74,15 @@ def test_pure_python_runs_the_sources_with_the_same_matches() -> None:
     assert all(f.endswith(".py") for f in pure["files"])
     assert pure["out"] == compiled["out"]
     assert any(compiled["out"].values())  # the seeds do match something (001, 003)
+
+
+@needs_build
+def test_compiled_and_pure_python_agree_on_examples_and_mixed_articles() -> None:
+    compiled = _run(MATCH_MIXES)
+    pure = _run(MATCH_MIXES, MONITOR_PURE_PYTHON="1")
+    assert compiled["core"] == "compiled" and pure["core"] == "python"
+    assert pure["out"] == compiled["out"]
+    assert sum(1 for ms in compiled["out"].values() if ms) > 100  # plenty of matches to compare
 
 
 @needs_build
