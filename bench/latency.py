@@ -10,9 +10,10 @@ subscription's stream and records when each article's alert arrives. Latency = a
 
 Prints one JSON line per checkout: {"checkout", "rate", "articles", "delivered", "p50_ms", "p90_ms",
 "p99_ms", "max_ms", "alert_sent_p50_ms", "alert_sent_p99_ms", "to_alerts_topic_p50_ms",
-"to_alerts_topic_p99_ms", "after_quiet_ms", "load"}: ``alert_sent`` is produced → the worker sent the
+"to_alerts_topic_p99_ms", "cpu_ms_per_article", "after_quiet_ms", "load"}: ``alert_sent`` is produced → the worker sent the
 alert (the alert record's CreateTime: fetch, batching, matching), ``to_alerts_topic`` the processor's part (produced → alert on the ``alerts`` topic, seen by a
-tailing consumer), the rest is the alerter's and the delivery's; ``after_quiet_ms`` lists the latency
+tailing consumer), the rest is the alerter's and the delivery's; ``cpu_ms_per_article`` is the CPU time (user + system) each process spent during the
+stream, per article (worker, alerter, broker, redis), a figure the machine's other load disturbs far less than the latencies; ``after_quiet_ms`` lists the latency
 of single articles sent after 8 s of nothing (consumers then fetch with their idle wait,
 ``MONITOR_BROKER_FETCH_MAX_WAIT_IDLE``, and here, in separate processes, nothing wakes them early:
 bench/quiet.py measures the same inside one `monitor run`, where the sender wakes them); ``load`` is the 1-minute load average at the end. The shipped
@@ -36,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import psutil
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -69,8 +71,20 @@ def article(i: int, text: str) -> Article:
                    published=now, fetched_at=now)
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds of each named process so far."""
+    out = {}
+    for name, pid in pids.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        out[name] = t.user + t.system
+    return out
+
+
 async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, text: str,
-                  quiet: int = 0, gap: float = 8.0) -> dict[str, object]:
+                  quiet: int = 0, gap: float = 8.0, pids: dict[str, int] | None = None) -> dict[str, object]:
     r = aioredis.Redis.from_url(settings.redis)
     stream = keys.stream(sub_id)
     p = AIOKafkaProducer(bootstrap_servers=settings.kafka_servers, acks="all", linger_ms=0)
@@ -128,6 +142,7 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
     read_task = asyncio.create_task(reader(start_id))
     tail_task = asyncio.create_task(tail_alerts())
     await asyncio.sleep(1.0)  # the tailer's partitions are assigned before the first article
+    cpu0 = cpu_seconds(pids or {})
     t0 = time.perf_counter()
     for i in range(n_total):  # open loop: the schedule does not wait for the pipeline
         due = t0 + i / rate
@@ -140,6 +155,8 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
     await p.flush()
     await read_task
     await tail_task
+    cpu1 = cpu_seconds(pids or {})
+    cpu = {k: round((cpu1[k] - cpu0[k]) * 1000 / n_total, 2) for k in cpu0 if k in cpu1}
     after_quiet: list[float] = []  # one article after `gap` seconds of nothing, `quiet` times
     last = (await r.xrevrange(stream, count=1) or [(b"0", {})])[0][0]
     for k in range(quiet):
@@ -171,7 +188,7 @@ async def measure(settings: Settings, sub_id: str, rate: float, seconds: float, 
             "p90_ms": pct(lat, 0.90), "p99_ms": pct(lat, 0.99), "max_ms": round(lat[-1], 1) if lat else None,
             "alert_sent_p50_ms": pct(made, 0.50), "alert_sent_p99_ms": pct(made, 0.99),
             "to_alerts_topic_p50_ms": pct(proc, 0.50), "to_alerts_topic_p99_ms": pct(proc, 0.99),
-            "after_quiet_ms": after_quiet}
+            "cpu_ms_per_article": cpu, "after_quiet_ms": after_quiet}
 
 
 def main() -> None:
@@ -224,7 +241,9 @@ def run_once(root: Path, args: argparse.Namespace) -> dict[str, object]:
         for role in ("worker", "alerter"):
             procs.append(subprocess.Popen([sys.executable, "-m", "monitor", role, "-q"], env=env, cwd=root))
         seed = (ROOT / "seeds" / "003_987e725a71a5c5d0.txt").read_text(encoding="utf-8")[:2500]
-        return asyncio.run(measure(settings, sub_id, args.rate, args.seconds, seed, quiet=args.quiet))
+        pids = {"worker": procs[0].pid, "alerter": procs[1].pid,
+                **{name: p.pid for name, p in svc._procs}}  # the embedded broker and Redis
+        return asyncio.run(measure(settings, sub_id, args.rate, args.seconds, seed, quiet=args.quiet, pids=pids))
     finally:
         for p in procs:
             p.terminate()

@@ -12,6 +12,12 @@ consumer group. The processor runs the shipped rules plus a bench rule matching 
   articles between the first and the last alert over the time between them (the worker takes the four
   partitions in turn, so this is close, not exact).
 
+``--workers 1 2`` runs each measurement with that many worker processes in one consumer group (the
+partitions split among them; on this machine's 2 cores, to see whether more processes are the way to a
+higher ratio). Then every count, 1 included, starts its workers on an empty input topic of its own,
+waits ``--settle`` seconds for the group to form, and only then gets the articles, so no rebalance falls
+inside the measurement (the default, a single count of 1, keeps the pre-produced input above).
+
 ``--compare DIR`` runs the same measurements, in the same run and on the same input, with the worker of
 another checkout (for example ``git worktree add --detach /tmp/before <commit>`` with its compiled cores
 built: ``python setup.py build_ext --inplace`` there), so a before/after pair shares one baseline. The
@@ -20,7 +26,7 @@ exit code if a worker dies instead of waiting for its output.
 
     python bench/pipeline.py [--articles 4000] [--mode worst|realistic|both] [--compare DIR]
 
-Prints one JSON line per (mode, checkout): {"mode", "checkout", "commit", "articles",
+Prints one JSON line per (mode, checkout, workers): {"mode", "checkout", "commit", "workers", "articles",
 "processor_articles_per_s", "raw_articles_per_s", "ratio", "load"} (``load``: the 1-minute load average
 when the line was printed; compare figures only within one run).
 """
@@ -36,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -108,7 +115,7 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
 
 
 async def output_stamps(bootstrap: str, topic: str, n: int, timeout: float, marker: bytes = b"",
-                        worker: subprocess.Popen[bytes] | None = None) -> list[int]:
+                        workers: Sequence[subprocess.Popen[bytes]] = ()) -> list[int]:
     """Timestamps (ms) of the first ``n`` records on ``topic`` carrying ``marker``."""
     c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await c.start()
@@ -119,9 +126,10 @@ async def output_stamps(bootstrap: str, topic: str, n: int, timeout: float, mark
             batch = await c.getmany(timeout_ms=500, max_records=5000)
             for recs in batch.values():
                 stamps.extend(r.timestamp for r in recs if marker in r.value)
-            if worker is not None and worker.poll() is not None:
-                raise SystemExit(f"the worker exited with code {worker.returncode} after {len(stamps)}/{n} "
-                                 f"records on {topic} (run with BENCH_VERBOSE=1 to see its output)")
+            for worker in workers:
+                if worker.poll() is not None:
+                    raise SystemExit(f"a worker exited with code {worker.returncode} after {len(stamps)}/{n} "
+                                     f"records on {topic} (run with BENCH_VERBOSE=1 to see its output)")
     finally:
         await c.stop()
     if len(stamps) < n:
@@ -173,13 +181,14 @@ def checked_root(root: Path) -> str:
     return (commit.stdout.strip() or "?") + ("+dirty" if dirty else "")
 
 
-def run_worker(root: Path, bs: str, redis_url: str, tmp: Path, rules: Path, tag: str, src: str) -> subprocess.Popen:
+def run_worker(root: Path, bs: str, redis_url: str, tmp: Path, rules: Path, tag: str, src: str,
+               index: int = 0) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env.update({
         "MONITOR_KAFKA_BOOTSTRAP": bs, "MONITOR_KAFKA_IDEMPOTENCE": "false", "MONITOR_REDIS_URL": redis_url,
         "MONITOR_TOPIC_ARTICLES": src, "MONITOR_TOPIC_ALERTS": f"b-alerts-{tag}", "MONITOR_TOPIC_DEAD_LETTER": f"b-dead-{tag}",
         "MONITOR_TOPIC_PARTITIONS": str(PARTITIONS), "MONITOR_RULES": str(rules), "MONITOR_HTTP_PORT": "0",
-        "MONITOR_DATA_DIR": str(tmp / tag), "MONITOR_APP_ID": f"bench-processor-{tag}", "MONITOR_RULES_RELOAD": "false",
+        "MONITOR_DATA_DIR": str(tmp / f"{tag}-{index}"), "MONITOR_APP_ID": f"bench-processor-{tag}", "MONITOR_RULES_RELOAD": "false",
         "MONITOR_CLUSTER_REDIS_PREFIX": f"bench:{tag}",
     })
     env["PYTHONPATH"] = str(root)
@@ -188,7 +197,7 @@ def run_worker(root: Path, bs: str, redis_url: str, tmp: Path, rules: Path, tag:
     if os.environ.get("BENCH_PROFILE"):  # sample the worker with py-spy: BENCH_PROFILE=out.txt
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         subprocess.Popen([spy, "record", "-r", "200", "-d", "25", "-f", "raw", "--nonblocking",
-                          "-o", os.environ["BENCH_PROFILE"], "--pid", str(worker.pid)])
+                          "-o", f"{os.environ['BENCH_PROFILE']}{f'.{index}' if index else ''}", "--pid", str(worker.pid)])
     return worker
 
 
@@ -200,8 +209,13 @@ def main() -> None:
                     help="another checkout whose worker runs the same measurements (repeatable)")
     ap.add_argument("--rules", type=Path, default=ROOT / "rules",
                     help="rules folder to run (the catch-all bench rule is added); default: the shipped rules")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1],
+                    help="worker processes per measurement, one measurement per count (default: 1)")
+    ap.add_argument("--settle", type=float, default=12.0,
+                    help="with --workers other than a single 1: seconds for the group to form before the input")
     args = ap.parse_args()
     n = args.articles
+    settle_first = args.workers != [1]
     modes = ["worst", "realistic"] if args.mode == "both" else [args.mode]
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     svc = EmbeddedServices(data_dir=tmp).start()
@@ -222,23 +236,31 @@ def main() -> None:
             raw = asyncio.run(output_rate(bs, "b-raw-out", n, 120, group_marker=mode))
             alerting = n if mode == "worst" else len(range(0, n, 50)) + (1 if (n - 1) % 50 else 0)
             for k, (name, root) in enumerate(roots):
-                tag = f"{mode}-{k}"
-                asyncio.run(create_topics(bs, [f"b-alerts-{tag}", f"b-dead-{tag}"]))
-                worker = run_worker(root, bs, svc.redis_url, tmp, rules, tag, src)
-                try:
-                    stamps = asyncio.run(output_stamps(bs, f"b-alerts-{tag}", alerting, 600,
-                                                       marker=b'"rule":"bench-catch-all"', worker=worker))
-                finally:
-                    worker.terminate()
-                    worker.wait(timeout=30)
-                span = (max(stamps) - min(stamps)) / 1000
-                done = n if mode == "worst" else n - 1
-                proc = done / span if span > 0 else float("inf")
-                print(orjson.dumps({
-                    "mode": mode, "checkout": name, "commit": commits[name], "articles": n,
-                    "processor_articles_per_s": round(proc, 1), "raw_articles_per_s": round(raw, 1),
-                    "ratio": round(proc / raw, 3), "load": round(os.getloadavg()[0], 2),
-                }).decode(), flush=True)
+                for count in args.workers:
+                    tag = f"{mode}-{k}-w{count}"
+                    own_src = f"b-in-{tag}" if settle_first else src
+                    asyncio.run(create_topics(bs, [f"b-alerts-{tag}", f"b-dead-{tag}",
+                                                   *([own_src] if settle_first else [])]))
+                    workers = [run_worker(root, bs, svc.redis_url, tmp, rules, tag, own_src, i) for i in range(count)]
+                    try:
+                        if settle_first:
+                            time.sleep(args.settle)
+                            asyncio.run(produce(bs, own_src, data))
+                        stamps = asyncio.run(output_stamps(bs, f"b-alerts-{tag}", alerting, 600,
+                                                           marker=b'"rule":"bench-catch-all"', workers=workers))
+                    finally:
+                        for worker in workers:
+                            worker.terminate()
+                        for worker in workers:
+                            worker.wait(timeout=30)
+                    span = (max(stamps) - min(stamps)) / 1000
+                    done = n if mode == "worst" else n - 1
+                    proc = done / span if span > 0 else float("inf")
+                    print(orjson.dumps({
+                        "mode": mode, "checkout": name, "commit": commits[name], "workers": count, "articles": n,
+                        "processor_articles_per_s": round(proc, 1), "raw_articles_per_s": round(raw, 1),
+                        "ratio": round(proc / raw, 3), "load": round(os.getloadavg()[0], 2),
+                    }).decode(), flush=True)
     finally:
         svc.stop()
         shutil.rmtree(tmp, ignore_errors=True)
