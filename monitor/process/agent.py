@@ -13,10 +13,10 @@ A timer polls the rules folder (``RuleWatcher``) and swaps in a valid new rule s
 an invalid change is logged and the running set stays.
 
 The heap alive when the agent starts (the compiled rule set above all) is frozen out of the garbage
-collector's reach (``settle_heap``): otherwise every full collection walks it, a pause of 0.1-0.4 s on
-a loaded machine a few times a minute of steady traffic, which stalls every article in flight (it was the
-largest single cause of the tail in bench/latency.py). A rules reload unfreezes, collects and freezes
-again, so the replaced rule set is freed.
+collector's reach (``monitor.runtime.settle_heap``): otherwise every full collection walks it, a pause of
+0.1-0.4 s on a loaded machine a few times a minute of steady traffic, which stalls every article in
+flight (it was the largest single cause of the tail in bench/latency.py). A rules reload unfreezes,
+collects and freezes again, so the replaced rule set is freed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +34,7 @@ from monitor.metrics import METRICS, Metrics
 from monitor.process.core import Processed, Processor, Record
 from monitor.process.faust_app import MonitorApp, Topics
 from monitor.retry import until_done
+from monitor.runtime import settle_heap
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,16 +49,6 @@ async def _process_with_retry(processor: Processor, records: list[Record]) -> li
     """
     return await until_done(lambda: asyncio.to_thread(processor.process_batch, records), what="processing",
                             logger=log)
-
-
-def settle_heap() -> None:
-    """Collect once, then keep everything alive now out of later collections (``gc.freeze``): the rule
-    set's objects are long-lived, and a full collection that walks them all is a stop-the-world pause.
-    Objects freed later are still reclaimed by reference counting; only cycles among them wait for the
-    next ``settle_heap`` (a rules reload)."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 async def take_batches(
