@@ -139,17 +139,14 @@ def index_prefixes(rules: RuleSet, only: frozenset[str] | None) -> list[str] | N
     the word less a leading ال and a final ه; the longest such stem of each term is its prefix. A
     superset by construction: the engine still decides.
     """
-    table = getattr(rules, "_table", None)
-    if table is None:
-        return None
     chosen = [r for r in rules.rules if (r.enabled if only is None else r.id in only)]
     stems: set[str] = set()
     for r in chosen:
-        if r.triggers is None:
+        keys = rules.trigger_keys(r)
+        if keys is None:
             return None
-        for tid in r.triggers:
-            term = table.terms[tid]
-            words = [_stem(w) for w in _TOKEN.findall(term.key)]
+        for key in keys:
+            words = [_stem(w) for w in _TOKEN.findall(key)]
             w = max(words, key=len, default="")
             if not w:
                 return None

@@ -170,6 +170,13 @@ class RuleSet:
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
+    def trigger_keys(self, rule: Rule) -> list[str] | None:
+        """The normalised keys of the terms whose occurrence makes the engine evaluate ``rule``; ``None``
+        when it is evaluated on every article (what the archive's backtest prefilter reads)."""
+        if rule.triggers is None:
+            return None
+        return [self._table.terms[tid].key for tid in rule.triggers]
+
     # --- matching ------------------------------------------------------------------------------
     def match(self, article: Article) -> list[Match]:
         return self.analyse(article).matches
