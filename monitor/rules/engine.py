@@ -274,7 +274,6 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> l
     out: list[dict[str, Any]] = []
     seen: set[tuple[int, int, int]] = set()
     per_term: dict[tuple[int, str], int] = {}
-    maps: dict[int, Any] = {}
     for f, a, b, written, lst, ent in sorted(evs, key=_EV_ORDER):
         if (f, a, b) in seen:
             continue
@@ -284,10 +283,7 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> l
             continue
         per_term[(f, written)] = n + 1
         original = raw[f]
-        pos = maps.get(f)
-        if pos is None:
-            pos = maps[f] = norms[f].pos if norms[f].text else ()
-        start, end = _span(pos, len(norms[f].text), len(original), a, b)
+        start, end = norms[f].span(a, b)
         lo = max(0, start - SNIPPET)
         hi = min(len(original), end + SNIPPET)
         snippet = " ".join(original[lo:hi].split())
@@ -300,18 +296,6 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> l
         if len(out) >= MAX_EVIDENCE:
             break
     return out
-
-
-def _span(pos: Any, n: int, length: int, a: int, b: int) -> tuple[int, int]:
-    """``Normalized.span(a, b)`` given its position map ``pos``, the normalised length ``n`` and the
-    original length (inlined: it runs for every piece of evidence reported)."""
-    if n == 0:
-        return 0, length
-    a = max(0, min(a, n))
-    b = max(0, min(b, n))
-    start = int(pos[a]) if a < n else length
-    end = int(pos[b - 1]) + 1 if b > 0 else 0
-    return start, max(start, end)
 
 
 def _entities(evs: list[Ev]) -> dict[str, tuple[str, ...]]:
