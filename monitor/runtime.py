@@ -7,8 +7,8 @@ components as tasks, and on stop shuts them down in reverse start order: the pol
 first, the alerter finishes its batch and commits, the API closes last. The faust processor is the
 ``faust.App`` itself, run by the same ``faust.Worker`` so SIGTERM/SIGINT stop everything together.
 Once started, the heap alive then (modules, the rule set) is frozen out of the garbage collector's
-reach (``settle_heap``), so later full collections do not walk it: each was a stop-the-world pause of
-tens to hundreds of milliseconds on a loaded machine, a cause of the latency tail (issue 14).
+reach (``monitor.heap.settle_heap``), so later full collections do not walk it: each was a
+stop-the-world pause of tens to hundreds of milliseconds on a loaded machine, a cause of the latency tail (issue 14).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -31,21 +30,11 @@ from monitor.alerting.recent import RecentAlerts
 from monitor.api.app import ApiDeps, make_app
 from monitor.broker import make_producer
 from monitor.cli.console import Console
+from monitor.heap import settle_heap
 from monitor.metrics import METRICS
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def settle_heap() -> None:
-    """Collect once, then keep everything alive now out of later collections (``gc.freeze``): what a
-    process holds after start-up (modules, the rule set) is long-lived, and a full collection walks it
-    all, stopping every thread. Objects freed later are still reclaimed by reference counting; only
-    cycles among the frozen ones wait for the next ``settle_heap`` (the processor calls it again after
-    a rules reload, which frees the replaced rule set)."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 async def connect_redis(settings: Settings) -> aioredis.Redis:

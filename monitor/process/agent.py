@@ -13,7 +13,7 @@ A timer polls the rules folder (``RuleWatcher``) and swaps in a valid new rule s
 an invalid change is logged and the running set stays.
 
 The heap alive when the agent starts (the compiled rule set above all) is frozen out of the garbage
-collector's reach (``monitor.runtime.settle_heap``): otherwise every full collection walks it, a pause of
+collector's reach (``monitor.heap.settle_heap``): otherwise every full collection walks it, a pause of
 0.1-0.4 s on a loaded machine a few times a minute of steady traffic, which stalls every article in
 flight (it was the largest single cause of the tail in bench/latency.py). A rules reload unfreezes,
 collects and freezes again, so the replaced rule set is freed.
@@ -30,11 +30,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from monitor.broker import FetchPace, poke
+from monitor.heap import settle_heap
 from monitor.metrics import METRICS, Metrics
 from monitor.process.core import Processed, Processor, Record
 from monitor.process.faust_app import MonitorApp, Topics
 from monitor.retry import until_done
-from monitor.runtime import settle_heap
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from monitor.runtime import settle_heap
+from monitor.heap import settle_heap
 
 
 class _Node:
