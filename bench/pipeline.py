@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import orjson
@@ -115,8 +115,10 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
 
 
 async def output_stamps(bootstrap: str, topic: str, n: int, timeout: float, marker: bytes = b"",
-                        workers: Sequence[subprocess.Popen[bytes]] = ()) -> list[int]:
-    """Timestamps (ms) of the first ``n`` records on ``topic`` carrying ``marker``."""
+                        workers: Sequence[subprocess.Popen[bytes]] = (),
+                        on_records: Callable[[int], None] | None = None) -> list[int]:
+    """Timestamps (ms) of the first ``n`` records on ``topic`` carrying ``marker``; ``on_records`` is
+    told the count seen so far after each fetch that brought some."""
     c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await c.start()
     stamps: list[int] = []
@@ -126,6 +128,8 @@ async def output_stamps(bootstrap: str, topic: str, n: int, timeout: float, mark
             batch = await c.getmany(timeout_ms=500, max_records=5000)
             for recs in batch.values():
                 stamps.extend(r.timestamp for r in recs if marker in r.value)
+            if batch and on_records is not None:
+                on_records(len(stamps))
             for worker in workers:
                 if worker.poll() is not None:
                     raise SystemExit(f"a worker exited with code {worker.returncode} after {len(stamps)}/{n} "
@@ -182,7 +186,9 @@ def checked_root(root: Path) -> str:
 
 
 def run_worker(root: Path, bs: str, redis_url: str, tmp: Path, rules: Path, tag: str, src: str,
-               index: int = 0) -> subprocess.Popen:
+               index: int = 0, command: Sequence[str] = ("-m", "monitor", "worker")) -> subprocess.Popen:
+    """A worker process (``python COMMAND [-q]``, by default ``monitor worker``) on ``src``, whose
+    settings (``MONITOR_*``) give it topics, a group and Redis state of its own named by ``tag``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env.update({
         "MONITOR_KAFKA_BOOTSTRAP": bs, "MONITOR_KAFKA_IDEMPOTENCE": "false", "MONITOR_REDIS_URL": redis_url,
@@ -193,7 +199,7 @@ def run_worker(root: Path, bs: str, redis_url: str, tmp: Path, rules: Path, tag:
     })
     env["PYTHONPATH"] = str(root)
     quiet = [] if os.environ.get("BENCH_VERBOSE") else ["-q"]
-    worker = subprocess.Popen([sys.executable, "-m", "monitor", "worker", *quiet], env=env, cwd=root)
+    worker = subprocess.Popen([sys.executable, *command, *quiet], env=env, cwd=root)
     if os.environ.get("BENCH_PROFILE"):  # sample the worker with py-spy: BENCH_PROFILE=out.txt
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         subprocess.Popen([spy, "record", "-r", "200", "-d", "25", "-f", "raw", "--nonblocking",
