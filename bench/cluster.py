@@ -49,9 +49,9 @@ except ImportError:  # pragma: no cover
         return text.lower()
 
 
-ENGLISH = """Multiple ballistic missiles and rockets were launched at Ain al-Asad Air Base in western Iraq on Saturday evening, U.S. Central Command said in a statement, adding that most were intercepted by the base's air defence systems while others impacted on the base.
-Several U.S. personnel are being evaluated for traumatic brain injuries, the statement said. An Iraqi service member was also wounded. Damage assessments are ongoing.
-The Islamic Resistance in Iraq, an umbrella group of Iran-backed militias, claimed responsibility for the attack in a statement posted on its Telegram channel, saying it was a response to the war in Gaza.
+ENGLISH = """Several ballistic missiles and rockets struck at Ain al-Asad Air Base in Iraq's west late on Saturday, according to a statement from U.S. Central Command, which said the base's air defences brought down most of them while some landed inside.
+A number of U.S. personnel are being checked for traumatic brain injuries, according to the statement. One Iraqi soldier was hurt as well. Damage is still being assessed.
+The Islamic Resistance in Iraq, an umbrella for militias backed by Iran, claimed responsibility for the attack in a statement posted on its Telegram channel, saying it was a response to the war in Gaza.
 The attack was the latest of more than 140 against U.S. forces in Iraq and Syria since mid-October, according to the Pentagon, which has responded with a series of strikes on militia facilities.
 Prime Minister Mohammed Shia al-Sudani has said his government wants to begin talks on ending the mission of the U.S.-led coalition, which has about 2,500 troops in Iraq on an advise and assist mission.
 Officials in Washington and Baghdad said a higher military commission would hold its first meeting in the coming days to set a timetable for the gradual reduction of advisers across the country.

@@ -49,15 +49,15 @@ NEAR_COPIES: dict[str, Callable[[str], str]] = {
 
 # One attack (Ain al-Asad, 20 January 2024, evening), reported independently in Arabic and English.
 ATTACK_AR = """هجوم صاروخي يستهدف قاعدة عين الأسد غربي العراق
-تعرضت قاعدة عين الأسد الجوية في محافظة الأنبار غربي العراق، التي تستضيف قوات أمريكية، لهجوم بعدد من الصواريخ الباليستية مساء السبت، وفق ما أفاد مسؤول أمني عراقي.
+تعرضت قاعدة عين الأسد الجوية الواقعة في الأنبار غربي العراق، التي تستضيف قوات أمريكية، لهجوم بعدد من الصواريخ الباليستية مساء السبت، وفق ما أفاد مسؤول أمني عراقي.
 وقال المسؤول إن منظومات الدفاع الجوي اعترضت معظم الصواريخ، فيما سقط بعضها داخل القاعدة، مشيرا إلى أن الهجوم أسفر عن إصابة عدد من الجنود الأمريكيين.
 وأعلنت فصائل المقاومة الإسلامية في العراق مسؤوليتها عن الهجوم في بيان نشرته على قناتها في تلغرام.
 """
 
 ATTACK_EN = """Missiles hit Ain al-Asad air base in western Iraq
-Multiple ballistic missiles and rockets were launched at Ain al-Asad Air Base in western Iraq on Saturday evening, U.S. Central Command said in a statement.
-Most of the missiles were intercepted by the base's air defence systems, while others impacted on the base. Several U.S. personnel are being evaluated for traumatic brain injuries, the statement added.
-The Islamic Resistance in Iraq, an umbrella group of Iran-backed militias, claimed responsibility for the attack.
+Several ballistic missiles and rockets struck at Ain al-Asad Air Base in Iraq's west late on Saturday, according to a statement from U.S. Central Command.
+The base's air defences brought down most of the missiles, while some landed inside. A number of U.S. personnel are being checked for traumatic brain injuries, the statement added.
+The Islamic Resistance in Iraq, an umbrella for militias backed by Iran, claimed responsibility for the attack.
 """
 
 # The same day, another base.
