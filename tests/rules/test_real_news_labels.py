@@ -4,7 +4,7 @@
 The excerpts themselves are third-party text and stay outside the repository; what is committed per
 article is its address, language, the tags it carries by the issue-12 definitions, its split (``dev`` or
 the blind ``holdout``; ``blind``, ``blind2``, ... in labels-blind.jsonl, labels-blind2.jsonl, ..., the independent
-checks) and, when the labeller
+checks; ``siblings5`` in labels-siblings5.jsonl, the fifth round's fresh batches) and, when the labeller
 could not decide, ``ambiguous``. These tests keep the files in that shape: no text field slips in, every tag is one the shipped rules carry, ids and addresses are
 unique, and the files load with the scorer's own reader.
 """
@@ -36,9 +36,10 @@ def test_there_are_label_files() -> None:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_facts_only_and_well_formed(path: Path, tags: tuple[str, ...]) -> None:
     lang = path.stem.removeprefix("labels-")
-    # labels-blind*.jsonl (blind, blind2, blind3, ...): the independent blind checks, both languages,
-    # split = file suffix
-    blind = lang.startswith("blind")
+    # labels-blind*.jsonl (blind, blind2, blind3, ...): the independent blind checks, and
+    # labels-siblings*.jsonl: the fresh batches a tuning round scored once before fixing what they showed;
+    # both languages, split = file suffix
+    blind = lang.startswith(("blind", "siblings"))
     ids, urls = set(), set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         row = json.loads(line)
