@@ -1,8 +1,8 @@
 """Kafka plumbing shared by every process: topic creation, producers, raw consumers.
 
 - ``ensure_topics`` creates ``articles``, ``alerts`` and ``dead-letter`` with the configured partition
-  count before anything produces (Tansu would auto-create them with 4 partitions, and faust does not
-  create non-internal source topics itself). It is idempotent and tolerates "already exists".
+  count before anything produces (Tansu would auto-create them with 4 partitions, and aiokafka consumers do
+  not create topics). It is idempotent and tolerates "already exists".
 - ``make_producer`` returns a started aiokafka producer with ``acks="all"`` and idempotence as
   ``Settings.idempotence`` says (on for a real cluster, off for the embedded broker, which cannot grant
   producer ids).
@@ -137,7 +137,7 @@ class FetchPace:
 
     ``records(n)`` after each poll of the consumer (``n`` may be 0): records switch to the busy wait
     at once; ``idle_after`` seconds without any switch to the idle wait. Safe to call from another
-    thread than the consumer's (faust runs its consumer in a thread of its own): it only stores an int
+    thread than the consumer's: it only stores an int
     that the consumer reads when it builds its next fetch request.
 
     ``nap`` (the embedded broker, where every producer of ``monitor run`` is in this process): an idle

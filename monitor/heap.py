@@ -6,7 +6,7 @@ milliseconds on a loaded machine, a cause of the processor's latency tail (issue
 collects once and then freezes what is alive (``gc.freeze``) so that later collections skip it.
 Objects dropped afterwards are still freed by reference counting; only reference cycles among the
 frozen objects wait for the next call. Callers: the process wiring once started (``monitor.runtime``)
-and the processor agent when it starts and after each rules reload (``monitor.process.agent``), which
+and the processor loop after each rules reload (``monitor.process.loop``), which
 frees the replaced rule set. No imports from the rest of monitor, so any layer may use it.
 """
 

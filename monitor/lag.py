@@ -1,6 +1,6 @@
 """Consumer-group progress as metrics: end offsets, committed offsets and lag per (group, topic).
 
-The processor (faust app id) reads ``articles``; the alerter (``alerter_group``) reads ``alerts``; the
+The processor (group ``app_id``) reads ``articles``; the alerter (``alerter_group``) reads ``alerts``; the
 archiver (``archive_group``, when the archive is on) reads ``articles`` too.
 ``LagSampler.sample()`` asks the broker for each and sets ``monitor_topic_end_offset``,
 ``monitor_consumer_committed_offset`` and ``monitor_consumer_lag``, which the "consumer lag growing"

@@ -62,7 +62,7 @@ def setup(level: str = "INFO", json_logs: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # faust/aiokafka are chatty at INFO; keep them at WARNING unless we debug.
+    # mode/aiokafka are chatty at INFO; keep them at WARNING unless we debug.
     if level.upper() != "DEBUG":
-        for noisy in ("faust", "mode", "aiokafka", "kafka"):
+        for noisy in ("mode", "aiokafka", "kafka"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

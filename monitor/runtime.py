@@ -1,11 +1,12 @@
 """One process's components, started and stopped in order. Wiring only.
 
-``Components`` names what this process runs: ``poller``, ``worker`` (the faust processor), ``alerter``
+``Components`` names what this process runs: ``poller``, ``worker`` (the processor), ``alerter``
 and ``api``; ``monitor run`` runs all four, the production entry points one each. ``MonitorService``
-(a ``mode.Service``) opens the shared connections (Redis, a Kafka producer), starts the non-faust
-components as tasks, and on stop shuts them down in reverse start order: the poller stops fetching
-first, the alerter finishes its batch and commits, the API closes last. The faust processor is the
-``faust.App`` itself, run by the same ``faust.Worker`` so SIGTERM/SIGINT stop everything together.
+(a ``mode.Service``, run by ``mode.Worker``, which turns SIGTERM/SIGINT into a stop) opens the shared
+connections (Redis, a Kafka producer), starts the components as tasks, and on stop shuts them down in
+reverse start order: the poller stops fetching first, the processor (``monitor.process.loop``) finishes
+its batch and commits, then the alerter does the same, the API closes last. The processor's rules
+reload is a task of its own (``rules``).
 Once started, the heap alive then (modules, the rule set) is frozen out of the garbage collector's
 reach (``monitor.heap.settle_heap``), so later full collections do not walk it: each was a
 stop-the-world pause of tens to hundreds of milliseconds on a loaded machine, a cause of the latency tail (issue 14).
@@ -81,14 +82,19 @@ class Handles:
 
 
 class MonitorService(mode.Service):
-    """Poller, alerter and API of one process (the processor is the faust app beside it)."""
+    """Poller, processor, alerter and API of one process.
+
+    ``processor`` (a ``monitor.process.core.Processor``) and ``watcher`` (a ``RuleWatcher``, or None for
+    no reloads) are needed when ``components.worker`` is on."""
 
     def __init__(
         self, settings: Settings, components: Components, console: Console, *, rules_count: int = 0,
         ready_checks: dict[str, Callable[[], Awaitable[bool]]] | None = None, journal: Any = None,
-        **kwargs: Any,
+        processor: Any = None, watcher: Any = None, **kwargs: Any,
     ) -> None:
         self.settings = settings
+        self.processor = processor
+        self.watcher = watcher
         self.components = components
         self.console = console
         self.rules_count = rules_count
@@ -105,7 +111,7 @@ class MonitorService(mode.Service):
         s = self.settings
         METRICS.initialise(articles_topic=s.topic_articles, alerts_topic=s.topic_alerts)
         self.h.redis = await connect_redis(s)
-        if self.components.poller or self.components.alerter:
+        if self.components.poller or self.components.alerter or self.components.worker:
             self.h.producer = await make_producer(s, client_id="monitor-" + "-".join(self.components.names()))
         recent = RecentAlerts(self.h.redis, limit=s.alerts_recent)
         if self.h.journal is not None and self.h.producer is not None:
@@ -124,6 +130,8 @@ class MonitorService(mode.Service):
             self.h.stoppers.append(("lag", self._stopper("lag", sampler.stop)))
         if self.components.alerter:
             await self._start_alerter(recent)
+        if self.components.worker:
+            await self._start_worker()
         if self.components.poller:
             await self._start_poller()
         for name in self.components.names():
@@ -191,6 +199,19 @@ class MonitorService(mode.Service):
         self.h.stoppers.append(("alerter", self._stopper("alerter", consumer.stop)))
         self.h.tasks["dispatcher"] = asyncio.create_task(service.run(), name="dispatcher")
         self.h.stoppers.append(("dispatcher", self._stopper("dispatcher", service.stop)))
+
+    async def _start_worker(self) -> None:
+        from monitor.process.loop import ProcessLoop
+
+        if self.processor is None:
+            raise ValueError("the worker component needs a processor (MonitorService(processor=...))")
+        loop = ProcessLoop(self.settings, self.processor, producer=self.h.producer, journal=self.h.journal,
+                           watcher=self.watcher)
+        self.h.tasks["worker"] = asyncio.create_task(loop.run(), name="worker")
+        if self.watcher is not None and self.settings.rules_reload:
+            self.h.tasks["rules"] = asyncio.create_task(loop.reload_rules(), name="rules")
+            self.h.stoppers.append(("rules", self._stopper("rules", loop.stop)))
+        self.h.stoppers.append(("worker", self._stopper("worker", loop.stop)))
 
     async def _start_poller(self) -> None:
         from monitor.ingest.feeds import load_feeds

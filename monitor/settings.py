@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication: int = Field(default=1, ge=1)
 
-    # --- faust / consumer groups ----------------------------------------------------------------
+    # --- consumer groups ----------------------------------------------------------------------
     app_id: str = "monitor"
     alerter_group: str = "monitor-alerter"
     broker_session_timeout: float = Field(default=6.0, description="seconds; short for the embedded broker")

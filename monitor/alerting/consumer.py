@@ -1,8 +1,8 @@
 """The alerter's consume loop: ``alerts`` topic in, durable deliveries out, offsets committed after.
 
-A raw aiokafka consumer (group ``alerter_group``, auto-commit off) rather than a faust agent: the
-alerter's promise is "commit only after the effect is durable", which a plain loop states exactly, and
-it lets ``monitor run`` host it beside the faust processor in one process. Per batch:
+A raw aiokafka consumer (group ``alerter_group``, auto-commit off), like the processor's
+(``monitor.process.loop``): the alerter's promise is "commit only after the effect is durable", which a
+plain loop states exactly, and ``monitor run`` hosts both loops in one process. Per batch:
 
 1. decode each record into an ``Alert``; a bad record goes to ``dead-letter`` (acknowledged by the
    broker before we go on);

@@ -126,7 +126,6 @@ def serve(components: Components, *, quiet: bool, verbose: bool, allow_embedded:
 
 
 def _run_workers(settings: Settings, components: Components, console: Console, ruleset: Any) -> int:
-    import faust
     import mode
 
     from monitor.broker import KafkaSetupError, preflight
@@ -143,11 +142,9 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
     ready: dict[str, Any] = {"kafka": _kafka_ready(settings)}
     journal = _journal(settings, components)
     rules_count = 0
-    app = None
+    processor = watcher = None
     if components.worker:
-        from monitor.process.agent import install_processor
         from monitor.process.core import Processor
-        from monitor.process.faust_app import build_app
         from monitor.rules import RuleWatcher
 
         rules_count = sum(1 for r in ruleset.rules if r.enabled)
@@ -159,26 +156,19 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
                 console.error(f"rules not reloaded: {err}")
 
         watcher = RuleWatcher(settings.rules, on_error=on_error)
-        app, topics = build_app(settings)
         from monitor.cluster import Clustering
         from monitor.process.policy import EventAlerts
 
         processor = Processor(ruleset, policy=EventAlerts(Clustering.from_settings(settings, track_volume=False)))
-        install_processor(app, topics, processor, settings, watcher=watcher, journal=journal)
 
         async def rules_ready() -> bool:
-            return processor.rules is not None
+            return processor is not None and processor.rules is not None
 
         ready["rules"] = rules_ready
     service = MonitorService(settings, components, console, rules_count=rules_count, ready_checks=ready,
-                             journal=journal)
+                             journal=journal, processor=processor, watcher=watcher)
     level = "INFO" if console.verbose else "WARNING"
-    common: dict[str, Any] = {"loglevel": level, "quiet": True, "override_logging": False, "redirect_stdouts": False}
-    if app is not None:
-        worker: Any = faust.Worker(app, service, **common)
-        worker.spinner = None  # faust's spinner writes cursor escapes into our alert feed
-    else:
-        worker = mode.Worker(service, **common)
+    worker = mode.Worker(service, loglevel=level, quiet=True, override_logging=False, redirect_stdouts=False)
     code = 0
     try:
         worker.execute_from_commandline()

@@ -7,7 +7,7 @@ version), so reprocessing a record after a crash produces the same alerts and th
 drops the repeats. When an event grouper is attached (``monitor.cluster``), it decides per match whether
 the article raises a new alert, an update of an existing event, or nothing.
 
-No Kafka and no I/O here: the faust agent (``monitor.process.agent``) feeds records and sends what
+No Kafka and no I/O here: the consume loop (``monitor.process.loop``) feeds records and sends what
 comes back, and tests call ``process`` directly.
 """
 

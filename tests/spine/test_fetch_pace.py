@@ -32,7 +32,6 @@ def test_aiokafka_builds_each_fetch_request_from_the_attribute_set() -> None:
         Fetcher._fetch_requests_routine)
     start = inspect.getsource(AIOKafkaConsumer.start)
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
-    assert "fetcher_timeout=self._consumer_timeout" in start  # faust's consumer: monitor.process.faust_app
 
 
 async def test_busy_while_records_come_idle_after_a_quiet_spell() -> None:

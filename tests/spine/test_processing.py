@@ -111,10 +111,10 @@ def test_an_outage_of_redis_is_retried_not_dead_lettered(metrics):
         Processor(RedisDown(), metrics=metrics).process(rec(Article(id="a", title="round").to_json()))
 
 
-async def test_the_agent_retries_the_batch_until_the_dependency_is_back(metrics):
+async def test_the_loop_retries_the_batch_until_the_dependency_is_back(metrics):
     import redis.exceptions
 
-    from monitor.process.agent import _process_with_retry
+    from monitor.process.loop import process_with_retry
 
     class Flaky(KeywordRules):
         failures = 2
@@ -126,7 +126,7 @@ async def test_the_agent_retries_the_batch_until_the_dependency_is_back(metrics)
             return super().analyse(article)
 
     rules = Flaky()
-    outcomes = await _process_with_retry(Processor(rules, metrics=metrics),
+    outcomes = await process_with_retry(Processor(rules, metrics=metrics),
                                          [rec(Article(id="a", title="round").to_json())])
     assert rules.failures == 0
     assert [len(o.alerts) for o in outcomes] == [1] and outcomes[0].dead is None
