@@ -120,8 +120,9 @@ class ProcessLoop:
         try:
             await asyncio.wait_for(self._idle.wait(), self.revoke_wait)
         except TimeoutError:
-            log.warning("a batch was still in hand %.1fs after its partitions were revoked; its commit will "
-                        "be refused and the new owner processes it again (same alert ids)", self.revoke_wait)
+            log.warning("a batch was still in hand %.1fs after its partitions were revoked; the rebalance goes "
+                        "on: the commit for a partition now owned elsewhere is refused and the new owner "
+                        "processes its records again (same alert ids)", self.revoke_wait)
 
     async def run(self) -> None:
         s = self.settings
