@@ -34,6 +34,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -408,12 +409,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="an int: after that many deliveries; a float (e.g. 2.5): seconds after start-up")
     ap.add_argument("--random-kills", type=int, default=0, help="this many kills at random moments (0.5-12 s into an incarnation)")
     ap.add_argument("--groups-only", action="store_true", help="kill monitor run's group only")
-    ap.add_argument("--out", type=Path, default=Path("/tmp/chaos-single"))
+    ap.add_argument("--out", type=Path, default=Path("/tmp/chaos-single"),
+                    help="work folder, emptied first (a previous run's logs and data would mislead this one)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     kills: list[int | float] = [float(k) if "." in k else int(k) for k in args.kill]
     rng = random.Random()
     kills += [round(rng.uniform(0.5, 12.0), 2) for _ in range(args.random_kills)]
+    if args.out.exists():  # `make chaos` runs two scenarios on the default folder one after the other
+        shutil.rmtree(args.out)
     summary = run_single(args.articles, kills, args.out, groups_only=args.groups_only)
     line = json.dumps(summary, default=str)
     print(line)
