@@ -88,13 +88,15 @@ async def preflight(settings: Settings) -> None:
     await producer.stop()
 
 
-async def make_producer(settings: Settings, *, client_id: str = "monitor") -> AIOKafkaProducer:
+async def make_producer(settings: Settings, *, client_id: str = "monitor", linger_ms: int = 5) -> AIOKafkaProducer:
+    """``linger_ms``: how long a send may wait for others to share its request (0 for a caller that sends
+    a whole batch and then awaits the acks: the batch goes in one request anyway)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_servers,
         client_id=client_id,
         acks="all",
         enable_idempotence=settings.idempotence,
-        linger_ms=5,
+        linger_ms=linger_ms,
         max_request_size=4 * 1024 * 1024,
         compression_type=None,
     )

@@ -111,7 +111,7 @@ class MonitorService(mode.Service):
         s = self.settings
         METRICS.initialise(articles_topic=s.topic_articles, alerts_topic=s.topic_alerts)
         self.h.redis = await connect_redis(s)
-        if self.components.poller or self.components.alerter or self.components.worker:
+        if self.components.poller or self.components.alerter:
             self.h.producer = await make_producer(s, client_id="monitor-" + "-".join(self.components.names()))
         recent = RecentAlerts(self.h.redis, limit=s.alerts_recent)
         if self.h.journal is not None and self.h.producer is not None:
@@ -205,8 +205,7 @@ class MonitorService(mode.Service):
 
         if self.processor is None:
             raise ValueError("the worker component needs a processor (MonitorService(processor=...))")
-        loop = ProcessLoop(self.settings, self.processor, producer=self.h.producer, journal=self.h.journal,
-                           watcher=self.watcher)
+        loop = ProcessLoop(self.settings, self.processor, journal=self.h.journal, watcher=self.watcher)
         self.h.tasks["worker"] = asyncio.create_task(loop.run(), name="worker")
         if self.watcher is not None and self.settings.rules_reload:
             self.h.tasks["rules"] = asyncio.create_task(loop.reload_rules(), name="rules")

@@ -38,7 +38,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from monitor.broker import FetchPace, make_consumer, poke
+from monitor.broker import FetchPace, make_consumer, make_producer, poke
 from monitor.heap import settle_heap
 from monitor.metrics import METRICS, Metrics
 from monitor.process.core import Processed, Processor, Record
@@ -76,14 +76,15 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka
 
 
 class ProcessLoop:
-    """One processor: ``run()`` until ``stop()``. ``producer`` is a started aiokafka producer (acks=all)."""
+    """One processor: ``run()`` until ``stop()``. ``producer``: a started aiokafka producer (acks=all) to
+    send with, or None for one of the loop's own (``linger_ms=0``: a batch's sends go out at once)."""
 
     def __init__(
         self,
         settings: Settings,
         processor: Processor,
         *,
-        producer: Any,
+        producer: Any = None,
         journal: Any = None,
         watcher: Any = None,
         on_reload: Callable[[Any], None] | None = None,
@@ -131,7 +132,15 @@ class ProcessLoop:
         # short fetch waits while articles flow, long ones (or naps that a local send ends) when idle
         pace = FetchPace.from_settings(s, topic=s.topic_articles)
         pace.attach(consumer)
-        await consumer.start()
+        own_producer = self.producer is None
+        if own_producer:
+            self.producer = await make_producer(s, client_id=f"{self.group_id}-processor", linger_ms=0)
+        try:
+            await consumer.start()
+        except BaseException:
+            if own_producer:
+                await self.producer.stop()
+            raise
         pace.started(consumer)
         self.ready.set()
         try:
@@ -153,6 +162,9 @@ class ProcessLoop:
         finally:
             self._idle.set()
             await consumer.stop()
+            if own_producer:
+                await self.producer.stop()
+                self.producer = None
 
     async def _take(self, consumer: AIOKafkaConsumer, pace: FetchPace) -> Batch:
         """Up to ``worker_batch`` records: those waiting now (or the first to come within a second), then,
