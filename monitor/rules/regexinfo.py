@@ -361,8 +361,8 @@ def max_steps(pattern: str) -> float:
 def opening_words(pattern: str) -> frozenset[str] | None:
     """Words of which every match of ``pattern`` starts with one, at a word start: the pattern opens with
     ``\\b`` or ``^`` and a run of literal text (and the opening run of the part after it, see ``_lead``)
-    that expands to at most ``MAX_OPENING`` strings, each opening with a word of at least two letters (``\\bب(?:مسيره|غاره)`` gives ``بمسيره``, ``بغاره``; ``\\b(?:امريكي|اميركي)``
-    gives both, where the parser factors out the common ``ا``). None otherwise. The regex can then be
+    that expands to at most ``MAX_OPENING`` strings, each opening with a word of at least two letters
+    (``\\bب(?:مسيره|غاره)`` gives ``بمسيره``, ``بغاره``; ``\\b(?:امريكي|اميركي)`` gives both, where the parser factors out the common ``ا``). None otherwise. The regex can then be
     tried at the hits of ``word*`` only, like ``positional.boundary_prefixes`` (which stops at the
     first alternation, so gives a single letter here)."""
     from re import _constants as c  # type: ignore[attr-defined]
