@@ -17,7 +17,7 @@ the compiler from YAML, and the sharing of equal sub-expressions, in ``monitor.r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,10 @@ class Ctx(Protocol):
     texts: list[str]
     hits: dict[int, list[tuple[int, int, int]]]
     hit_ids: frozenset[int]
+    #: ``hit_ids`` and the keys of ``extra`` as bit masks (``id_mask``): one integer ``&`` tells whether a
+    #: term set has a hit, in place of a set test that looks up each id
+    hit_mask: int
+    extra_mask: int
     extra: dict[int, list[tuple[int, int, int]]]
     source: str
     tags: frozenset[str]
@@ -46,6 +50,17 @@ class Ctx(Protocol):
 
 
 _MISSING: Any = object()
+
+
+def id_mask(ids: Iterable[int]) -> int:
+    """The term ids as the bits of one integer (bit ``i`` set for id ``i``)."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    buf = bytearray((max(ids) >> 3) + 1)
+    for i in ids:
+        buf[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
 
 
 class Node:
@@ -95,14 +110,16 @@ class TermNode(Node):
     label: str
     info: dict[int, tuple[str, str | None, str | None]]
     ids: frozenset[int] = field(default=frozenset(), init=False)
+    mask: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.ids = frozenset(self.info)
+        self.mask = id_mask(self.ids)
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        hit_ids = ctx.hit_ids
-        if self.ids.isdisjoint(hit_ids):
+        if not self.mask & ctx.hit_mask:
             return None
+        hit_ids = ctx.hit_ids
         out: list[Ev] = []
         hits = ctx.hits
         info = self.info
@@ -117,9 +134,9 @@ class TermNode(Node):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """``eval(...) is not None`` without building the evidence: a hit in one of ``fields``."""
-        hit_ids = ctx.hit_ids
-        if self.ids.isdisjoint(hit_ids):
+        if not self.mask & ctx.hit_mask:
             return False
+        hit_ids = ctx.hit_ids
         hits = ctx.hits
         for tid in self.ids & hit_ids:
             for f, _, _ in hits[tid]:
@@ -197,6 +214,9 @@ class AllNode(AnyNode):
         guards = self.__dict__.get("_guards")
         if guards is None:
             guards = self.__dict__["_guards"] = none_guards(self)
+            self.__dict__["_needs"] = needed_sets(self.children)
+        if missing(self.__dict__["_needs"], ctx):  # a later child's term cannot occur: fails before any runs
+            return None
         for guard in guards:  # a cheap alternative of a costly ``none`` holds: fails before the rest runs
             if guard.holds(ctx, fields):
                 return None
@@ -316,6 +336,35 @@ def none_guards(node: AllNode) -> tuple[Node, ...]:
             elif _cheap(alt):
                 out.append(alt)
     return tuple(out)
+
+
+def needed_sets(children: list[Node]) -> tuple[int, ...]:
+    """Term-id sets of which each must have a hit for all ``children`` to hold (their ``requires``): tested
+    before the children run, so a conjunction whose later child cannot hold fails without running the
+    earlier (costlier) ones; as masks (``id_mask``). None when a ``quantity`` is among them (a skipped quantity would not record
+    the numbers it reads); a first child that is a term tests its own set when it runs first anyway."""
+    if any(_quantities(c) for c in children):
+        return ()
+    sets: dict[frozenset[int], None] = {}
+    for i, child in enumerate(children):
+        if i == 0 and type(child) is TermNode:
+            continue
+        for s in child.requires(len):
+            sets[s] = None
+    return tuple(id_mask(s) for s in sorted(sets, key=len))
+
+
+def missing(masks: tuple[int, ...], ctx: Ctx) -> bool:
+    """Whether one of ``masks`` (``needed_sets``) has no hit in the article (nor among the regex
+    prefilters' own terms, ``ctx.extra``)."""
+    if not masks:
+        return False
+    hit_mask = ctx.hit_mask
+    extra_mask = ctx.extra_mask
+    for m in masks:  # noqa: SIM110  (a loop, not a generator: cheaper compiled)
+        if not m & hit_mask and not m & extra_mask:
+            return True
+    return False
 
 
 def dedupe(evs: list[Ev]) -> list[Ev]:
