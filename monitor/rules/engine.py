@@ -102,7 +102,7 @@ class Analysis:
 class _Ctx:
     """What nodes read while one article is evaluated."""
 
-    __slots__ = ("_gaps", "_sent", "extra", "extra_mask", "hit_ids", "hit_mask", "hits", "lang", "memo", "numbers",
+    __slots__ = ("_gaps", "_sent", "extra", "hit_ids", "hit_mask", "hits", "lang", "memo", "numbers",
                  "regex_cache", "source", "tags", "texts", "timeouts")
 
     def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
@@ -113,7 +113,6 @@ class _Ctx:
         self.hit_mask = id_mask(hits)
         #: hits of the terms only regex prefilters use (``TermTable.late``), kept out of ``hits``
         self.extra = extra if extra is not None else {}
-        self.extra_mask = id_mask(self.extra)
         self.source = article.source
         self.tags = frozenset(t.casefold() for t in article.tags)
         self.lang = lang
@@ -164,8 +163,6 @@ class RuleSet:
                 for tid in rule.triggers:
                     self._by_term.setdefault(tid, []).append(i)
         self._always = frozenset(always)
-        #: each rule's ``requires`` as bit masks (``expr.id_mask``)
-        self._requires = tuple(tuple(id_mask(s) for s in r.requires) for r in self.rules)
 
     @property
     def enabled(self) -> tuple[Rule, ...]:
@@ -217,12 +214,11 @@ class RuleSet:
         ctx = _Ctx(texts, hits, article, lang, extra)
         matches = []
         evaluated = []
-        requires = self._requires
         for i in candidates:
             rule = self.rules[i]
             if rule.languages and lang not in rule.languages:
                 continue
-            if only is None and missing(requires[i], ctx):
+            if only is None and missing(rule.requires, ctx):
                 continue  # a required term group did not occur: cannot hold
             evaluated.append(rule.id)
             m = self._evaluate(rule, ctx, norms, raw)

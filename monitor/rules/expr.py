@@ -30,10 +30,9 @@ class Ctx(Protocol):
     texts: list[str]
     hits: dict[int, list[tuple[int, int, int]]]
     hit_ids: frozenset[int]
-    #: ``hit_ids`` and the keys of ``extra`` as bit masks (``id_mask``): one integer ``&`` tells whether a
-    #: term set has a hit, in place of a set test that looks up each id
+    #: ``hit_ids`` as a bit mask (``id_mask``): one integer ``&`` tells whether a term node has a hit, in
+    #: place of a set test that looks up each id (most term nodes have none)
     hit_mask: int
-    extra_mask: int
     extra: dict[int, list[tuple[int, int, int]]]
     source: str
     tags: frozenset[str]
@@ -338,10 +337,10 @@ def none_guards(node: AllNode) -> tuple[Node, ...]:
     return tuple(out)
 
 
-def needed_sets(children: list[Node]) -> tuple[int, ...]:
+def needed_sets(children: list[Node]) -> tuple[frozenset[int], ...]:
     """Term-id sets of which each must have a hit for all ``children`` to hold (their ``requires``): tested
     before the children run, so a conjunction whose later child cannot hold fails without running the
-    earlier (costlier) ones; as masks (``id_mask``). None when a ``quantity`` is among them (a skipped quantity would not record
+    earlier (costlier) ones; smallest first. None when a ``quantity`` is among them (a skipped quantity would not record
     the numbers it reads); a first child that is a term tests its own set when it runs first anyway."""
     if any(_quantities(c) for c in children):
         return ()
@@ -351,18 +350,19 @@ def needed_sets(children: list[Node]) -> tuple[int, ...]:
             continue
         for s in child.requires(len):
             sets[s] = None
-    return tuple(id_mask(s) for s in sorted(sets, key=len))
+    return tuple(sorted(sets, key=len))
 
 
-def missing(masks: tuple[int, ...], ctx: Ctx) -> bool:
-    """Whether one of ``masks`` (``needed_sets``) has no hit in the article (nor among the regex
-    prefilters' own terms, ``ctx.extra``)."""
-    if not masks:
+def missing(sets: tuple[frozenset[int], ...], ctx: Ctx) -> bool:
+    """Whether one of ``sets`` (``needed_sets``) has no hit in the article (nor among the regex
+    prefilters' own terms, ``ctx.extra``). Set tests, not masks: most sets do have a hit, and the test
+    stops at the first one it finds."""
+    if not sets:
         return False
-    hit_mask = ctx.hit_mask
-    extra_mask = ctx.extra_mask
-    for m in masks:  # noqa: SIM110  (a loop, not a generator: cheaper compiled)
-        if not m & hit_mask and not m & extra_mask:
+    hit_ids = ctx.hit_ids
+    extra = ctx.extra
+    for s in sets:  # noqa: SIM110  (a loop, not a generator: cheaper compiled)
+        if s.isdisjoint(hit_ids) and (not extra or s.isdisjoint(extra)):
             return True
     return False
 
