@@ -116,14 +116,14 @@ class TermNode(Node):
         self.mask = id_mask(self.ids)
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        if not self.mask & ctx.hit_mask:
+        both = self.mask & ctx.hit_mask
+        if not both:
             return None
-        hit_ids = ctx.hit_ids
         out: list[Ev] = []
         hits = ctx.hits
         info = self.info
-        every_field = len(fields) == len(FIELD_NAMES)
-        for tid in self.ids & hit_ids:
+        every_field = len(fields) == 3
+        for tid in _hit_ids(self.ids, both, ctx):
             w, lst, ent = info[tid]
             if every_field:
                 out += [(f, a, b, w, lst, ent) for f, a, b in hits[tid]]
@@ -133,11 +133,11 @@ class TermNode(Node):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """``eval(...) is not None`` without building the evidence: a hit in one of ``fields``."""
-        if not self.mask & ctx.hit_mask:
+        both = self.mask & ctx.hit_mask
+        if not both:
             return False
-        hit_ids = ctx.hit_ids
         hits = ctx.hits
-        for tid in self.ids & hit_ids:
+        for tid in _hit_ids(self.ids, both, ctx):
             for f, _, _ in hits[tid]:
                 if f in fields:
                     return True
@@ -154,6 +154,14 @@ class TermNode(Node):
 
     def term_ids(self) -> set[int]:
         return set(self.info)
+
+
+def _hit_ids(ids: frozenset[int], both: int, ctx: Ctx) -> Any:
+    """The ids of ``ids`` with a hit, in the order of ``ids & ctx.hit_ids`` (evidence follows it); ``both``
+    is their mask: a single one is read from it, without the set intersection."""
+    if both.bit_count() == 1:
+        return (both.bit_length() - 1,)
+    return ids & ctx.hit_ids
 
 
 @dataclass(eq=False)
@@ -184,7 +192,10 @@ class AnyNode(Node):
         got = ctx.memo.get((id(self), fields), _MISSING)
         if got is not _MISSING:
             return got is not None
-        return any(child.holds(ctx, fields) for child in self.children)  # first that holds is enough
+        for child in self.children:  # noqa: SIM110  (the first that holds is enough; a loop, not a generator)
+            if child.holds(ctx, fields):
+                return True
+        return False
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         acc: set[int] = set()
