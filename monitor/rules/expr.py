@@ -116,14 +116,14 @@ class TermNode(Node):
         self.mask = id_mask(self.ids)
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        both = self.mask & ctx.hit_mask
-        if not both:
+        if not self.mask & ctx.hit_mask:
             return None
+        hit_ids = ctx.hit_ids
         out: list[Ev] = []
         hits = ctx.hits
         info = self.info
-        every_field = len(fields) == 3
-        for tid in _hit_ids(self.ids, both, ctx):
+        every_field = len(fields) == len(FIELD_NAMES)
+        for tid in self.ids & hit_ids:
             w, lst, ent = info[tid]
             if every_field:
                 out += [(f, a, b, w, lst, ent) for f, a, b in hits[tid]]
@@ -133,11 +133,11 @@ class TermNode(Node):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """``eval(...) is not None`` without building the evidence: a hit in one of ``fields``."""
-        both = self.mask & ctx.hit_mask
-        if not both:
+        if not self.mask & ctx.hit_mask:
             return False
+        hit_ids = ctx.hit_ids
         hits = ctx.hits
-        for tid in _hit_ids(self.ids, both, ctx):
+        for tid in self.ids & hit_ids:
             for f, _, _ in hits[tid]:
                 if f in fields:
                     return True
@@ -154,14 +154,6 @@ class TermNode(Node):
 
     def term_ids(self) -> set[int]:
         return set(self.info)
-
-
-def _hit_ids(ids: frozenset[int], both: int, ctx: Ctx) -> Any:
-    """The ids of ``ids`` with a hit, in the order of ``ids & ctx.hit_ids`` (evidence follows it); ``both``
-    is their mask: a single one is read from it, without the set intersection."""
-    if both.bit_count() == 1:
-        return (both.bit_length() - 1,)
-    return ids & ctx.hit_ids
 
 
 @dataclass(eq=False)
@@ -320,11 +312,17 @@ def _cheap(node: Node, scoped: bool = True) -> bool:
 
 
 def _quantities(node: Node) -> bool:
-    """Whether a quantity is evaluated somewhere under ``node`` (it records the numbers it reads)."""
-    if type(node).__name__ == "QuantityNode":
-        return True
-    inner = getattr(node, "children", None) or [c for c in (getattr(node, "child", None),) if c is not None]
-    return any(_quantities(c) for c in inner)
+    """Whether a quantity is evaluated somewhere under ``node`` (it records the numbers it reads); kept on
+    the node, as shared sub-expressions are asked again and again."""
+    got = node.__dict__.get("_has_quantity")
+    if got is None:
+        if type(node).__name__ == "QuantityNode":
+            got = True
+        else:
+            inner = getattr(node, "children", None) or [c for c in (getattr(node, "child", None),) if c is not None]
+            got = any(_quantities(c) for c in inner)
+        node.__dict__["_has_quantity"] = got
+    return got  # type: ignore[no-any-return]
 
 
 def none_guards(node: AllNode) -> tuple[Node, ...]:

@@ -25,7 +25,6 @@ from monitor.rules.expr import (
     NoneNode,
     TermNode,
     dedupe,
-    id_mask,
     missing,
     needed_sets,
 )
@@ -330,14 +329,6 @@ class RegexNode(Node):
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return [s for s in (self.required, self.needs) if s]
 
-    def _masks(self) -> tuple[int, int]:
-        """``required`` and ``needs`` as bit masks (``id_mask``; set once the rules are loaded): their
-        terms are mostly the regex's own (``ctx.extra``), so a mask test skips the set test on the hits."""
-        got = self.__dict__.get("_id_masks")
-        if got is None:
-            got = self.__dict__["_id_masks"] = (id_mask(self.required or ()), id_mask(self.needs or ()))
-        return got  # type: ignore[no-any-return]
-
     def key(self) -> tuple[Any, ...]:
         return ("R", self.pattern)
 
@@ -375,8 +366,7 @@ class RegexNode(Node):
         right, skipping those inside the previous match, gives the same non-overlapping matches."""
         hits, extra = ctx.hits, ctx.extra
         required: frozenset[int] = self.required  # type: ignore[assignment]  # only called when set
-        in_hits = required & ctx.hit_ids if self._masks()[0] & ctx.hit_mask else ()
-        starts = sorted({a for tid in in_hits for ff, a, _ in hits[tid] if ff == f}
+        starts = sorted({a for tid in required & ctx.hit_ids for ff, a, _ in hits[tid] if ff == f}
                         | {a for tid in required.intersection(extra) for ff, a, _ in extra[tid] if ff == f})
         if not starts:
             return
@@ -420,14 +410,13 @@ class RegexNode(Node):
         if got is None:
             needs: frozenset[int] = self.needs  # type: ignore[assignment]  # only called when set
             hits, extra = ctx.hits, ctx.extra
-            in_hits = needs & ctx.hit_ids if self._masks()[1] & ctx.hit_mask else ()
-            got = sorted({a for tid in in_hits for ff, a, _ in hits[tid] if ff == f}
+            got = sorted({a for tid in needs & ctx.hit_ids for ff, a, _ in hits[tid] if ff == f}
                          | {a for tid in needs.intersection(extra) for ff, a, _ in extra[tid] if ff == f})
             ctx.memo[key] = got
         return got  # type: ignore[no-any-return]
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        if self.needs is not None and not self._masks()[1] & ctx.hit_mask and self.needs.isdisjoint(ctx.extra):
+        if self.needs is not None and self.needs.isdisjoint(ctx.hit_ids) and self.needs.isdisjoint(ctx.extra):
             return None
         out: list[Ev] | None = None
         for f in sorted(fields):
