@@ -238,9 +238,8 @@ class RuleSet:
             evidence.extend(got)
         if rule.threshold is not None:
             total = 0.0
-            hit_mask = ctx.hit_mask
             for node, weight in rule.score_terms:
-                if not node.mask & hit_mask:
+                if node.absent(ctx):
                     continue
                 got = node.eval(ctx, scope)
                 if got:

@@ -49,6 +49,8 @@ class Ctx(Protocol):
 
 
 _MISSING: Any = object()
+#: a term node with at most this many ids tests them as a set, not as a mask (``TermNode.mask``)
+FEW_IDS = 8
 
 
 def id_mask(ids: Iterable[int]) -> int:
@@ -109,16 +111,29 @@ class TermNode(Node):
     label: str
     info: dict[int, tuple[str, str | None, str | None]]
     ids: frozenset[int] = field(default=frozenset(), init=False)
+    #: ``ids`` as a bit mask when there are many of them (a set test looks up each, up to the number of
+    #: hits); 0 for a few, tested as a set (cheaper than a mask as long as the term table)
     mask: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.ids = frozenset(self.info)
-        self.mask = id_mask(self.ids)
+        self.mask = id_mask(self.ids) if len(self.ids) > FEW_IDS else 0
+
+    def absent(self, ctx: Ctx) -> bool:
+        """No term of the node has a hit in the article."""
+        mask = self.mask
+        if mask:
+            return not mask & ctx.hit_mask
+        return self.ids.isdisjoint(ctx.hit_ids)
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        if not self.mask & ctx.hit_mask:
-            return None
+        mask = self.mask
         hit_ids = ctx.hit_ids
+        if mask:
+            if not mask & ctx.hit_mask:
+                return None
+        elif self.ids.isdisjoint(hit_ids):
+            return None
         out: list[Ev] = []
         hits = ctx.hits
         info = self.info
@@ -133,9 +148,13 @@ class TermNode(Node):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """``eval(...) is not None`` without building the evidence: a hit in one of ``fields``."""
-        if not self.mask & ctx.hit_mask:
-            return False
+        mask = self.mask
         hit_ids = ctx.hit_ids
+        if mask:
+            if not mask & ctx.hit_mask:
+                return False
+        elif self.ids.isdisjoint(hit_ids):
+            return False
         hits = ctx.hits
         for tid in self.ids & hit_ids:
             for f, _, _ in hits[tid]:
