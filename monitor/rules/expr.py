@@ -203,10 +203,7 @@ class AnyNode(Node):
         got = ctx.memo.get((id(self), fields), _MISSING)
         if got is not _MISSING:
             return got is not None
-        for child in self.children:  # noqa: SIM110  (the first that holds is enough; a loop, not a generator)
-            if child.holds(ctx, fields):
-                return True
-        return False
+        return any(child.holds(ctx, fields) for child in self.children)  # first that holds is enough
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         acc: set[int] = set()

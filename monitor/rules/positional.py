@@ -165,7 +165,7 @@ class SentenceNode(AllNode):
             self.__dict__["_eval_order"] = order
         return order  # type: ignore[no-any-return]
 
-    def _sentences(self, ctx: Ctx, fields: frozenset[int]) -> tuple[list[dict[int, list[Ev]]], set[int]] | None:
+    def _sentences(self, ctx: Ctx, fields: frozenset[int]) -> tuple[list[dict[tuple[int, int], list[Ev]]], set[tuple[int, int]]] | None:
         """Each item's hits by sentence, and the sentences holding every item and no exclusion."""
         items, excluded = self._parts()
         needs = self.__dict__.get("_needs")
@@ -174,7 +174,7 @@ class SentenceNode(AllNode):
         if missing(needs, ctx):  # an item's term did not occur: no sentence can hold them all
             return None
         keyed: list[Any] = [None] * len(items)
-        common: set[int] | None = None
+        common: set[tuple[int, int]] | None = None
         for i in self._order():  # terms first; ``keyed`` (so the evidence) stays in the written order
             r = items[i].run(ctx, fields)
             if not r:
@@ -424,8 +424,7 @@ class RegexNode(Node):
             if spans:
                 if out is None:
                     out = []
-                pattern = self.pattern
-                out += [(f, a, b, pattern, None, None) for a, b in spans]
+                out.extend((f, a, b, self.pattern, None, None) for a, b in spans)
         return out
 
 
@@ -440,23 +439,19 @@ def _by_position(ctx: Ctx, evs: list[Ev], f: int) -> tuple[list[Ev], list[int]]:
     return got  # type: ignore[no-any-return]
 
 
-def _by_sentence(ctx: Ctx, evs: list[Ev]) -> dict[int, list[Ev]]:
-    """The hits of ``evs`` grouped by sentence, keyed ``f << 32`` plus the sentence index in field ``f``
-    (in the order of (field, index) pairs, cheaper than them); cached per article like ``_by_position``."""
+def _by_sentence(ctx: Ctx, evs: list[Ev]) -> dict[tuple[int, int], list[Ev]]:
+    """The hits of ``evs`` grouped by (field, sentence index); cached per article like ``_by_position``."""
     key = ("sent", id(evs), 0)
     got = ctx.memo.get(key)
     if got is None:
         got = {}
-        last = -1
-        s: list[int] = []
-        base = 0
+        starts: dict[int, list[int]] = {}
         for ev in evs:
             f = ev[0]
-            if f != last:  # hits come in runs of one field
-                s = ctx.sentences(f)
-                base = f << 32
-                last = f
-            k = base + bisect_right(s, ev[1]) - 1
+            s = starts.get(f)
+            if s is None:
+                s = starts[f] = ctx.sentences(f)
+            k = (f, bisect_right(s, ev[1]) - 1)
             bucket = got.get(k)
             if bucket is None:
                 got[k] = [ev]
