@@ -27,7 +27,7 @@ from operator import itemgetter
 from typing import Any
 
 from monitor.models import Article, Match
-from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode
+from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode, id_mask, missing
 from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost, VolumeSpec
 from monitor.rules.terms import TermTable
 from monitor.text import warm
@@ -102,14 +102,15 @@ class Analysis:
 class _Ctx:
     """What nodes read while one article is evaluated."""
 
-    __slots__ = ("_gaps", "_sent", "extra", "hit_ids", "hits", "lang", "memo", "numbers", "regex_cache", "source",
-                 "tags", "texts", "timeouts")
+    __slots__ = ("_gaps", "_sent", "extra", "hit_ids", "hit_mask", "hits", "lang", "memo", "numbers",
+                 "regex_cache", "source", "tags", "texts", "timeouts")
 
     def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
                  lang: str, extra: dict[int, list[tuple[int, int, int]]] | None = None) -> None:
         self.texts = texts
         self.hits = hits
         self.hit_ids = frozenset(hits)
+        self.hit_mask = id_mask(hits)
         #: hits of the terms only regex prefilters use (``TermTable.late``), kept out of ``hits``
         self.extra = extra if extra is not None else {}
         self.source = article.source
@@ -213,13 +214,11 @@ class RuleSet:
         ctx = _Ctx(texts, hits, article, lang, extra)
         matches = []
         evaluated = []
-        hit_ids = ctx.hit_ids
         for i in candidates:
             rule = self.rules[i]
             if rule.languages and lang not in rule.languages:
                 continue
-            if only is None and rule.requires and not all(not s.isdisjoint(hit_ids) or (extra and not s.isdisjoint(extra))
-                                                          for s in rule.requires):
+            if only is None and missing(rule.requires, ctx):
                 continue  # a required term group did not occur: cannot hold
             evaluated.append(rule.id)
             m = self._evaluate(rule, ctx, norms, raw)
@@ -239,9 +238,8 @@ class RuleSet:
             evidence.extend(got)
         if rule.threshold is not None:
             total = 0.0
-            hit_ids = ctx.hit_ids
             for node, weight in rule.score_terms:
-                if node.ids.isdisjoint(hit_ids):
+                if node.absent(ctx):
                     continue
                 got = node.eval(ctx, scope)
                 if got:

@@ -17,7 +17,7 @@ the compiler from YAML, and the sharing of equal sub-expressions, in ``monitor.r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,9 @@ class Ctx(Protocol):
     texts: list[str]
     hits: dict[int, list[tuple[int, int, int]]]
     hit_ids: frozenset[int]
+    #: ``hit_ids`` as a bit mask (``id_mask``): one integer ``&`` tells whether a term node has a hit, in
+    #: place of a set test that looks up each id (most term nodes have none)
+    hit_mask: int
     extra: dict[int, list[tuple[int, int, int]]]
     source: str
     tags: frozenset[str]
@@ -46,6 +49,19 @@ class Ctx(Protocol):
 
 
 _MISSING: Any = object()
+#: a term node with at most this many ids tests them as a set, not as a mask (``TermNode.mask``)
+FEW_IDS = 8
+
+
+def id_mask(ids: Iterable[int]) -> int:
+    """The term ids as the bits of one integer (bit ``i`` set for id ``i``)."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    buf = bytearray((max(ids) >> 3) + 1)
+    for i in ids:
+        buf[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
 
 
 class Node:
@@ -95,13 +111,28 @@ class TermNode(Node):
     label: str
     info: dict[int, tuple[str, str | None, str | None]]
     ids: frozenset[int] = field(default=frozenset(), init=False)
+    #: ``ids`` as a bit mask when there are many of them (a set test looks up each, up to the number of
+    #: hits); 0 for a few, tested as a set (cheaper than a mask as long as the term table)
+    mask: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.ids = frozenset(self.info)
+        self.mask = id_mask(self.ids) if len(self.ids) > FEW_IDS else 0
+
+    def absent(self, ctx: Ctx) -> bool:
+        """No term of the node has a hit in the article."""
+        mask = self.mask
+        if mask:
+            return not mask & ctx.hit_mask
+        return self.ids.isdisjoint(ctx.hit_ids)
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        mask = self.mask
         hit_ids = ctx.hit_ids
-        if self.ids.isdisjoint(hit_ids):
+        if mask:
+            if not mask & ctx.hit_mask:
+                return None
+        elif self.ids.isdisjoint(hit_ids):
             return None
         out: list[Ev] = []
         hits = ctx.hits
@@ -117,8 +148,12 @@ class TermNode(Node):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """``eval(...) is not None`` without building the evidence: a hit in one of ``fields``."""
+        mask = self.mask
         hit_ids = ctx.hit_ids
-        if self.ids.isdisjoint(hit_ids):
+        if mask:
+            if not mask & ctx.hit_mask:
+                return False
+        elif self.ids.isdisjoint(hit_ids):
             return False
         hits = ctx.hits
         for tid in self.ids & hit_ids:
@@ -197,6 +232,9 @@ class AllNode(AnyNode):
         guards = self.__dict__.get("_guards")
         if guards is None:
             guards = self.__dict__["_guards"] = none_guards(self)
+            self.__dict__["_needs"] = needed_sets(self.children)
+        if missing(self.__dict__["_needs"], ctx):  # a later child's term cannot occur: fails before any runs
+            return None
         for guard in guards:  # a cheap alternative of a costly ``none`` holds: fails before the rest runs
             if guard.holds(ctx, fields):
                 return None
@@ -290,11 +328,17 @@ def _cheap(node: Node, scoped: bool = True) -> bool:
 
 
 def _quantities(node: Node) -> bool:
-    """Whether a quantity is evaluated somewhere under ``node`` (it records the numbers it reads)."""
-    if type(node).__name__ == "QuantityNode":
-        return True
-    inner = getattr(node, "children", None) or [c for c in (getattr(node, "child", None),) if c is not None]
-    return any(_quantities(c) for c in inner)
+    """Whether a quantity is evaluated somewhere under ``node`` (it records the numbers it reads); kept on
+    the node, as shared sub-expressions are asked again and again."""
+    got = node.__dict__.get("_has_quantity")
+    if got is None:
+        if type(node).__name__ == "QuantityNode":
+            got = True
+        else:
+            inner = getattr(node, "children", None) or [c for c in (getattr(node, "child", None),) if c is not None]
+            got = any(_quantities(c) for c in inner)
+        node.__dict__["_has_quantity"] = got
+    return got  # type: ignore[no-any-return]
 
 
 def none_guards(node: AllNode) -> tuple[Node, ...]:
@@ -316,6 +360,36 @@ def none_guards(node: AllNode) -> tuple[Node, ...]:
             elif _cheap(alt):
                 out.append(alt)
     return tuple(out)
+
+
+def needed_sets(children: list[Node]) -> tuple[frozenset[int], ...]:
+    """Term-id sets of which each must have a hit for all ``children`` to hold (their ``requires``): tested
+    before the children run, so a conjunction whose later child cannot hold fails without running the
+    earlier (costlier) ones; smallest first. None when a ``quantity`` is among them (a skipped quantity would not record
+    the numbers it reads); a first child that is a term tests its own set when it runs first anyway."""
+    if any(_quantities(c) for c in children):
+        return ()
+    sets: dict[frozenset[int], None] = {}
+    for i, child in enumerate(children):
+        if i == 0 and type(child) is TermNode:
+            continue
+        for s in child.requires(len):
+            sets[s] = None
+    return tuple(sorted(sets, key=len))
+
+
+def missing(sets: tuple[frozenset[int], ...], ctx: Ctx) -> bool:
+    """Whether one of ``sets`` (``needed_sets``) has no hit in the article (nor among the regex
+    prefilters' own terms, ``ctx.extra``). Set tests, not masks: most sets do have a hit, and the test
+    stops at the first one it finds."""
+    if not sets:
+        return False
+    hit_ids = ctx.hit_ids
+    extra = ctx.extra
+    for s in sets:  # noqa: SIM110  (a loop, not a generator: cheaper compiled)
+        if s.isdisjoint(hit_ids) and (not extra or s.isdisjoint(extra)):
+            return True
+    return False
 
 
 def dedupe(evs: list[Ev]) -> list[Ev]:

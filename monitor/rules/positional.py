@@ -14,7 +14,20 @@ from operator import itemgetter
 from time import perf_counter
 from typing import Any
 
-from monitor.rules.expr import _MISSING, AllNode, AnyNode, Cost, Ctx, Ev, Node, NoneNode, TermNode, dedupe
+from monitor.rules.expr import (
+    _MISSING,
+    AllNode,
+    AnyNode,
+    Cost,
+    Ctx,
+    Ev,
+    Node,
+    NoneNode,
+    TermNode,
+    dedupe,
+    missing,
+    needed_sets,
+)
 from monitor.rules.terms import word_end
 from monitor.text.numbers import number_after, number_before
 
@@ -22,7 +35,13 @@ _START = itemgetter(1)
 
 
 def _all_children(node: AllNode, ctx: Ctx, fields: frozenset[int]) -> list[list[Ev]] | None:
-    """Each child's evidence, or None as soon as one child does not hold."""
+    """Each child's evidence, or None as soon as one child does not hold (or when one cannot: a term it
+    needs did not occur, see ``needed_sets``)."""
+    needs = node.__dict__.get("_needs")
+    if needs is None:
+        needs = node.__dict__["_needs"] = needed_sets(node.children)
+    if missing(needs, ctx):
+        return None
     per_item = []
     for child in node.children:
         r = child.run(ctx, fields)
@@ -149,6 +168,11 @@ class SentenceNode(AllNode):
     def _sentences(self, ctx: Ctx, fields: frozenset[int]) -> tuple[list[dict[tuple[int, int], list[Ev]]], set[tuple[int, int]]] | None:
         """Each item's hits by sentence, and the sentences holding every item and no exclusion."""
         items, excluded = self._parts()
+        needs = self.__dict__.get("_needs")
+        if needs is None:
+            needs = self.__dict__["_needs"] = needed_sets([items[i] for i in self._order()])
+        if missing(needs, ctx):  # an item's term did not occur: no sentence can hold them all
+            return None
         keyed: list[Any] = [None] * len(items)
         common: set[tuple[int, int]] | None = None
         for i in self._order():  # terms first; ``keyed`` (so the evidence) stays in the written order

@@ -31,6 +31,7 @@ from monitor.text import fold
 CAP = 64  # most strings a run of literal text may expand to before it is cut
 MIN_WORD = 2
 MAX_WORDS = 24  # a larger set of required words costs more hits in the scan than it saves
+MAX_OPENING = CAP  # opening words: an anchored attempt at each hit, in place of a search at every position
 UNBOUNDED = 10_000  # a match width at least this is treated as unbounded
 _MARK = "\x00"  # \b or ^ inside an expanded string: a word starting right after it starts a word
 _ANCHOR = "\x01"  # a non-word character the pattern consumed before this run of literal text
@@ -359,9 +360,9 @@ def max_steps(pattern: str) -> float:
 
 def opening_words(pattern: str) -> frozenset[str] | None:
     """Words of which every match of ``pattern`` starts with one, at a word start: the pattern opens with
-    ``\\b`` or ``^`` and a run of literal text that expands to a few strings, each opening with a word of
-    at least two letters (``\\bب(?:مسيره|غاره)`` gives ``بمسيره``, ``بغاره``; ``\\b(?:امريكي|اميركي)``
-    gives both, where the parser factors out the common ``ا``). None otherwise. The regex can then be
+    ``\\b`` or ``^`` and a run of literal text (and the opening run of the part after it, see ``_lead``)
+    that expands to at most ``MAX_OPENING`` strings, each opening with a word of at least two letters
+    (``\\bب(?:مسيره|غاره)`` gives ``بمسيره``, ``بغاره``; ``\\b(?:امريكي|اميركي)`` gives both, where the parser factors out the common ``ا``). None otherwise. The regex can then be
     tried at the hits of ``word*`` only, like ``positional.boundary_prefixes`` (which stops at the
     first alternation, so gives a single letter here)."""
     from re import _constants as c  # type: ignore[attr-defined]
@@ -371,12 +372,7 @@ def opening_words(pattern: str) -> frozenset[str] | None:
         parsed = _parser.parse(pattern)
         if parsed.state.flags & (c.SRE_FLAG_IGNORECASE | c.SRE_FLAG_VERBOSE):
             return None
-        run: set[str] = {""}
-        for item in list(parsed):
-            info = _node(item, c)
-            if info.exact is None or len(run) * len(info.exact) > CAP:
-                break
-            run = {a + b for a in run for b in info.exact}
+        run = _lead(list(parsed), c)
     except Exception:
         return None
     out = set()
@@ -390,7 +386,36 @@ def opening_words(pattern: str) -> frozenset[str] | None:
         if len(w) < MIN_WORD or fold(w) != w:
             return None
         out.add(w)
-    return frozenset(out) if 0 < len(out) <= MAX_WORDS else None
+    return frozenset(out) if 0 < len(out) <= MAX_OPENING else None
+
+
+def _lead(items: list[Any], c: Any) -> set[str]:
+    """Strings of which every match of ``items`` starts with one: their opening run of literal text,
+    expanded as in ``_seq``; past it, the opening run of a group, an alternation (each branch's own) or a
+    part repeated at least once (``(?:…|مرتبط\\S*)``, ``[وبلف]?لبنان\\S*``); at most ``CAP`` strings."""
+    run: set[str] = {""}
+    for item in items:
+        info = _node(item, c)
+        if info.exact is not None:
+            if len(run) * len(info.exact) > CAP:
+                return run
+            run = {a + b for a in run for b in info.exact}
+            continue
+        op, arg = item
+        if op is c.SUBPATTERN:
+            inner = _lead(list(arg[3]), c)  # flags already refused by ``_node``
+        elif op is getattr(c, "ATOMIC_GROUP", None):
+            inner = _lead(list(arg), c)
+        elif op is c.BRANCH:
+            inner = set().union(*(_lead(list(b), c) for b in arg[1]))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)) and arg[0] >= 1:
+            inner = _lead(list(arg[2]), c)
+        else:
+            return run
+        if len(run) * len(inner) > CAP:
+            return run
+        return {a + b for a in run for b in inner}
+    return run
 
 
 def at_start(pattern: str) -> bool:

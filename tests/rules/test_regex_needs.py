@@ -35,13 +35,20 @@ PATTERNS = [
     # at the start of the field only
     r"^\S",
     r"^(?!.*\bfoil\w*\b).*\battacks? on\b",
+    # openings past the literal run: an optional class, an alternation whose branches go on with \S*,
+    # lookbehinds first (they consume nothing)
+    r"\b[wf]?(?:strike|hit\S*|raid)s?\s+(?:on|at)\b",
+    r"(?<!(?:border|the)\s+)(?<!\bsyria-)\b(?:[wb]?(?:al)?leb\S*|lebanon\b(?![\s-]+border))",
+    r"\b[وف]?[يت]?(?:نفذ|شن)\S*\s+(?:\S+\s+){0,2}?علي",
 ]
 WORDS = ["in", "on", "since", "early", "jan", "january", "may", "2019", "1990", "20", "12,", "a", "an", "us",
          "u.s.", "american", "drone", "drones", "jet", "fired", "launched", "with", "by", "from", "missile",
          "air", "strike", "strikes", "airstrike", "hit", "after", "was", "were", "deadline", "expired",
          "passed", "left", "leave", "the", "base", "camps", "بعد", "اثر", "الهجوم", "وقصف", "هجوم", "israel",
          "jets", "attacks", "pounds", ".", ",", ";", "\n", "x", "_fired", "firedx", "½fired", "بمسيره", "وبمسيره",
-         "غاره", "بغاره", "امريكي", "الامريكي", "اميركي", "اسراءيلي", "يقصف", "foiled", "attack"]
+         "غاره", "بغاره", "امريكي", "الامريكي", "اميركي", "اسراءيلي", "يقصف", "foiled", "attack", "wstrike",
+         "fhits", "raid", "raids", "at", "border", "syria-lebanon", "lebanon", "wleb", "alleb", "balleb",
+         "lebanese", "ونفذ", "يشن", "شن", "تنفذها", "علي"]
 
 
 @settings(max_examples=400, deadline=None)
@@ -89,6 +96,11 @@ def test_opening_words_and_the_start() -> None:
     assert opening_words(r"\bب(?:مسيره|غاره)\s+x") == {"بمسيره", "بغاره"}
     assert opening_words(r"\b(?:امريكي|اميركي)\S*") == {"امريكي", "اميركي"}  # the parser factors out ا
     assert opening_words(r"\b[ab]c") == {"ac", "bc"}  # a small class expands
+    # past the literal run: a group's, an alternation's and a repeat's own opening
+    assert opening_words(r"\b[wf]?(?:strike|hit\S*)s?") == {"strike", "wstrike", "fstrike", "hit", "whit", "fhit"}
+    assert opening_words(r"(?<!the\s)\b(?:leb\S*|lebanon\b)") == {"leb", "lebanon"}
+    assert opening_words(r"\b(?:ab)+c") == {"ab"}
+    assert opening_words(r"\b(?:ab|\w+)c") is None  # a branch opens with no literal text
     for pattern in (r"\ban? x", r"x\b(?:ab|cd)", r"\b\w+c", r"(?i)\bab"):
         assert opening_words(pattern) is None, pattern
     assert at_start(r"^\S") and at_start(r"\Aab")
