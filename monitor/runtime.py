@@ -21,7 +21,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mode
 import redis.asyncio as aioredis
@@ -34,6 +34,10 @@ from monitor.cli.console import Console
 from monitor.heap import settle_heap
 from monitor.metrics import METRICS
 from monitor.settings import Settings
+
+if TYPE_CHECKING:
+    from monitor.process.core import Processor
+    from monitor.rules import RuleWatcher
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ class MonitorService(mode.Service):
     def __init__(
         self, settings: Settings, components: Components, console: Console, *, rules_count: int = 0,
         ready_checks: dict[str, Callable[[], Awaitable[bool]]] | None = None, journal: Any = None,
-        processor: Any = None, watcher: Any = None, **kwargs: Any,
+        processor: Processor | None = None, watcher: RuleWatcher | None = None, **kwargs: Any,
     ) -> None:
         self.settings = settings
         self.processor = processor
