@@ -3,7 +3,8 @@
 Two loops in one group share the partitions and together produce every alert across rebalances (a join,
 a leave, and a revocation that has to drop a batch still in hand); ``stop()`` finishes the batch in hand
 and commits it; a rules change is picked up while running (an invalid one is refused and the running
-set stays); a poison record goes to ``dead-letter`` and the stream carries on. The core runs the real
+set stays); a poison record goes to ``dead-letter`` and the stream carries on; ``worker_batch_within``
+gathers records that arrive after a batch's first one, and without it a lone record is taken at once. The core runs the real
 rules of ``tests/spine/rules`` with the one-alert-per-match policy (no event state), so each article that
 matches yields exactly one alert id. Every wait is for a condition, with a deadline.
 """
@@ -266,3 +267,75 @@ async def test_a_poison_record_is_dead_lettered_and_the_stream_goes_on(kafka_boo
     assert orjson.loads(dl[0])["topic"] == s.topic_articles and orjson.loads(dl[0])["offset"] == 0
     assert alert_articles(al) == ["a1"]
     assert await committed_total(s) == 3
+
+
+class Recording(Processor):
+    """The real processor, noting the size of every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(load_rules(RULES), metrics=Metrics(registry=CollectorRegistry()))
+        self.sizes: list[int] = []
+
+    def process_batch(self, records: Sequence[Record]) -> list[Processed]:
+        self.sizes.append(len(records))
+        return super().process_batch(records)
+
+
+def spy_on_fetches(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The loop's real consumer, with an event set once a fetch has returned a record."""
+    import monitor.process.loop as loop_module
+
+    fetched = asyncio.Event()
+    real = loop_module.make_consumer
+
+    def make(*args: object, **kw: object) -> AIOKafkaConsumer:
+        consumer = real(*args, **kw)  # type: ignore[arg-type]
+        getmany = consumer.getmany
+
+        async def spied(*a: object, **k: object) -> dict[TopicPartition, list[object]]:
+            got = await getmany(*a, **k)
+            if any(got.values()):
+                fetched.set()
+            return got  # type: ignore[no-any-return]
+
+        consumer.getmany = spied  # type: ignore[method-assign]
+        return consumer
+
+    monkeypatch.setattr(loop_module, "make_consumer", make)
+    return fetched
+
+
+async def test_batch_within_gathers_records_arriving_after_the_first(
+        kafka_bootstrap, redis_db_url, unique, monkeypatch):
+    """``MONITOR_WORKER_BATCH_WITHIN``: after the first record the loop waits for more, up to the batch
+    size, so records produced after the first fetch go into the same batch."""
+    s = settings_for(kafka_bootstrap, redis_db_url, unique, worker_batch=5, worker_batch_within=60.0)
+    await ensure_topics(s)
+    fetched = spy_on_fetches(monkeypatch)
+    rec = Recording()
+    async with Topic(s, s.topic_alerts) as alerts, Started(s, rec) as a:
+        await produce(s, [article(0)], partition=0)
+        await asyncio.wait_for(fetched.wait(), 30)  # the first record is in hand, the batch still open
+        assert rec.sizes == []
+        await produce(s, [article(n) for n in range(1, 5)], partition=0)
+        values = await alerts.until(lambda v: len(v) >= 5, 30, "five alerts")
+        await a.stop()
+    assert rec.sizes == [5]  # one batch: the first record and the four that came after it
+    assert sorted(alert_articles(values)) == [f"a{n}" for n in range(5)]
+    assert await committed_total(s) == 5
+
+
+async def test_without_batch_within_a_lone_record_is_processed_at_once(
+        kafka_bootstrap, redis_db_url, unique, monkeypatch):
+    """With ``worker_batch_within`` 0 (the default) the loop does not wait to fill a batch."""
+    s = settings_for(kafka_bootstrap, redis_db_url, unique, worker_batch=50)
+    assert s.worker_batch_within == 0
+    await ensure_topics(s)
+    rec = Recording()
+    async with Topic(s, s.topic_alerts) as alerts, Started(s, rec) as a:
+        await produce(s, [article(0)], partition=0)
+        await alerts.until(lambda v: len(v) >= 1, 30, "the lone article's alert")
+        await produce(s, [article(1)], partition=0)
+        await alerts.until(lambda v: len(v) >= 2, 30, "the second article's alert")
+        await a.stop()
+    assert rec.sizes == [1, 1]
