@@ -18,6 +18,7 @@ from typing import Any
 
 import regex
 
+from monitor.rules import expr
 from monitor.rules.errors import RuleError
 from monitor.rules.expr import (
     FIELD_NAMES,
@@ -388,6 +389,34 @@ def _add_opening(node: RegexNode, words: frozenset[str], table: TermTable) -> No
         node.required = frozenset(table.add(w + "*") for w in sorted(words))
     except TermSyntaxError:
         node.required = None
+
+
+def prepare(node: Node, seen: set[int] | None = None) -> None:
+    """Fill in, under ``node``, what a conjunction tests before it runs its children: the term-id sets
+    one of which, missing from the article, rules it out (``expr.needed_sets``: a ``sentence``'s of its
+    items in evaluation order), and an ``all``'s ``none`` guards (``expr.none_guards``). Run once the
+    term table is built (a regex's ``needs`` come from deferred terms) and shared sub-expressions are
+    interned; a node is prepared once however many rules share it (pass the same ``seen``)."""
+    todo = [node]
+    seen = set() if seen is None else seen
+    while todo:
+        n = todo.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, AnyNode):
+            todo.extend(n.children)
+        elif isinstance(n, QuantityNode):
+            todo.append(n.of)
+        elif isinstance(n, FieldNode):
+            todo.append(n.child)
+        if type(n) is SentenceNode:
+            n.split()
+            n.needs = expr.needed_sets([n.items[i] for i in n.order])
+        elif isinstance(n, AllNode):  # ``all`` and ``near``
+            n.needs = expr.needed_sets(n.children)
+            if type(n) is AllNode:
+                n.guards = expr.none_guards(n)
 
 
 def intern(node: Node, seen: dict[tuple[Any, ...], Node]) -> Node:

@@ -228,14 +228,16 @@ class AnyNode(Node):
 
 @dataclass(eq=False)
 class AllNode(AnyNode):
+    #: term-id sets of which each must have a hit for the children to hold (``needed_sets``), and the
+    #: cheap alternatives of its costly ``none`` children (``none_guards``): filled in once the rule set
+    #: is built (``compile.prepare``); empty, the node is evaluated in full, with the same result
+    needs: tuple[frozenset[int], ...] = field(default=(), init=False)
+    guards: tuple[Node, ...] = field(default=(), init=False)
+
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        guards = self.__dict__.get("_guards")
-        if guards is None:
-            guards = self.__dict__["_guards"] = none_guards(self)
-            self.__dict__["_needs"] = needed_sets(self.children)
-        if missing(self.__dict__["_needs"], ctx):  # a later child's term cannot occur: fails before any runs
+        if missing(self.needs, ctx):  # a later child's term cannot occur: fails before any runs
             return None
-        for guard in guards:  # a cheap alternative of a costly ``none`` holds: fails before the rest runs
+        for guard in self.guards:  # a cheap alternative of a costly ``none`` holds: fails before the rest runs
             if guard.holds(ctx, fields):
                 return None
         out: list[Ev] = []

@@ -24,7 +24,7 @@ import orjson
 import yaml
 from pydantic import ValidationError
 
-from monitor.rules.compile import CompiledList, Compiler, compile_list, intern
+from monitor.rules.compile import CompiledList, Compiler, compile_list, intern, prepare
 from monitor.rules.engine import Entity, Rule, RuleSet, TermList
 from monitor.rules.errors import RuleError, RulesInvalid
 from monitor.rules.expr import Node, TermNode
@@ -252,10 +252,12 @@ class _Loader:
             return sum(1.0 + uses.get(t, 0) + (50.0 if len(terms[t].key) < 4 else 0.0) for t in ids)
 
         shared: dict[tuple[Any, ...], Node] = {}
+        prepared: set[int] = set()
         rules = []
         for spec, data, file, expr, score_terms, _ in compiled:
             if expr is not None:
                 expr = intern(expr, shared)
+                prepare(expr, prepared)
             requires = expr.requires(cost) if expr is not None else []
             if spec.score is not None and spec.score.threshold > 0:
                 positive = [n.requires(cost) for n, w in score_terms if w > 0]

@@ -9,7 +9,7 @@ article, keyed on the memoised node results they come from.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from time import perf_counter
 from typing import Any
@@ -26,7 +26,6 @@ from monitor.rules.expr import (
     TermNode,
     dedupe,
     missing,
-    needed_sets,
 )
 from monitor.rules.terms import word_end
 from monitor.text.numbers import number_after, number_before
@@ -37,10 +36,7 @@ _START = itemgetter(1)
 def _all_children(node: AllNode, ctx: Ctx, fields: frozenset[int]) -> list[list[Ev]] | None:
     """Each child's evidence, or None as soon as one child does not hold (or when one cannot: a term it
     needs did not occur, see ``needed_sets``)."""
-    needs = node.__dict__.get("_needs")
-    if needs is None:
-        needs = node.__dict__["_needs"] = needed_sets(node.children)
-    if missing(needs, ctx):
+    if missing(node.needs, ctx):
         return None
     per_item = []
     for child in node.children:
@@ -147,35 +143,30 @@ class SentenceNode(AllNode):
     sentence holding every other item and no hit of X). An X that holds without a position (``source``,
     ``language``) rules out every sentence."""
 
-    def _parts(self) -> tuple[list[Node], list[Node]]:
-        """(items, exclusions): the children, and what the ``none`` children exclude."""
-        parts = self.__dict__.get("_split")
-        if parts is None:
-            items = [c for c in self.children if type(c) is not NoneNode]
-            excluded = [g for c in self.children if type(c) is NoneNode for g in c.children]  # type: ignore[attr-defined]
-            parts = self.__dict__["_split"] = (items, excluded)
-        return parts  # type: ignore[no-any-return]
+    #: the items (children other than ``none``), what the ``none`` children exclude, and the items'
+    #: indexes in evaluation order (terms, set tests, before positional items); from ``children`` (``split``,
+    #: again by ``compile.prepare`` once shared sub-expressions replaced them)
+    items: list[Node] = field(default_factory=list, init=False)
+    excluded: list[Node] = field(default_factory=list, init=False)
+    order: tuple[int, ...] = field(default=(), init=False)
 
-    def _order(self) -> list[int]:
-        """The items' indexes in evaluation order: terms (set tests) before positional items."""
-        order = self.__dict__.get("_eval_order")
-        if order is None:
-            items = self._parts()[0]
-            order = sorted(range(len(items)), key=lambda i: type(items[i]) is not TermNode)
-            self.__dict__["_eval_order"] = order
-        return order  # type: ignore[no-any-return]
+    def __post_init__(self) -> None:
+        self.split()
+
+    def split(self) -> None:
+        self.items = [c for c in self.children if type(c) is not NoneNode]
+        self.excluded = [g for c in self.children if type(c) is NoneNode for g in c.children]  # type: ignore[attr-defined]
+        self.order = tuple(sorted(range(len(self.items)), key=lambda i: type(self.items[i]) is not TermNode))
 
     def _sentences(self, ctx: Ctx, fields: frozenset[int]) -> tuple[list[dict[tuple[int, int], list[Ev]]], set[tuple[int, int]]] | None:
         """Each item's hits by sentence, and the sentences holding every item and no exclusion."""
-        items, excluded = self._parts()
-        needs = self.__dict__.get("_needs")
-        if needs is None:
-            needs = self.__dict__["_needs"] = needed_sets([items[i] for i in self._order()])
-        if missing(needs, ctx):  # an item's term did not occur: no sentence can hold them all
+        items = self.items
+        excluded = self.excluded
+        if missing(self.needs, ctx):  # an item's term did not occur: no sentence can hold them all
             return None
         keyed: list[Any] = [None] * len(items)
         common: set[tuple[int, int]] | None = None
-        for i in self._order():  # terms first; ``keyed`` (so the evidence) stays in the written order
+        for i in self.order:  # terms first; ``keyed`` (so the evidence) stays in the written order
             r = items[i].run(ctx, fields)
             if not r:
                 return None
