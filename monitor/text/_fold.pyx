@@ -319,6 +319,10 @@ cdef Py_ssize_t _end_after(const char_t* d, Py_ssize_t n, Py_ssize_t i) noexcept
     return -1
 
 
+cdef inline bint _letter(Py_UCS4 c) noexcept:
+    return Py_UNICODE_ISALNUM(c) and not Py_UNICODE_ISDECIMAL(c)
+
+
 cdef Py_ssize_t _next(const char_t* d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t* end) noexcept:
     """The next match of ``segment._END`` from ``i``: its start (``end[0]``: its end), or -1."""
     cdef char_t c
@@ -330,6 +334,8 @@ cdef Py_ssize_t _next(const char_t* d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t* e
             return i
         if c == 46 or c == 33 or c == 63 or c == 59:
             e = _end_after(d, n, i)
+            if e < 0 and i + 1 < n and _letter(d[i + 1]):  # glued to a letter
+                e = i + 1
             if e >= 0:
                 end[0] = e
                 return i
@@ -337,9 +343,37 @@ cdef Py_ssize_t _next(const char_t* d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t* e
     return -1
 
 
-def sentence_starts(str text, abbreviations, Py_ssize_t abbr_max):
+def glued_end(str text, Py_ssize_t i, abbreviations, domains):
+    """``monitor.text.segment.glued_end``: whether the stop ``text[i]``, followed by a letter, ends a
+    sentence (``abbreviations`` and top-level ``domains`` as there)."""
+    cdef Py_ssize_t n = len(text), j = i, k = i + 1, x
+    while j and _word(text[j - 1]):
+        j -= 1
+    while k < n and _word(text[k]):
+        k += 1
+    if i - j < 2 or k - i - 1 < 2:
+        return False
+    for x in range(j, k):
+        if x != i and not _letter(text[x]):
+            return False
+    cdef Py_UCS4 before = text[j - 1] if j else 0
+    cdef Py_UCS4 after = text[k] if k < n else 0
+    if before == 47 or before == 64 or after == 47 or after == 64:  # `/` or `@`: a web address, an e-mail
+        return False
+    if text[i] == ".":
+        if text[j:i] in abbreviations or text[i + 1:k] in domains:
+            return False
+        if before == 46 and j >= 2 and _word(text[j - 2]):
+            return False
+        if after == 46 and k + 1 < n and _word(text[k + 1]):
+            return False
+    return True
+
+
+def sentence_starts(str text, abbreviations, Py_ssize_t abbr_max, domains):
     """``monitor.text.segment.sentence_starts``: the ends of ``segment._END``'s matches (found as
-    ``finditer`` does), less the periods after a single letter or one of ``abbreviations``."""
+    ``finditer`` does), less the periods after a single letter or one of ``abbreviations``, and the
+    stops glued to a letter that ``glued_end`` does not take as an end."""
     cdef Py_ssize_t n = len(text), i = 0, k, end = 0, run
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
@@ -354,6 +388,11 @@ def sentence_starts(str text, abbreviations, Py_ssize_t abbr_max):
             i = _next(<const uint32_t*>data, n, i, &end)
         if i < 0:
             return out
+        if end == i + 1 < n and text[i] != "\n" and _letter(text[i + 1]):  # glued to a letter
+            if glued_end(text, i, abbreviations, domains):
+                out.append(end)
+            i = end
+            continue
         if i and text[i] == "." and _word(text[i - 1]):
             # a period after a single letter or an abbreviation does not end a sentence
             k = i

@@ -4,7 +4,12 @@ Both work on ``Normalized.text`` (``monitor.text.folding``); map offsets back to
 ``Normalized.span``. A token is a run of letters or a run of digits (normalisation already split
 letters from digits). A sentence ends at ``. ! ? ;`` followed by a space, or at a line break; a number
 such as ``2.5``, a single letter with a period (``u.s.``, ``j. smith``) or a listed abbreviation
-(``mr.``, ``gen.``, ``jan.`` …) does not end one.
+(``mr.``, ``gen.``, ``jan.`` …) does not end one. A stop glued to the next word (``امس.كما اعلنت``,
+``in iraq.the ministry``, as pages often run sentences together) ends a sentence when it joins two words
+of two letters or more (not digits), the first not a listed abbreviation, unless it is part of a name
+with dots: a chain of three or more dot-joined parts (``pic.twitter.com``, ``بي.كيه.كيه``), a web
+address or e-mail (a ``/`` or ``@`` next to it), or a domain (``news.az``, ``dawn.com``, ``العربيه.نت``:
+a listed top-level domain after the dot).
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "maj", "ca
                  "sr", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
 _ABBR = frozenset(ABBREVIATIONS)
 _ABBR_MAX = max(map(len, ABBREVIATIONS))
+#: Top-level domains: a word glued after a dot that is one of them makes a domain name, not a new sentence.
+TOP_LEVEL_DOMAINS = ("com", "net", "org", "gov", "edu", "mil", "int", "info", "biz", "io", "co", "me", "tv",
+                     "az", "uk", "ru", "ir", "iq", "sy", "ae", "sa", "tr", "news", "نت", "كوم")
+_TLD = frozenset(TOP_LEVEL_DOMAINS)
 
 
 def _core() -> ModuleType | None:
@@ -31,12 +40,13 @@ def _core() -> ModuleType | None:
     if not COMPILED:
         return None
     core = importlib.import_module("monitor.text._fold")
-    return core if hasattr(core, "sentence_starts") else None  # a stale build: the Python path
+    return core if hasattr(core, "glued_end") else None  # a stale build: the Python path
 
 
 _CORE = _core()
 # opens with a character class, so the regex engine scans for candidates at C speed
-_END = re.compile(r"[.!?;\n](?:(?<=\n)|[.!?;\"')\]]*(?: |$))")
+# the third branch: a stop glued to a letter (``glued_end`` decides)
+_END = re.compile(r"[.!?;\n](?:(?<=\n)|[.!?;\"')\]]*(?: |$)|(?=[^\W\d_]))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +65,55 @@ def tokens(text: str) -> Iterator[Span]:
 def sentence_starts(text: str) -> list[int]:
     """Start offsets of the sentences (the first is 0)."""
     if _CORE is not None:
-        return _CORE.sentence_starts(text, _ABBR, _ABBR_MAX)  # type: ignore[no-any-return]
+        return _CORE.sentence_starts(text, _ABBR, _ABBR_MAX, _TLD)  # type: ignore[no-any-return]
     return _sentence_starts(text)
+
+
+def _word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _letters(word: str) -> bool:
+    return not any(ch.isdecimal() or ch == "_" for ch in word)
+
+
+def glued_end(text: str, i: int) -> bool:
+    """Whether the stop ``text[i]``, followed by a letter, ends a sentence (see the module's contract)."""
+    n = len(text)
+    j = i
+    while j and _word(text[j - 1]):
+        j -= 1
+    k = i + 1
+    while k < n and _word(text[k]):
+        k += 1
+    left = text[j:i]
+    right = text[i + 1:k]
+    if len(left) < 2 or len(right) < 2 or not _letters(left) or not _letters(right):
+        return False
+    before = text[j - 1] if j else ""
+    after = text[k] if k < n else ""
+    if before in ("/", "@") or after in ("/", "@"):  # a web address or an e-mail
+        return False
+    if text[i] == ".":
+        if left in _ABBR or right in _TLD:
+            return False
+        if before == "." and j >= 2 and _word(text[j - 2]):  # x.left.right: a chain of dotted parts
+            return False
+        if after == "." and k + 1 < n and _word(text[k + 1]):  # left.right.x
+            return False
+    return True
 
 
 def _sentence_starts(text: str) -> list[int]:
     """``sentence_starts`` in Python (the fallback where the compiled core is not built)."""
     out = [0]
+    n = len(text)
     for m in _END.finditer(text):
         i = m.start()
+        if m.end() == i + 1 < n and text[i] != "\n" and text[i + 1] not in " \n":  # glued to a letter
+            if glued_end(text, i):
+                out.append(i + 1)
+            continue
         if text[i] == "." and i:
             # a period after a single letter (u.s., j. smith) or an abbreviation does not end a sentence:
             # look back over the word before it, no further than the longest abbreviation

@@ -78,6 +78,32 @@ def test_abbreviations_do_not_end_sentences() -> None:
     assert got == ["a drone targeted u.s. forces at al-tanf.", "then gen. smith spoke."]
 
 
+@pytest.mark.parametrize(("raw", "want"), [
+    ("وصل الوفد مساء أمس.وأعلن المتحدث انطلاق الجولة", ["وصل الوفد مساء امس.", "واعلن المتحدث انطلاق الجوله"]),
+    ("The talks ended in Cairo.Officials said a second round is due", ["the talks ended in cairo.",
+                                                                      "officials said a second round is due"]),
+    ("هل انتهت الهدنة؟قال المصدر لا", ["هل انتهت الهدنه?", "قال المصدر لا"]),
+    ("the US.Sunday's raid", ["the us.", "sunday's raid"]),
+])
+def test_a_stop_glued_to_the_next_word_ends_a_sentence(raw: str, want: list[str]) -> None:
+    assert [s.text for s in sentences(fold(raw))] == want
+
+
+@pytest.mark.parametrize("raw", [
+    "U.S.A forces and U.N.OG staff",  # single letters
+    "a statement by حزب (بي.كيه.كيه) today",  # a chain of three dotted parts: an acronym
+    "see pic.example.com/abc now",  # a web address
+    "the site Daily.az reported, and العربية.نت added",  # a domain after the dot
+    "write to first.last@example.org today",  # an e-mail
+    "prices rose 2.5 percent as v2.0 is out",  # digits
+    "Gen.Smith and Mr.Jones met",  # abbreviations
+    "a 3.five mix and x.y",  # a digit or a single letter on one side
+])
+def test_dotted_names_are_not_split(raw: str) -> None:
+    text = fold(raw)
+    assert [s.text for s in sentences(text)] == [text.strip()]
+
+
 def test_arabic_typed_with_persian_ya_and_kaf_is_still_arabic():
     from monitor.text import detect_language
 
