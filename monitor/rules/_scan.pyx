@@ -36,6 +36,7 @@ cdef extern from "Python.h":
     int PyUnicode_READY(object o) except -1
     Py_UCS4 PyUnicode_READ(int kind, void *data, Py_ssize_t index) nogil
     char *PyBytes_AS_STRING(object o)
+    bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
     Py_ssize_t PyBytes_GET_SIZE(object o)
 
 # pattern flags (terms.NORMAL / TEH / PLURAL are kinds 0 / 1 / 2)
@@ -366,6 +367,12 @@ cdef class Scanner:
         cdef int kind = PyUnicode_KIND(text)
         cdef void *data = PyUnicode_DATA(text)
         cdef const unsigned char *m = <const unsigned char *>PyBytes_AS_STRING(mask)
+        self._walk(m, n, kind, data, f, hits, NULL, NULL)
+
+    cdef int _walk(self, const unsigned char *m, Py_ssize_t n, int kind, void *data, f, dict hits,
+                   const Py_ssize_t *vpos, const Py_ssize_t *mods) except -1:
+        """The automaton's walk over ``data`` (lanes for a long text), emitting its hits: ``_emit``, or
+        ``_emit_quoted`` with ``vpos`` and ``mods`` (the view of ``scan_quoted``)."""
         cdef const int32_t *delta = &self.delta[0]
         cdef const uint16_t *bmp = &self.bmp_sym[0]
         cdef int32_t out_cell = self.out_cell
@@ -377,8 +384,8 @@ cdef class Scanner:
                 c = PyUnicode_READ(kind, data, i)
                 x = delta[(x >> 1) + (bmp[c] if c < 0x10000 else self._astral(c))]
                 if x & 1:
-                    self._emit(m, n, kind, data, i + 1, delta[(x >> 1) + out_cell] - 1, f, hits)
-            return
+                    self._out(m, n, kind, data, i + 1, delta[(x >> 1) + out_cell] - 1, f, hits, vpos, mods)
+            return 0
 
         cdef int32_t xs[LANES]
         cdef Py_ssize_t pos[LANES]
@@ -425,10 +432,128 @@ cdef class Scanner:
                         count[j] += 1
             for j in range(LANES):
                 for e in range(begin[j], begin[j] + count[j]):
-                    self._emit(m, n, kind, data, ev_end[e], delta[(ev_x[e] >> 1) + out_cell] - 1, f, hits)
+                    self._out(m, n, kind, data, ev_end[e], delta[(ev_x[e] >> 1) + out_cell] - 1, f, hits,
+                              vpos, mods)
         finally:
             free(ev_x)
             free(ev_end)
+        return 0
+
+    cdef inline int _out(self, const unsigned char *m, Py_ssize_t n, int kind, void *data, Py_ssize_t end,
+                         int32_t state, f, dict hits, const Py_ssize_t *vpos, const Py_ssize_t *mods) except -1:
+        if vpos == NULL:
+            return self._emit(m, n, kind, data, end, state, f, hits)
+        return self._emit_quoted(m, n, <uint32_t *>data, end, state, f, hits, vpos, mods)
+
+    def scan_field(self, str text not None, mask, f, dict hits not None):
+        """``scan_into``, then ``scan_quoted`` when the text holds a quote mark (``TermTable.scan_field``)."""
+        self.scan_into(text, mask, f, hits)
+        PyUnicode_READY(text)
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void *data = PyUnicode_DATA(text)
+        cdef uint32_t c
+        for i in range(n):
+            c = PyUnicode_READ(kind, data, i)
+            if c == 34 or (c == 39 and not (0 < i < n - 1 and Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i - 1))
+                                             and Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i + 1)))):
+                self.scan_quoted(text, f, hits)  # a quote mark, or an apostrophe not inside a word
+                return
+
+    def scan_quoted(self, str text not None, f, dict hits not None):
+        """Add to ``hits`` the terms that quote marks between their words hide (``terms.quote_view``): the
+        text is walked without those quote marks, and a hit whose span holds one is added with the text's
+        offsets (every other hit of that walk is one the plain scan already found)."""
+        PyUnicode_READY(text)
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+        if n == 0:
+            return
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void *data = PyUnicode_DATA(text)
+        cdef uint32_t *view = <uint32_t *>malloc(n * sizeof(uint32_t))
+        cdef unsigned char *vmask = <unsigned char *>malloc(n)
+        cdef Py_ssize_t *pos = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
+        cdef Py_ssize_t *mods = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+        cdef Py_ssize_t i, v = 0, nmod = 0
+        cdef uint32_t c
+        cdef int prev_word, next_word
+        if view == NULL or vmask == NULL or pos == NULL or mods == NULL:
+            free(view)
+            free(vmask)
+            free(pos)
+            free(mods)
+            raise MemoryError()
+        try:
+            for i in range(n):
+                mods[i] = nmod
+                c = PyUnicode_READ(kind, data, i)
+                if c == 34 or c == 39:  # a double quote, an apostrophe
+                    prev_word = i > 0 and Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i - 1))
+                    next_word = i + 1 < n and Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i + 1))
+                    if c == 39 and prev_word and next_word:  # inside a word (iran's): kept
+                        view[v] = c
+                        vmask[v] = 0
+                        pos[v] = i
+                        v += 1
+                        continue
+                    nmod += 1
+                    if not (next_word and v and Py_UNICODE_ISALNUM(view[v - 1])):
+                        continue  # dropped
+                    c = 32  # it would join two words: a space
+                elif c == 32 and v and view[v - 1] == 32:  # the second of two spaces a dropped mark left
+                    nmod += 1
+                    continue
+                view[v] = c
+                vmask[v] = Py_UNICODE_ISALNUM(c)
+                pos[v] = i
+                v += 1
+            mods[n] = nmod
+            if nmod:
+                self._walk(vmask, v, 4, <void *>view, f, hits, pos, mods)
+        finally:
+            free(view)
+            free(vmask)
+            free(pos)
+            free(mods)
+
+    cdef int _emit_quoted(self, const unsigned char *m, Py_ssize_t n, uint32_t *view, Py_ssize_t end,
+                          int32_t state, f, dict hits, const Py_ssize_t *pos, const Py_ssize_t *mods) except -1:
+        """``_emit`` on the view of ``scan_quoted``: only the hits whose span holds a dropped or replaced
+        quote mark, with the text's offsets."""
+        cdef int right_word = end < n and m[end] != 0
+        cdef int left_word, flags
+        cdef Py_ssize_t j, start, span_end, span_start, ts, te
+        cdef Py_ssize_t last = mods[pos[end - 1] + 1]
+        cdef PyObject *bucket
+        while state >= 0:
+            for j in range(self.out_start[state], self.out_start[state + 1]):
+                start = end - self.out_len[j]
+                # no mark inside the key: the field's own hit (an affix never reaches past a mark, which
+                # leaves a space or a non-word char next to the words)
+                if mods[pos[start]] == last:
+                    continue
+                left_word = start > 0 and m[start - 1] != 0
+                flags = self.out_flags[j]
+                if flags & F_SIMPLE and not left_word and not right_word:
+                    span_start = start
+                    span_end = end
+                else:
+                    span_end = self._check(m, n, 4, <void *>view, start, end, flags, left_word, right_word,
+                                           &span_start)
+                    if span_end < 0:
+                        continue
+                ts = pos[span_start]
+                te = pos[span_end - 1] + 1
+                if mods[te] == mods[ts]:
+                    continue
+                tid = self.tid_objs[self.out_tid[j]]
+                bucket = PyDict_GetItem(hits, tid)
+                if bucket == NULL:
+                    hits[tid] = [(f, ts, te)]
+                else:
+                    PyList_Append(<object>bucket, (f, ts, te))
+            state = self.out_link[state]
+        return 0
 
     cdef uint32_t _astral(self, uint32_t c) noexcept:
         """The symbol of an astral char (0 unless a key holds it)."""

@@ -190,7 +190,7 @@ class RuleSet:
         lang = detect_language(f"{article.title}\n{article.summary[:SAMPLE]}\n{article.content[:SAMPLE]}")
         lang = lang or article.lang.strip().lower()[:8]
         hits: dict[int, list[tuple[int, int, int]]] = {}
-        scan = self._table.scan_into
+        scan = self._table.scan_field
         for f, norm in enumerate(norms):
             if norm.text:
                 scan(norm.text, norm.mask, f, hits)

@@ -16,7 +16,10 @@ normalised form and wildcard flag), and registers a few *keys* per term in the a
 boundaries, allowing inside the same token an Arabic proclitic before (``affixes.PROCLITICS``) and an
 Arabic suffix after (``affixes.SUFFIXES``), or English -s/-es after; a trailing ``*`` allows any
 continuation of the last word. Hits are ``term id -> [(start, end)]`` in normalised offsets, extended
-over the tolerated proclitic and suffix (so evidence shows the whole word).
+over the tolerated proclitic and suffix (so evidence shows the whole word). ``scan_field`` (what the
+engine runs) also finds a phrase split by quote marks (``وقف "اطلاق النار"``, ``"ceasefire" deal``): a
+field holding quote marks is walked again without them (``quote_view``), and the hits whose span holds
+one are added, with the field's own offsets.
 
 Two implementations of the scan, with the same results: the compiled one (``monitor.rules._scan``, Cython:
 a dense DFA over the keys' alphabet and the affix checks in C, several times faster) when the extension
@@ -63,7 +66,7 @@ def _compiled_core() -> ModuleType | None:
         core = importlib.import_module("monitor.rules._scan")
     except ImportError:  # the extension is not built (no C compiler): pure Python
         return None
-    return core if hasattr(core, "Scanner") else None  # not a stale build of an older source
+    return core if hasattr(getattr(core, "Scanner", None), "scan_field") else None  # not a stale build
 
 
 _scan = _compiled_core()
@@ -203,10 +206,14 @@ class TermTable:
             self._automaton = None
             self._py_built = False
             self.scan_into = core.scan_into  # type: ignore[method-assign]  # no Python frame per call
+            self.scan_quoted = core.scan_quoted  # type: ignore[method-assign]
+            self.scan_field = core.scan_field  # type: ignore[method-assign]
         else:
             self._core = None
             self._build_python()
             self.__dict__.pop("scan_into", None)  # back to the class's (Python) scan_into
+            self.__dict__.pop("scan_quoted", None)
+            self.__dict__.pop("scan_field", None)
 
     def _build_python(self) -> None:
         grouped = self._grouped()
@@ -226,8 +233,36 @@ class TermTable:
     def scan(self, text: str) -> dict[int, list[tuple[int, int]]]:
         """Term hits in one normalised field: ``term id -> [(start, end), ...]``."""
         hits: dict[int, list[tuple[int, int, int]]] = {}
-        self.scan_into(text, normalize_mask(text), 0, hits)
+        self.scan_field(text, normalize_mask(text), 0, hits)
         return {tid: [(a, b) for _, a, b in spans] for tid, spans in hits.items()}
+
+    def scan_field(self, text: str, mask: bytes, f: int, hits: dict[int, list[tuple[int, int, int]]]) -> None:
+        """``scan_into``, then, when the field holds quote marks, ``scan_quoted``: the phrases they split."""
+        self.scan_into(text, mask, f, hits)
+        if '"' in text or "'" in text:
+            self.scan_quoted(text, f, hits)
+
+    def scan_quoted_python(self, text: str, f: int, hits: dict[int, list[tuple[int, int, int]]]) -> None:
+        """Add the hits that quote marks between their words hide: those of ``quote_view`` whose span holds
+        a dropped or replaced quote mark, with ``text``'s offsets (the compiled scanner's ``scan_quoted``
+        gives the same)."""
+        if not self._built or not text:
+            return
+        if not self._py_built:
+            self._build_python()
+        view = quote_view(text)
+        if self._automaton is None or view is None:
+            return
+        vtext, pos, mods = view
+        got: dict[int, list[tuple[int, int, int]]] = {}
+        _scan_python(self._automaton, vtext, normalize_mask(vtext), f, got)
+        for tid, spans in got.items():
+            for _, a, b in spans:
+                ts, te = pos[a], pos[b - 1] + 1
+                if mods[te] != mods[ts]:
+                    hits.setdefault(tid, []).append((f, ts, te))
+
+    scan_quoted = scan_quoted_python
 
     def scan_into_python(self, text: str, mask: bytes, f: int, hits: dict[int, list[tuple[int, int, int]]]) -> None:
         """Add the hits of field ``f`` to ``hits`` as ``term id -> [(f, start, end), ...]``.
@@ -243,28 +278,67 @@ class TermTable:
             self._build_python()  # compiled table: the Python automaton is built on demand only
         if self._automaton is None:
             return
-        n = len(text)
-        padded = b"\0" + mask + b"\0"  # padded[i + 1] == mask[i]; no bounds tests at the edges
-        for last, pats in self._automaton.iter(text):
-            end = last + 1
-            right_word = padded[end + 1]
-            for klen, tid, simple, spec in pats:
-                start = end - klen
-                left_word = padded[start]
-                if simple and not left_word and not right_word:
-                    bucket = hits.get(tid)
-                    if bucket is None:
-                        hits[tid] = [(f, start, end)]
-                    else:
-                        bucket.append((f, start, end))
-                    continue
-                kind, article, prefix, arabic = spec
-                span = _check(mask, n, start, end, kind, article, prefix, arabic, left_word, right_word,
-                              text)
-                if span is not None:
-                    hits.setdefault(tid, []).append((f, *span))
+        _scan_python(self._automaton, text, mask, f, hits)
 
     scan_into = scan_into_python
+
+
+def _scan_python(automaton: ahocorasick.Automaton, text: str, mask: bytes, f: int,
+                 hits: dict[int, list[tuple[int, int, int]]]) -> None:
+    """The pure-Python scan of ``TermTable.scan_into_python`` over ``automaton``."""
+    n = len(text)
+    padded = b"\0" + mask + b"\0"  # padded[i + 1] == mask[i]; no bounds tests at the edges
+    for last, pats in automaton.iter(text):
+        end = last + 1
+        right_word = padded[end + 1]
+        for klen, tid, simple, spec in pats:
+            start = end - klen
+            left_word = padded[start]
+            if simple and not left_word and not right_word:
+                bucket = hits.get(tid)
+                if bucket is None:
+                    hits[tid] = [(f, start, end)]
+                else:
+                    bucket.append((f, start, end))
+                continue
+            kind, article, prefix, arabic = spec
+            span = _check(mask, n, start, end, kind, article, prefix, arabic, left_word, right_word,
+                          text)
+            if span is not None:
+                hits.setdefault(tid, []).append((f, *span))
+
+
+def quote_view(text: str) -> tuple[str, list[int], list[int]] | None:
+    """A normalised field as the term scan walks it to find phrases split by quote marks: a double quote
+    (normalisation folds « » “ ” „ to ``"``), and an apostrophe unless it stands inside a word (``iran's``,
+    ``qa'ida``), is dropped — or becomes a space where dropping it would join two words (``ab"cd``); a
+    space right after another one (left by a dropped mark) is dropped. Returns the view, the field offset of
+    each view char, and ``mods``: ``mods[i]`` is the number of dropped or replaced chars before field
+    offset ``i`` (a hit holds one when ``mods`` differs at its ends). None when nothing changes."""
+    n = len(text)
+    out: list[str] = []
+    pos: list[int] = []
+    mods = [0] * (n + 1)
+    changed = 0
+    for i, ch in enumerate(text):
+        mods[i] = changed
+        if ch in "\"'":
+            next_word = i < n - 1 and text[i + 1].isalnum()
+            if ch == "'" and next_word and i and text[i - 1].isalnum():
+                out.append(ch)
+                pos.append(i)
+                continue
+            changed += 1
+            if not (next_word and out and out[-1].isalnum()):
+                continue
+            ch = " "
+        elif ch == " " and out and out[-1] == " ":
+            changed += 1
+            continue
+        out.append(ch)
+        pos.append(i)
+    mods[n] = changed
+    return ("".join(out), pos, mods) if changed else None
 
 
 def _affix_sets() -> tuple[frozenset[str], ...]:
