@@ -72,6 +72,7 @@ cdef class Scanner:
     cdef int32_t max_prefix
     cdef int32_t max_suffix
     cdef int32_t max_depth  # longest key
+    cdef int32_t[::1] node_depth  # per trie node: the length of the key prefix it stands for
     cdef uint16_t[::1] bmp_sym
     cdef dict astral_sym
     cdef int32_t[::1] delta
@@ -165,6 +166,8 @@ cdef class Scanner:
         cdef int32_t[::1] delta = delta_a
         key_state = np.zeros(nkeys, dtype=np.int32)
         cdef int32_t[::1] ks = key_state
+        depth_a = np.zeros(nnodes, dtype=np.int32)
+        cdef int32_t[::1] depth = depth_a
         nrows = 1
         for i in range(nkeys):
             k = keys[i]
@@ -177,6 +180,7 @@ cdef class Scanner:
                 nxt = delta[row + sym]
                 if nxt < 0:
                     nxt = nrows * stride
+                    depth[nrows] = j + 1
                     nrows += 1
                     delta[row + sym] = nxt
                 row = nxt
@@ -262,6 +266,10 @@ cdef class Scanner:
             packed[row + nsym] = delta[u + nsym]
         del delta_a, delta
         self.delta = packed_a
+        node_depth = np.zeros(nnodes, dtype=np.int32)  # in the new numbering
+        for i in range(nnodes):
+            node_depth[rank[i] // stride] = depth[i]
+        self.node_depth = node_depth
 
     def stats(self) -> dict:
         return {"states": self.nstates, "symbols": self.out_cell, "outputs": len(self.out_tid),
@@ -474,14 +482,16 @@ cdef class Scanner:
         cdef unsigned char *vmask = <unsigned char *>malloc(n)
         cdef Py_ssize_t *pos = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
         cdef Py_ssize_t *mods = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+        cdef Py_ssize_t *marks = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))  # view offsets of the changes
         cdef Py_ssize_t i, v = 0, nmod = 0
         cdef uint32_t c
         cdef int prev_word, next_word
-        if view == NULL or vmask == NULL or pos == NULL or mods == NULL:
+        if view == NULL or vmask == NULL or pos == NULL or mods == NULL or marks == NULL:
             free(view)
             free(vmask)
             free(pos)
             free(mods)
+            free(marks)
             raise MemoryError()
         try:
             for i in range(n):
@@ -496,11 +506,13 @@ cdef class Scanner:
                         pos[v] = i
                         v += 1
                         continue
+                    marks[nmod] = v
                     nmod += 1
                     if not (next_word and v and Py_UNICODE_ISALNUM(view[v - 1])):
                         continue  # dropped
                     c = 32  # it would join two words: a space
                 elif c == 32 and v and view[v - 1] == 32:  # the second of two spaces a dropped mark left
+                    marks[nmod] = v
                     nmod += 1
                     continue
                 view[v] = c
@@ -509,12 +521,48 @@ cdef class Scanner:
                 v += 1
             mods[n] = nmod
             if nmod:
-                self._walk(vmask, v, 4, <void *>view, f, hits, pos, mods)
+                self._walk_marks(vmask, v, view, marks, nmod, f, hits, pos, mods)
         finally:
             free(view)
             free(vmask)
             free(pos)
             free(mods)
+            free(marks)
+
+    cdef int _walk_marks(self, const unsigned char *m, Py_ssize_t n, uint32_t *view, const Py_ssize_t *marks,
+                         Py_ssize_t nmarks, f, dict hits, const Py_ssize_t *vpos, const Py_ssize_t *mods) except -1:
+        """The automaton's walk over the view of ``scan_quoted``, near its changes only: a hit holding a
+        change at view offset ``q`` starts at most ``max_depth`` chars before it, so the walk (re)starts
+        from the root there; it stops once the longest key prefix in progress starts after the last
+        change passed (no hit can hold one any more), until the next change's reach."""
+        cdef const int32_t *delta = &self.delta[0]
+        cdef const uint16_t *bmp = &self.bmp_sym[0]
+        cdef const int32_t *depth = &self.node_depth[0]
+        cdef int32_t out_cell = self.out_cell, stride = self.stride, x = 0
+        cdef Py_ssize_t i = 0, k = 0, lo, last
+        cdef uint32_t c
+        while k < nmarks:
+            lo = marks[k] - self.max_depth
+            if lo > i:  # out of reach of the walk so far: from the root
+                i = lo
+                x = 0
+            last = marks[k]
+            while i < n:
+                while k < nmarks and marks[k] <= i:
+                    last = marks[k]
+                    k += 1
+                c = view[i]
+                x = delta[(x >> 1) + (bmp[c] if c < 0x10000 else self._astral(c))]
+                i += 1
+                if x & 1:
+                    self._emit_quoted(m, n, view, i, delta[(x >> 1) + out_cell] - 1, f, hits, vpos, mods)
+                if k < nmarks and marks[k] - self.max_depth <= i:
+                    continue  # the next change is within reach: go on
+                if i - depth[(x >> 1) // stride] > last:
+                    break
+            if i >= n:
+                break
+        return 0
 
     cdef int _emit_quoted(self, const unsigned char *m, Py_ssize_t n, uint32_t *view, Py_ssize_t end,
                           int32_t state, f, dict hits, const Py_ssize_t *pos, const Py_ssize_t *mods) except -1:

@@ -346,22 +346,25 @@ cdef Py_ssize_t _next(const char_t* d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t* e
 def glued_end(str text, Py_ssize_t i, abbreviations, domains):
     """``monitor.text.segment.glued_end``: whether the stop ``text[i]``, followed by a letter, ends a
     sentence (``abbreviations`` and top-level ``domains`` as there)."""
-    cdef Py_ssize_t n = len(text), j = i, k = i + 1, x
+    cdef Py_ssize_t n = len(text), e = i, j, k = i + 1, x
+    if i and text[i - 1] == " ":  # a stop typed after the space
+        e = i - 1
+    j = e
     while j and _word(text[j - 1]):
         j -= 1
     while k < n and _word(text[k]):
         k += 1
-    if i - j < 2 or k - i - 1 < 2:
+    if e - j < 2 or k - i - 1 < 2:
         return False
     for x in range(j, k):
-        if x != i and not _letter(text[x]):
+        if (x < e or x > i) and not _letter(text[x]):
             return False
     cdef Py_UCS4 before = text[j - 1] if j else 0
     cdef Py_UCS4 after = text[k] if k < n else 0
     if before == 47 or before == 64 or after == 47 or after == 64:  # `/` or `@`: a web address, an e-mail
         return False
     if text[i] == ".":
-        if text[j:i] in abbreviations or text[i + 1:k] in domains:
+        if text[j:e] in abbreviations or text[i + 1:k] in domains:
             return False
         if before == 46 and j >= 2 and _word(text[j - 2]):
             return False

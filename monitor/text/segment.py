@@ -6,7 +6,8 @@ letters from digits). A sentence ends at ``. ! ? ;`` followed by a space, or at 
 such as ``2.5``, a single letter with a period (``u.s.``, ``j. smith``) or a listed abbreviation
 (``mr.``, ``gen.``, ``jan.`` …) does not end one. A stop glued to the next word (``امس.كما اعلنت``,
 ``in iraq.the ministry``, as pages often run sentences together) ends a sentence when it joins two words
-of two letters or more (not digits), the first not a listed abbreviation, unless it is part of a name
+of two letters or more (not digits; a space may stand before the stop: ``الماضيه .وسادت``), the first
+not a listed abbreviation, unless it is part of a name
 with dots: a chain of three or more dot-joined parts (``pic.twitter.com``, ``بي.كيه.كيه``), a web
 address or e-mail (a ``/`` or ``@`` next to it), or a domain (``news.az``, ``dawn.com``, ``العربيه.نت``:
 a listed top-level domain after the dot).
@@ -80,13 +81,14 @@ def _letters(word: str) -> bool:
 def glued_end(text: str, i: int) -> bool:
     """Whether the stop ``text[i]``, followed by a letter, ends a sentence (see the module's contract)."""
     n = len(text)
-    j = i
+    e = i - 1 if i and text[i - 1] == " " else i  # a stop typed after the space: «الماضيه .وسادت»
+    j = e
     while j and _word(text[j - 1]):
         j -= 1
     k = i + 1
     while k < n and _word(text[k]):
         k += 1
-    left = text[j:i]
+    left = text[j:e]
     right = text[i + 1:k]
     if len(left) < 2 or len(right) < 2 or not _letters(left) or not _letters(right):
         return False

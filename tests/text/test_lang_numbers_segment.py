@@ -84,6 +84,7 @@ def test_abbreviations_do_not_end_sentences() -> None:
                                                                       "officials said a second round is due"]),
     ("هل انتهت الهدنة؟قال المصدر لا", ["هل انتهت الهدنه?", "قال المصدر لا"]),
     ("the US.Sunday's raid", ["the us.", "sunday's raid"]),
+    ("انتهت الجولة أمس .وسادت أجواء إيجابية", ["انتهت الجوله امس .", "وسادت اجواء ايجابيه"]),
 ])
 def test_a_stop_glued_to_the_next_word_ends_a_sentence(raw: str, want: list[str]) -> None:
     assert [s.text for s in sentences(fold(raw))] == want

@@ -20,7 +20,8 @@ SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
 def _glued(text: str, i: int) -> bool:
-    left = re.search(r"(?:^|(?<=(.)))(\w*)\Z", text[:i], re.DOTALL)
+    head = text[:i - 1] if text[:i].endswith(" ") else text[:i]  # a stop typed after the space
+    left = re.search(r"(?:^|(?<=(.)))(\w*)\Z", head, re.DOTALL)
     right = re.match(r"(\w*)(.?)(.?)", text[i + 1:], re.DOTALL)
     assert left is not None and right is not None
     before, lw = left.group(1) or "", left.group(2)
@@ -30,7 +31,7 @@ def _glued(text: str, i: int) -> bool:
     if (before and before in "/@") or (after and after in "/@"):
         return False
     if text[i] == ".":
-        before2 = text[i - len(lw) - 2] if i - len(lw) - 2 >= 0 else ""
+        before2 = head[len(head) - len(lw) - 2] if len(head) - len(lw) - 2 >= 0 else ""
         if lw in _ABBR or rw in _TLD:
             return False
         if before == "." and re.fullmatch(r"\w", before2):
