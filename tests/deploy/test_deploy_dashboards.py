@@ -316,7 +316,7 @@ def test_live_test_skips_only_when_monitor_run_is_not_built(monkeypatch: pytest.
 
 def test_alert_rules_evaluate_cleanly_on_a_seed_run(prometheus: str) -> None:
     """deploy/prometheus/alerts.yml loaded into the live Prometheus: every rule evaluates without error
-    against real monitor metrics, and none without a `for:` fires on a healthy seed run."""
+    against real monitor metrics; on a healthy seed run none fires, and none without a `for:` is even pending."""
 
     def evaluated() -> list[dict]:
         groups = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
@@ -327,5 +327,9 @@ def test_alert_rules_evaluate_cleanly_on_a_seed_run(prometheus: str) -> None:
     rules = poll("every alert rule evaluated", SCRAPES_DEADLINE, evaluated)
     broken = [f"{r['name']}: {r.get('lastError')}" for r in rules if r.get("health") != "ok"]
     assert not broken, "\n".join(broken)
-    firing = [f"{r['name']} {[a['labels'] for a in r.get('alerts', [])]}" for r in rules if r.get("alerts")]
+    # a rule with `for:` may be pending on a run a minute old (a consumer still catching up has lag and an
+    # unchanged committed offset for a few scrapes): its `for:` window is what tells a stuck group from a
+    # busy one; it must not fire, and a rule without `for:` must not even be active
+    firing = [f"{r['name']} ({r.get('state')}) {[a['labels'] for a in r.get('alerts', [])]}" for r in rules
+              if r.get("alerts") and (not r.get("duration") or r.get("state") == "firing")]
     assert not firing, "alerts active on a healthy seed run:\n" + "\n".join(firing)
