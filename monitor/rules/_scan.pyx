@@ -569,10 +569,8 @@ cdef class Scanner:
         """``_emit`` on the view of ``scan_quoted``: only the hits whose span holds a dropped or replaced
         quote mark, with the text's offsets."""
         cdef int right_word = end < n and m[end] != 0
-        cdef int left_word, flags
         cdef Py_ssize_t j, start, span_end, span_start, ts, te
         cdef Py_ssize_t last = mods[pos[end - 1] + 1]
-        cdef PyObject *bucket
         while state >= 0:
             for j in range(self.out_start[state], self.out_start[state + 1]):
                 start = end - self.out_len[j]
@@ -580,26 +578,14 @@ cdef class Scanner:
                 # leaves a space or a non-word char next to the words)
                 if mods[pos[start]] == last:
                     continue
-                left_word = start > 0 and m[start - 1] != 0
-                flags = self.out_flags[j]
-                if flags & F_SIMPLE and not left_word and not right_word:
-                    span_start = start
-                    span_end = end
-                else:
-                    span_end = self._check(m, n, 4, <void *>view, start, end, flags, left_word, right_word,
-                                           &span_start)
-                    if span_end < 0:
-                        continue
+                span_end = self._span(m, n, 4, <void *>view, j, start, end, right_word, &span_start)
+                if span_end < 0:
+                    continue
                 ts = pos[span_start]
                 te = pos[span_end - 1] + 1
                 if mods[te] == mods[ts]:
                     continue
-                tid = self.tid_objs[self.out_tid[j]]
-                bucket = PyDict_GetItem(hits, tid)
-                if bucket == NULL:
-                    hits[tid] = [(f, ts, te)]
-                else:
-                    PyList_Append(<object>bucket, (f, ts, te))
+                self._add_hit(hits, j, f, ts, te)
             state = self.out_link[state]
         return 0
 
@@ -613,27 +599,33 @@ cdef class Scanner:
     cdef int _emit(self, const unsigned char *m, Py_ssize_t n, int kind, void *data, Py_ssize_t end,
                    int32_t state, f, dict hits) except -1:
         cdef int right_word = end < n and m[end] != 0
-        cdef int left_word, flags
         cdef Py_ssize_t j, start, span_end, span_start
-        cdef PyObject *bucket
         while state >= 0:
             for j in range(self.out_start[state], self.out_start[state + 1]):
                 start = end - self.out_len[j]
-                left_word = start > 0 and m[start - 1] != 0
-                flags = self.out_flags[j]
-                if flags & F_SIMPLE and not left_word and not right_word:
-                    span_start = start
-                    span_end = end
-                else:
-                    span_end = self._check(m, n, kind, data, start, end, flags, left_word, right_word,
-                                           &span_start)
-                    if span_end < 0:
-                        continue
-                tid = self.tid_objs[self.out_tid[j]]
-                bucket = PyDict_GetItem(hits, tid)
-                if bucket == NULL:
-                    hits[tid] = [(f, span_start, span_end)]
-                else:
-                    PyList_Append(<object>bucket, (f, span_start, span_end))
+                span_end = self._span(m, n, kind, data, j, start, end, right_word, &span_start)
+                if span_end >= 0:
+                    self._add_hit(hits, j, f, span_start, span_end)
             state = self.out_link[state]
+        return 0
+
+    cdef inline Py_ssize_t _span(self, const unsigned char *m, Py_ssize_t n, int kind, void *data, Py_ssize_t j,
+                                 Py_ssize_t start, Py_ssize_t end, int right_word, Py_ssize_t *span_start) noexcept:
+        """The span of output ``j`` of a key ending at ``end`` (its affixes taken in; ``_check``), or -1
+        when the key does not stand as a word there."""
+        cdef int left_word = start > 0 and m[start - 1] != 0
+        cdef int flags = self.out_flags[j]
+        if flags & F_SIMPLE and not left_word and not right_word:
+            span_start[0] = start
+            return end
+        return self._check(m, n, kind, data, start, end, flags, left_word, right_word, span_start)
+
+    cdef inline int _add_hit(self, dict hits, Py_ssize_t j, f, Py_ssize_t start, Py_ssize_t end) except -1:
+        """Append ``(f, start, end)`` to the hits of output ``j``'s term."""
+        tid = self.tid_objs[self.out_tid[j]]
+        cdef PyObject *bucket = PyDict_GetItem(hits, tid)
+        if bucket == NULL:
+            hits[tid] = [(f, start, end)]
+        else:
+            PyList_Append(<object>bucket, (f, start, end))
         return 0
