@@ -10,6 +10,7 @@ cdef class Ctx:
     cdef public frozenset hit_ids
     cdef public object hit_mask
     cdef public dict extra
+    cdef public bytearray flags
     cdef public str source
     cdef public frozenset tags
     cdef public str lang
@@ -90,5 +91,6 @@ cdef class LanguageNode(Node):
     cdef public frozenset langs
 
 
-@cython.locals(s=frozenset, hit_ids=frozenset, extra=dict)
+@cython.locals(s=frozenset, hit_ids=frozenset, extra=dict, flags=bytearray, n=Py_ssize_t, big=Py_ssize_t,
+               i=Py_ssize_t, j=Py_ssize_t, hit=bint)
 cpdef bint missing(tuple sets, Ctx ctx) except -1

@@ -45,6 +45,8 @@ class Ctx:
         self.hit_mask = id_mask(hits)
         #: hits of the terms only regex prefilters use (``TermTable.late``), kept out of ``hits``
         self.extra = extra if extra is not None else {}
+        #: the ids of ``hits`` and ``extra`` as bits (bit ``i & 7`` of byte ``i >> 3``), for ``missing``
+        self.flags = id_bits([*hits, *self.extra])
         self.source = article.source
         self.tags = frozenset(t.casefold() for t in article.tags)
         self.lang = lang
@@ -73,20 +75,32 @@ class Ctx:
         self.timeouts += 1
 
 
+try:
+    import cython
+except ImportError:  # not installed: this module runs as plain Python
+    COMPILED = False
+else:
+    #: whether this module runs compiled (``setup.py``): a few tests then take a C-friendly form
+    COMPILED = bool(cython.compiled)
+
 _MISSING: Any = object()
 #: a term node with at most this many ids tests them as a set, not as a mask (``TermNode.mask``)
 FEW_IDS = 8
 
 
-def id_mask(ids: Iterable[int]) -> int:
-    """The term ids as the bits of one integer (bit ``i`` set for id ``i``)."""
-    ids = list(ids)
+def id_bits(ids: list[int]) -> bytearray:
+    """The term ids as bits: bit ``i & 7`` of byte ``i >> 3`` set for id ``i``."""
     if not ids:
-        return 0
+        return bytearray()
     buf = bytearray((max(ids) >> 3) + 1)
     for i in ids:
         buf[i >> 3] |= 1 << (i & 7)
-    return int.from_bytes(buf, "little")
+    return buf
+
+
+def id_mask(ids: Iterable[int]) -> int:
+    """The term ids as the bits of one integer (bit ``i`` set for id ``i``)."""
+    return int.from_bytes(id_bits(list(ids)), "little")
 
 
 class Node:
@@ -438,6 +452,26 @@ def missing(sets: tuple[frozenset[int], ...], ctx: Ctx) -> bool:
         return False
     hit_ids = ctx.hit_ids
     extra = ctx.extra
+    if COMPILED:
+        # the same test in C: each id of a set against the bits of ``ctx.flags`` (the ids of ``hits`` and
+        # ``extra``); a set test still for a set larger than those (it looks up the fewer ids)
+        flags = ctx.flags
+        n = len(flags)
+        big = len(hit_ids) + len(extra)
+        for s in sets:
+            if len(s) > big:
+                if s.isdisjoint(hit_ids) and (not extra or s.isdisjoint(extra)):
+                    return True
+                continue
+            hit = False
+            for i in s:
+                j = i >> 3
+                if j < n and (flags[j] >> (i & 7)) & 1:
+                    hit = True
+                    break
+            if not hit:
+                return True
+        return False
     for s in sets:  # noqa: SIM110  (a loop, not a generator: cheaper compiled)
         if s.isdisjoint(hit_ids) and (not extra or s.isdisjoint(extra)):
             return True

@@ -17,6 +17,8 @@ cdef class SentenceNode(AllNode):
     cdef public list excluded
     cdef public tuple order
 
+    @cython.locals(items=list, excluded=list, item=Node, child=Node, alt=Node, keyed=list, common=set,
+                   bare=bint, placed=bint, i=Py_ssize_t)
     cdef object _sentences(self, Ctx ctx, frozenset fields)
 
 
@@ -40,6 +42,7 @@ cdef class RegexNode(Node):
     cdef public bint at_start
 
 
+@cython.locals(child=Node, per_item=list)
 cdef list _all_children(AllNode node, Ctx ctx, frozenset fields)
 cdef tuple _by_position(Ctx ctx, list evs, Py_ssize_t f)
 cdef dict _by_sentence(Ctx ctx, list evs)

@@ -169,7 +169,8 @@ class SentenceNode(AllNode):
         keyed: list[Any] = [None] * len(items)
         common: set[tuple[int, int]] | None = None
         for i in self.order:  # terms first; ``keyed`` (so the evidence) stays in the written order
-            r = items[i].run(ctx, fields)
+            item = items[i]
+            r = item.run(ctx, fields)
             if not r:
                 return None
             by = keyed[i] = _by_sentence(ctx, r)
