@@ -17,10 +17,13 @@ cdef class Ctx:
     cdef public list numbers
     cdef public dict _sent
     cdef public dict _gaps
+    cdef public dict runs
     cdef public dict memo
     cdef public dict regex_cache
     cdef public Py_ssize_t timeouts
 
+    @cython.locals(got=dict)
+    cpdef dict results(self, frozenset fields)
     cpdef list sentences(self, Py_ssize_t f)
     cpdef object gaps(self, Py_ssize_t f)
     cpdef regex_timeouts(self)
@@ -89,6 +92,10 @@ cdef class SourceNode(Node):
 
 cdef class LanguageNode(Node):
     cdef public frozenset langs
+
+
+@cython.locals(buf=bytearray, i=Py_ssize_t)
+cpdef bytearray id_bits(list ids)
 
 
 @cython.locals(s=frozenset, hit_ids=frozenset, extra=dict, flags=bytearray, n=Py_ssize_t, big=Py_ssize_t,

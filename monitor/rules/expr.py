@@ -42,20 +42,31 @@ class Ctx:
         self.hit_ids = frozenset(hits)
         #: ``hit_ids`` as a bit mask (``id_mask``): one integer ``&`` tells whether a term node has a hit,
         #: in place of a set test that looks up each id (most term nodes have none)
-        self.hit_mask = id_mask(hits)
+        bits = id_bits(list(hits))
+        self.hit_mask = int.from_bytes(bits, "little")
         #: hits of the terms only regex prefilters use (``TermTable.late``), kept out of ``hits``
         self.extra = extra if extra is not None else {}
         #: the ids of ``hits`` and ``extra`` as bits (bit ``i & 7`` of byte ``i >> 3``), for ``missing``
-        self.flags = id_bits([*hits, *self.extra])
+        self.flags = id_bits([*hits, *self.extra]) if self.extra else bits
         self.source = article.source
         self.tags = frozenset(t.casefold() for t in article.tags)
         self.lang = lang
         self.numbers: list[float] = []
         self._sent: dict[int, list[int]] = {}
         self._gaps: dict[int, array[int]] = {}
+        #: what each node's ``run`` returned, by field scope then node (no key to build per call)
+        self.runs: dict[frozenset[int], dict[Node, Any]] = {}
+        #: other per-article caches (positional nodes), keyed on tuples
         self.memo: dict[tuple[Any, ...], Any] = {}
         self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.timeouts = 0
+
+    def results(self, fields: frozenset[int]) -> dict[Node, Any]:
+        """The memo of node results for one field scope (``Node.run``)."""
+        got = self.runs.get(fields)
+        if got is None:
+            got = self.runs[fields] = {}
+        return got
 
     def sentences(self, f: int) -> list[int]:
         s = self._sent.get(f)
@@ -113,16 +124,15 @@ class Node:
 
     def run(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         """``eval``, memoised per article. Results are never mutated."""
-        key = (id(self), fields)
-        memo = ctx.memo
-        got = memo.get(key, _MISSING)
+        memo = ctx.results(fields)
+        got = memo.get(self, _MISSING)
         if got is _MISSING:
-            got = memo[key] = self.eval(ctx, fields)
+            got = memo[self] = self.eval(ctx, fields)
         return got  # type: ignore[no-any-return]  # the memo holds what eval returned
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """Whether the node holds, when its evidence is not needed (inside ``none``)."""
-        got = ctx.memo.get((id(self), fields), _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         return self.run(ctx, fields) is not None
@@ -246,7 +256,7 @@ class AnyNode(Node):
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         if type(self) is not AnyNode:
             return Node.holds(self, ctx, fields)
-        got = ctx.memo.get((id(self), fields), _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         child: Node
@@ -333,7 +343,7 @@ class FieldNode(Node):
         return self.child.run(ctx, self.fields)
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
-        got = ctx.memo.get((id(self), fields), _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         return self.child.holds(ctx, self.fields)

@@ -87,8 +87,7 @@ class NearNode(AllNode):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """As ``eval``, but stops at the first pair of hits near enough (inside ``none``)."""
-        key = (id(self), fields)
-        got = ctx.memo.get(key, _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         hkey = ("holds", id(self), fields)
@@ -218,7 +217,7 @@ class SentenceNode(AllNode):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """As ``eval``, without gathering the evidence (inside ``none``)."""
-        got = ctx.memo.get((id(self), fields), _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         found = self._sentences(ctx, fields)
@@ -255,12 +254,12 @@ class QuantityNode(Node):
 
     def run(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         # memoised with the numbers read, so every rule sharing this node reports them
-        key = (id(self), fields)
-        got = ctx.memo.get(key, _MISSING)
+        memo = ctx.results(fields)
+        got = memo.get(self, _MISSING)
         if got is _MISSING:
             before = len(ctx.numbers)
             result = self.eval(ctx, fields)
-            got = ctx.memo[key] = (result, ctx.numbers[before:])
+            got = memo[self] = (result, ctx.numbers[before:])
         else:
             ctx.numbers.extend(got[1])
         return got[0]  # type: ignore[no-any-return]  # the memo holds what eval returned
