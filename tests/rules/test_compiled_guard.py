@@ -168,3 +168,18 @@ def test_compiled_and_pure_python_agree_on_every_node_kind(tmp_path: Path) -> No
     assert pure["out"] == compiled["out"]
     fired = {m["rule"] for ms in compiled["out"].values() for m in ms}
     assert fired == {f"kind-{k}" for k in (*KINDS, "score")}  # every kind holds somewhere, not just nowhere
+
+
+@needs_build
+def test_one_stale_module_sends_all_three_to_their_sources() -> None:
+    # the compiled modules share extension types (expr.pxd, positional.pxd): a compiled engine or
+    # positional on top of expr.py would not import, so one stale source means all run from source
+    fake = ("import sys, types; from pathlib import Path; ns = {}; "
+            "exec(Path('monitor/rules/_built.py').read_text(), ns); s = dict(ns['SOURCES']); "
+            "s['monitor.rules.positional'] = 'x'; m = types.ModuleType('monitor.rules._built'); m.SOURCES = s; "
+            "sys.modules['monitor.rules._built'] = m\n")
+    got = _run(fake + MATCH_SEEDS)
+    assert got["stale"] == ["positional"]
+    assert got["core"] == "partial"
+    assert all(f.endswith(".py") for f in got["files"])
+    assert got["out"] == _run(MATCH_SEEDS)["out"]
