@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 .PHONY: run test lint bench chaos clean constraints
 
 # the compiled cores (setup.py) are rebuilt when their sources change
-CORES  := setup.py $(wildcard monitor/*/*.pyx) monitor/rules/expr.py monitor/rules/positional.py monitor/rules/engine.py
+CORES  := setup.py $(wildcard monitor/*/*.pyx) $(wildcard monitor/rules/*.pxd) monitor/rules/expr.py monitor/rules/positional.py monitor/rules/engine.py
 
 $(VENV)/.stamp-embedded: pyproject.toml constraints.txt $(CORES)
 	$(PYTHON) -m venv $(VENV)

@@ -8,10 +8,12 @@ few times slower; ``monitor rules check`` and the start-up summary say which one
 
 - ``CORES``: hand-written Cython for normalisation (``monitor/text/_fold.pyx``) and the term automaton
   (``monitor/rules/_scan.pyx``), each with a pure-Python twin it is property-tested against;
-- ``COMPILED_SOURCES``: plain Python modules of the rule evaluator compiled as they are (no Cython
-  syntax in them). The module file itself is then the extension, so a stale build would shadow an edited
-  source: the build records each source's SHA-256 in ``monitor/rules/_built.py`` and
-  ``monitor.rules`` imports the ``.py`` of any module whose source changed since (with a warning).
+- ``COMPILED_SOURCES``: plain Python modules of the rule evaluator (no Cython syntax in them), typed by
+  the ``.pxd`` file beside each (Cython's "augmenting" declarations: the nodes and the per-article context
+  become extension types; the ``.py`` stays the pure-Python reference). The module file itself is then
+  the extension, so a stale build would shadow an edited source: the build records each source's SHA-256
+  (with its ``.pxd``) in ``monitor/rules/_built.py`` and ``monitor.rules`` imports the ``.py`` of all of
+  them when one changed since (with a warning).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ BUILT = ROOT / "monitor/rules/_built.py"
 
 
 def source_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The source's SHA-256, with the ``.pxd`` declaring its types if any (as ``monitor.rules.compiled``)."""
+    pxd = path.with_suffix(".pxd")
+    return hashlib.sha256(path.read_bytes() + (pxd.read_bytes() if pxd.exists() else b"")).hexdigest()
 
 
 def _record_sources() -> None:
@@ -62,8 +66,9 @@ def _extensions() -> list[Extension]:
             "language_level": 3, "boundscheck": False, "wraparound": False, "cdivision": True,
             "initializedcheck": False,
         }),
-        # plain Python: Python semantics kept (bounds checks, negative indexes, exceptions)
-        *cythonize(plain, quiet=True, compiler_directives={"language_level": 3}),
+        # plain Python: Python semantics kept (bounds checks, negative indexes, exceptions); the types are
+        # those the ``.pxd`` files beside the sources declare (their annotations are for mypy only)
+        *cythonize(plain, quiet=True, compiler_directives={"language_level": 3, "annotation_typing": False}),
     ]
 
 

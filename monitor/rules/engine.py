@@ -20,22 +20,19 @@ Pure: no I/O, no clocks, no global state; safe to share between threads (nothing
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
 from monitor.models import Article, Match
-from monitor.rules.expr import FIELD_NAMES, Ev, Node, TermNode, id_mask, missing
+from monitor.rules.expr import FIELD_NAMES, Ctx, Ev, Node, TermNode, missing
 from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost, VolumeSpec
 from monitor.rules.terms import TermTable
 from monitor.text import warm
 from monitor.text.boilerplate import trim_boilerplate
 from monitor.text.folding import Normalized, normalize
-from monitor.text.folding import gaps as word_gaps
 from monitor.text.lang import SAMPLE, detect_language
-from monitor.text.segment import sentence_starts
 
 MAX_EVIDENCE = 20
 PER_TERM = 3
@@ -97,48 +94,6 @@ class Analysis:
     text: str
     #: ids of the rules the presearcher let through (evaluated), in rule order
     evaluated: tuple[str, ...] = ()
-
-
-class _Ctx:
-    """What nodes read while one article is evaluated."""
-
-    __slots__ = ("_gaps", "_sent", "extra", "hit_ids", "hit_mask", "hits", "lang", "memo", "numbers",
-                 "regex_cache", "source", "tags", "texts", "timeouts")
-
-    def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
-                 lang: str, extra: dict[int, list[tuple[int, int, int]]] | None = None) -> None:
-        self.texts = texts
-        self.hits = hits
-        self.hit_ids = frozenset(hits)
-        self.hit_mask = id_mask(hits)
-        #: hits of the terms only regex prefilters use (``TermTable.late``), kept out of ``hits``
-        self.extra = extra if extra is not None else {}
-        self.source = article.source
-        self.tags = frozenset(t.casefold() for t in article.tags)
-        self.lang = lang
-        self.numbers: list[float] = []
-        self._sent: dict[int, list[int]] = {}
-        self._gaps: dict[int, array[int]] = {}
-        self.memo: dict[tuple[Any, ...], Any] = {}
-        self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
-        self.timeouts = 0
-
-    def sentences(self, f: int) -> list[int]:
-        s = self._sent.get(f)
-        if s is None:
-            s = self._sent[f] = sentence_starts(self.texts[f])
-        return s
-
-    def gaps(self, f: int) -> array[int]:
-        """``gaps[p]``: word gaps (spaces, line breaks) before position ``p`` of field ``f``; the number
-        of words between two positions is the difference (computed once per field, on first ``near``)."""
-        g = self._gaps.get(f)
-        if g is None:
-            g = self._gaps[f] = word_gaps(self.texts[f])
-        return g
-
-    def regex_timeouts(self) -> None:
-        self.timeouts += 1
 
 
 class RuleSet:
@@ -211,7 +166,7 @@ class RuleSet:
                 if rules:
                     found.update(rules)
             candidates = sorted(found)
-        ctx = _Ctx(texts, hits, article, lang, extra)
+        ctx = Ctx(texts, hits, article, lang, extra)
         matches = []
         evaluated = []
         for i in candidates:
@@ -227,7 +182,7 @@ class RuleSet:
         return Analysis(lang=lang, matches=matches, text="\n".join(t for t in texts if t),
                         evaluated=tuple(evaluated))
 
-    def _evaluate(self, rule: Rule, ctx: _Ctx, norms: list[Normalized], raw: tuple[str, ...]) -> Match | None:
+    def _evaluate(self, rule: Rule, ctx: Ctx, norms: list[Normalized], raw: tuple[str, ...]) -> Match | None:
         scope = rule.scope
         ctx.numbers = []
         evidence: list[Ev] = []

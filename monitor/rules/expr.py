@@ -17,74 +17,122 @@ the compiler from YAML, and the sharing of equal sub-expressions, in ``monitor.r
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from monitor.text.folding import gaps as word_gaps
+from monitor.text.segment import sentence_starts
+
+if TYPE_CHECKING:
+    from monitor.models import Article
 
 Ev = tuple[int, int, int, str, str | None, str | None]
 Cost = Callable[[frozenset[int]], float]
 FIELD_NAMES = ("title", "summary", "content")
 
 
-class Ctx(Protocol):
-    texts: list[str]
-    hits: dict[int, list[tuple[int, int, int]]]
-    hit_ids: frozenset[int]
-    #: ``hit_ids`` as a bit mask (``id_mask``): one integer ``&`` tells whether a term node has a hit, in
-    #: place of a set test that looks up each id (most term nodes have none)
-    hit_mask: int
-    extra: dict[int, list[tuple[int, int, int]]]
-    source: str
-    tags: frozenset[str]
-    lang: str
-    numbers: list[float]
-    memo: dict[tuple[Any, ...], Any]
-    regex_cache: dict[tuple[str, int], list[tuple[int, int]]]
+class Ctx:
+    """What nodes read while one article is evaluated (built by ``RuleSet.analyse``)."""
 
-    def sentences(self, f: int) -> list[int]: ...
+    def __init__(self, texts: list[str], hits: dict[int, list[tuple[int, int, int]]], article: Article,
+                 lang: str, extra: dict[int, list[tuple[int, int, int]]] | None = None) -> None:
+        self.texts = texts
+        self.hits = hits
+        self.hit_ids = frozenset(hits)
+        #: ``hit_ids`` as a bit mask (``id_mask``): one integer ``&`` tells whether a term node has a hit,
+        #: in place of a set test that looks up each id (most term nodes have none)
+        bits = id_bits(list(hits))
+        self.hit_mask = int.from_bytes(bits, "little")
+        #: hits of the terms only regex prefilters use (``TermTable.late``), kept out of ``hits``
+        self.extra = extra if extra is not None else {}
+        #: the ids of ``hits`` and ``extra`` as bits (bit ``i & 7`` of byte ``i >> 3``), for ``missing``
+        self.flags = id_bits([*hits, *self.extra]) if self.extra else bits
+        self.source = article.source
+        self.tags = frozenset(t.casefold() for t in article.tags)
+        self.lang = lang
+        self.numbers: list[float] = []
+        self._sent: dict[int, list[int]] = {}
+        self._gaps: dict[int, array[int]] = {}
+        #: what each node's ``run`` returned, by field scope then node (no key to build per call)
+        self.runs: dict[frozenset[int], dict[Node, Any]] = {}
+        #: other per-article caches (positional nodes), keyed on tuples
+        self.memo: dict[tuple[Any, ...], Any] = {}
+        self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self.timeouts = 0
 
-    def gaps(self, f: int) -> Any: ...
+    def results(self, fields: frozenset[int]) -> dict[Node, Any]:
+        """The memo of node results for one field scope (``Node.run``)."""
+        got = self.runs.get(fields)
+        if got is None:
+            got = self.runs[fields] = {}
+        return got
 
-    def regex_timeouts(self) -> None: ...
+    def sentences(self, f: int) -> list[int]:
+        s = self._sent.get(f)
+        if s is None:
+            s = self._sent[f] = sentence_starts(self.texts[f])
+        return s
 
+    def gaps(self, f: int) -> array[int]:
+        """``gaps[p]``: word gaps (spaces, line breaks) before position ``p`` of field ``f``; the number
+        of words between two positions is the difference (computed once per field, on first ``near``)."""
+        g = self._gaps.get(f)
+        if g is None:
+            g = self._gaps[f] = word_gaps(self.texts[f])
+        return g
+
+    def regex_timeouts(self) -> None:
+        self.timeouts += 1
+
+
+try:
+    import cython
+except ImportError:  # not installed: this module runs as plain Python
+    COMPILED = False
+else:
+    #: whether this module runs compiled (``setup.py``): a few tests then take a C-friendly form
+    COMPILED = bool(cython.compiled)
 
 _MISSING: Any = object()
 #: a term node with at most this many ids tests them as a set, not as a mask (``TermNode.mask``)
 FEW_IDS = 8
 
 
-def id_mask(ids: Iterable[int]) -> int:
-    """The term ids as the bits of one integer (bit ``i`` set for id ``i``)."""
-    ids = list(ids)
+def id_bits(ids: list[int]) -> bytearray:
+    """The term ids as bits: bit ``i & 7`` of byte ``i >> 3`` set for id ``i``."""
     if not ids:
-        return 0
+        return bytearray()
     buf = bytearray((max(ids) >> 3) + 1)
     for i in ids:
         buf[i >> 3] |= 1 << (i & 7)
-    return int.from_bytes(buf, "little")
+    return buf
+
+
+def id_mask(ids: Iterable[int]) -> int:
+    """The term ids as the bits of one integer (bit ``i`` set for id ``i``)."""
+    return int.from_bytes(id_bits(list(ids)), "little")
 
 
 class Node:
-    #: evaluated at most once per article and field scope (shared sub-expressions, see ``intern``).
-    #: Memoised results also stay alive for the whole article, so caches keyed on their ``id`` are safe.
-    memo = True
+    """Every node is evaluated at most once per article and field scope (``run``; shared sub-expressions,
+    see ``compile.intern``). Memoised results also stay alive for the whole article, so caches keyed on
+    their ``id`` are safe."""
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         raise NotImplementedError
 
     def run(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        """``eval``, memoised per article for the costly node kinds. Results are never mutated."""
-        if not self.memo:
-            return self.eval(ctx, fields)
-        key = (id(self), fields)
-        got = ctx.memo.get(key, _MISSING)
+        """``eval``, memoised per article. Results are never mutated."""
+        memo = ctx.results(fields)
+        got = memo.get(self, _MISSING)
         if got is _MISSING:
-            got = ctx.memo[key] = self.eval(ctx, fields)
+            got = memo[self] = self.eval(ctx, fields)
         return got  # type: ignore[no-any-return]  # the memo holds what eval returned
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """Whether the node holds, when its evidence is not needed (inside ``none``)."""
-        got = ctx.memo.get((id(self), fields), _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         return self.run(ctx, fields) is not None
@@ -104,20 +152,20 @@ class Node:
         return False
 
 
-@dataclass(eq=False)
 class TermNode(Node):
     """A term, or a named list (any of its spellings). ``info[id] = (written, list, entity)``."""
 
-    label: str
-    info: dict[int, tuple[str, str | None, str | None]]
-    ids: frozenset[int] = field(default=frozenset(), init=False)
-    #: ``ids`` as a bit mask when there are many of them (a set test looks up each, up to the number of
-    #: hits); 0 for a few, tested as a set (cheaper than a mask as long as the term table)
-    mask: int = field(default=0, init=False)
-
-    def __post_init__(self) -> None:
-        self.ids = frozenset(self.info)
+    def __init__(self, label: str, info: dict[int, tuple[str, str | None, str | None]]) -> None:
+        self.label = label
+        self.info = info
+        self.ids = frozenset(info)
+        #: ``ids`` as a bit mask when there are many of them (a set test looks up each, up to the number of
+        #: hits); 0 for a few, tested as a set (cheaper than a mask as long as the term table)
         self.mask = id_mask(self.ids) if len(self.ids) > FEW_IDS else 0
+        self._key: tuple[Any, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"TermNode(label={self.label!r}, info={self.info!r})"
 
     def absent(self, ctx: Ctx) -> bool:
         """No term of the node has a hit in the article."""
@@ -166,24 +214,32 @@ class TermNode(Node):
         return [self.ids]
 
     def key(self) -> tuple[Any, ...]:
-        k = self.__dict__.get("_key")
+        k = self._key
         if k is None:
-            k = self.__dict__["_key"] = ("T", frozenset(self.info.items()))
-        return k  # type: ignore[no-any-return]
+            k = self._key = ("T", frozenset(self.info.items()))
+        return k
 
     def term_ids(self) -> set[int]:
         return set(self.info)
 
 
-@dataclass(eq=False)
 class AnyNode(Node):
-    children: list[Node]
+    def __init__(self, children: list[Node]) -> None:
+        self.children = children
+        #: the alternatives with those of nested ``any`` nodes in their place (``positional._alternatives``)
+        self._alts: list[Node] | None = None
+        #: whether a quantity is evaluated somewhere under the node (``_quantities``)
+        self._has_quantity: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(children={self.children!r})"
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         # every alternative that holds contributes its evidence: inside `near` or `sentence`, any of
         # them may be the one next to the other items (sibling terms and lists are merged into one child)
         out: list[Ev] | None = None
         shared = True  # ``out`` is still a child's memoised result: copy before extending
+        child: Node
         for child in self.children:
             r = child.run(ctx, fields)
             if r is None:
@@ -199,11 +255,15 @@ class AnyNode(Node):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         if type(self) is not AnyNode:
-            return super().holds(ctx, fields)
-        got = ctx.memo.get((id(self), fields), _MISSING)
+            return Node.holds(self, ctx, fields)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
-        return any(child.holds(ctx, fields) for child in self.children)  # first that holds is enough
+        child: Node
+        for child in self.children:  # noqa: SIM110  (the first that holds is enough; a loop, cheaper compiled)
+            if child.holds(ctx, fields):
+                return True
+        return False
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         acc: set[int] = set()
@@ -226,21 +286,24 @@ class AnyNode(Node):
         return any(c.uses_sentences() for c in self.children)
 
 
-@dataclass(eq=False)
 class AllNode(AnyNode):
-    #: term-id sets of which each must have a hit for the children to hold (``needed_sets``), and the
-    #: cheap alternatives of its costly ``none`` children (``none_guards``): filled in once the rule set
-    #: is built (``compile.prepare``); empty, the node is evaluated in full, with the same result
-    needs: tuple[frozenset[int], ...] = field(default=(), init=False)
-    guards: tuple[Node, ...] = field(default=(), init=False)
+    def __init__(self, children: list[Node]) -> None:
+        AnyNode.__init__(self, children)
+        #: term-id sets of which each must have a hit for the children to hold (``needed_sets``), and the
+        #: cheap alternatives of its costly ``none`` children (``none_guards``): filled in once the rule set
+        #: is built (``compile.prepare``); empty, the node is evaluated in full, with the same result
+        self.needs: tuple[frozenset[int], ...] = ()
+        self.guards: tuple[Node, ...] = ()
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         if missing(self.needs, ctx):  # a later child's term cannot occur: fails before any runs
             return None
+        guard: Node
         for guard in self.guards:  # a cheap alternative of a costly ``none`` holds: fails before the rest runs
             if guard.holds(ctx, fields):
                 return None
         out: list[Ev] = []
+        child: Node
         for child in self.children:
             r = child.run(ctx, fields)
             if r is None:
@@ -252,9 +315,9 @@ class AllNode(AnyNode):
         return [s for c in self.children for s in c.requires(cost)]
 
 
-@dataclass(eq=False)
 class NoneNode(AnyNode):
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        child: Node
         for child in self.children:
             if child.holds(ctx, fields):
                 return None
@@ -263,10 +326,15 @@ class NoneNode(AnyNode):
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return []
 
-@dataclass(eq=False)
+
 class FieldNode(Node):
-    fields: frozenset[int]
-    child: Node
+    def __init__(self, fields: frozenset[int], child: Node) -> None:
+        self.fields = fields
+        self.child = child
+        self._has_quantity: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"FieldNode(fields={self.fields!r}, child={self.child!r})"
 
     def key(self) -> tuple[Any, ...]:
         return ("F", tuple(sorted(self.fields)), self.child.key())
@@ -275,7 +343,7 @@ class FieldNode(Node):
         return self.child.run(ctx, self.fields)
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
-        got = ctx.memo.get((id(self), fields), _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         return self.child.holds(ctx, self.fields)
@@ -290,12 +358,15 @@ class FieldNode(Node):
         return self.child.uses_sentences()
 
 
-@dataclass(eq=False)
 class SourceNode(Node):
     """The article's source (feed name) is one of ``names`` and it has one of ``tags`` (each if given)."""
 
-    names: frozenset[str] = field(default_factory=frozenset)
-    tags: frozenset[str] = field(default_factory=frozenset)
+    def __init__(self, names: frozenset[str] = frozenset(), tags: frozenset[str] = frozenset()) -> None:
+        self.names = names
+        self.tags = tags
+
+    def __repr__(self) -> str:
+        return f"SourceNode(names={self.names!r}, tags={self.tags!r})"
 
     def key(self) -> tuple[Any, ...]:
         return ("S", tuple(sorted(self.names)), tuple(sorted(self.tags)))
@@ -308,9 +379,12 @@ class SourceNode(Node):
         return []
 
 
-@dataclass(eq=False)
 class LanguageNode(Node):
-    langs: frozenset[str]
+    def __init__(self, langs: frozenset[str]) -> None:
+        self.langs = langs
+
+    def __repr__(self) -> str:
+        return f"LanguageNode(langs={self.langs!r})"
 
     def key(self) -> tuple[Any, ...]:
         return ("L", tuple(sorted(self.langs)))
@@ -331,16 +405,16 @@ def _cheap(node: Node, scoped: bool = True) -> bool:
 
 def _quantities(node: Node) -> bool:
     """Whether a quantity is evaluated somewhere under ``node`` (it records the numbers it reads); kept on
-    the node, as shared sub-expressions are asked again and again."""
-    got = node.__dict__.get("_has_quantity")
+    the node (``_has_quantity``), as shared sub-expressions are asked again and again."""
+    if type(node).__name__ == "QuantityNode":
+        return True
+    if not isinstance(node, (AnyNode, FieldNode)):
+        return False
+    got = node._has_quantity
     if got is None:
-        if type(node).__name__ == "QuantityNode":
-            got = True
-        else:
-            inner = getattr(node, "children", None) or [c for c in (getattr(node, "child", None),) if c is not None]
-            got = any(_quantities(c) for c in inner)
-        node.__dict__["_has_quantity"] = got
-    return got  # type: ignore[no-any-return]
+        inner = node.children if isinstance(node, AnyNode) else [node.child]
+        got = node._has_quantity = any(_quantities(c) for c in inner)
+    return got
 
 
 def none_guards(node: AllNode) -> tuple[Node, ...]:
@@ -388,6 +462,26 @@ def missing(sets: tuple[frozenset[int], ...], ctx: Ctx) -> bool:
         return False
     hit_ids = ctx.hit_ids
     extra = ctx.extra
+    if COMPILED:
+        # the same test in C: each id of a set against the bits of ``ctx.flags`` (the ids of ``hits`` and
+        # ``extra``); a set test still for a set larger than those (it looks up the fewer ids)
+        flags = ctx.flags
+        n = len(flags)
+        big = len(hit_ids) + len(extra)
+        for s in sets:
+            if len(s) > big:
+                if s.isdisjoint(hit_ids) and (not extra or s.isdisjoint(extra)):
+                    return True
+                continue
+            hit = False
+            for i in s:
+                j = i >> 3
+                if j < n and (flags[j] >> (i & 7)) & 1:
+                    hit = True
+                    break
+            if not hit:
+                return True
+        return False
     for s in sets:  # noqa: SIM110  (a loop, not a generator: cheaper compiled)
         if s.isdisjoint(hit_ids) and (not extra or s.isdisjoint(extra)):
             return True

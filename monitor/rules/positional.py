@@ -9,7 +9,6 @@ article, keyed on the memoised node results they come from.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
 from operator import itemgetter
 from time import perf_counter
 from typing import Any
@@ -47,11 +46,15 @@ def _all_children(node: AllNode, ctx: Ctx, fields: frozenset[int]) -> list[list[
     return per_item
 
 
-@dataclass(eq=False)
 class NearNode(AllNode):
     """Every item within ``within`` words of the others, in any order, in one field."""
 
-    within: int = 10
+    def __init__(self, children: list[Node], within: int = 10) -> None:
+        AllNode.__init__(self, children)
+        self.within = within
+
+    def __repr__(self) -> str:
+        return f"NearNode(children={self.children!r}, within={self.within!r})"
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         per_item = _all_children(self, ctx, fields)
@@ -62,7 +65,7 @@ class NearNode(AllNode):
         out: list[Ev] = []
         k = len(per_item)
         for f in fields:
-            items = sorted((ev[1], i, ev) for i, evs in enumerate(per_item) for ev in evs if ev[0] == f)
+            items = sorted([(ev[1], i, ev) for i, evs in enumerate(per_item) for ev in evs if ev[0] == f])
             if len({i for _, i, _ in items}) < k:
                 continue
             gaps = ctx.gaps(f)
@@ -75,7 +78,7 @@ class NearNode(AllNode):
                 have += counts[i] == 1
                 while have == k:
                     if gaps[items[hi][0]] - gaps[items[lo][0]] <= self.within:
-                        out.extend(ev for _, _, ev in items[lo:hi + 1])
+                        out.extend([ev for _, _, ev in items[lo:hi + 1]])
                     j = items[lo][1]
                     counts[j] -= 1
                     have -= counts[j] == 0
@@ -84,8 +87,7 @@ class NearNode(AllNode):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """As ``eval``, but stops at the first pair of hits near enough (inside ``none``)."""
-        key = (id(self), fields)
-        got = ctx.memo.get(key, _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         hkey = ("holds", id(self), fields)
@@ -95,7 +97,7 @@ class NearNode(AllNode):
             if per_item is None:
                 known = False
             elif len(per_item) == 2:
-                known = self._pair(ctx, fields, per_item[0], per_item[1], first=True) is not None
+                known = self._pair(ctx, fields, per_item[0], per_item[1], True) is not None
             else:
                 known = self.run(ctx, fields) is not None
             ctx.memo[hkey] = known
@@ -137,7 +139,6 @@ class NearNode(AllNode):
         return dedupe(out) if out else None
 
 
-@dataclass(eq=False)
 class SentenceNode(AllNode):
     """Every item inside one sentence; an item ``{none: X}`` rules out the sentences where X occurs (a
     sentence holding every other item and no hit of X). An X that holds without a position (``source``,
@@ -146,11 +147,11 @@ class SentenceNode(AllNode):
     #: the items (children other than ``none``), what the ``none`` children exclude, and the items'
     #: indexes in evaluation order (terms, set tests, before positional items); from ``children`` (``split``,
     #: again by ``compile.prepare`` once shared sub-expressions replaced them)
-    items: list[Node] = field(default_factory=list, init=False)
-    excluded: list[Node] = field(default_factory=list, init=False)
-    order: tuple[int, ...] = field(default=(), init=False)
-
-    def __post_init__(self) -> None:
+    def __init__(self, children: list[Node]) -> None:
+        AllNode.__init__(self, children)
+        self.items: list[Node] = []
+        self.excluded: list[Node] = []
+        self.order: tuple[int, ...] = ()
         self.split()
 
     def split(self) -> None:
@@ -167,7 +168,8 @@ class SentenceNode(AllNode):
         keyed: list[Any] = [None] * len(items)
         common: set[tuple[int, int]] | None = None
         for i in self.order:  # terms first; ``keyed`` (so the evidence) stays in the written order
-            r = items[i].run(ctx, fields)
+            item = items[i]
+            r = item.run(ctx, fields)
             if not r:
                 return None
             by = keyed[i] = _by_sentence(ctx, r)
@@ -215,7 +217,7 @@ class SentenceNode(AllNode):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """As ``eval``, without gathering the evidence (inside ``none``)."""
-        got = ctx.memo.get((id(self), fields), _MISSING)
+        got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         found = self._sentences(ctx, fields)
@@ -225,36 +227,39 @@ class SentenceNode(AllNode):
         return True
 
 
-def _alternatives(node: Node) -> list[Node]:
+def _alternatives(node: AnyNode) -> list[Node]:
     """The alternatives of an ``any``, with those of ``any`` nodes nested in it in their place."""
-    got = node.__dict__.get("_alts")
+    got = node._alts
     if got is None:
         got = []
-        for c in node.children:  # type: ignore[attr-defined]
-            got.extend(_alternatives(c) if type(c) is AnyNode else [c])
-        node.__dict__["_alts"] = got
-    return got  # type: ignore[no-any-return]
+        for c in node.children:
+            got.extend(_alternatives(c) if type(c) is AnyNode else [c])  # type: ignore[arg-type]
+        node._alts = got
+    return got
 
 
-@dataclass(eq=False)
 class QuantityNode(Node):
     """A number right before or after a hit of ``of``; a dual suffix (صاروخين) counts 2."""
 
-    of: Node
-    min: float | None = None
-    max: float | None = None
+    def __init__(self, of: Node, min: float | None = None, max: float | None = None) -> None:
+        self.of = of
+        self.min = min
+        self.max = max
+
+    def __repr__(self) -> str:
+        return f"QuantityNode(of={self.of!r}, min={self.min!r}, max={self.max!r})"
 
     def key(self) -> tuple[Any, ...]:
         return ("Q", self.min, self.max, self.of.key())
 
     def run(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         # memoised with the numbers read, so every rule sharing this node reports them
-        key = (id(self), fields)
-        got = ctx.memo.get(key, _MISSING)
+        memo = ctx.results(fields)
+        got = memo.get(self, _MISSING)
         if got is _MISSING:
             before = len(ctx.numbers)
             result = self.eval(ctx, fields)
-            got = ctx.memo[key] = (result, ctx.numbers[before:])
+            got = memo[self] = (result, ctx.numbers[before:])
         else:
             ctx.numbers.extend(got[1])
         return got[0]  # type: ignore[no-any-return]  # the memo holds what eval returned
@@ -288,34 +293,39 @@ class QuantityNode(Node):
         return self.of.term_ids()
 
 
-@dataclass(eq=False)
 class RegexNode(Node):
     """A regular expression on the normalised text, bounded in time (``regex`` module timeout)."""
 
-    pattern: str
-    compiled: Any
-    timeout: float = 0.05
-    limit: int = 1000
-    #: literal strings of which every match starts with one (``literal_prefixes``): a field holding
-    #: none of them cannot match, and is not searched
-    prefixes: tuple[str, ...] | None = None
-    #: term ids (``prefix*``) of which one must occur for the regex to match (``boundary_prefixes``):
-    #: lets the presearcher skip the rule when none did
-    required: frozenset[int] | None = None
-    #: term ids (``word*``, see ``regexinfo.required_words``) of which every match holds one: a field
-    #: without a hit of any of them is not searched, nor a rule evaluated (presearcher) when none occurred
-    needs: frozenset[int] | None = None
-    #: the longest a match can be (None: unbounded), and whether a match never holds a line break: an
-    #: attempt at a hit of ``required`` is skipped when no hit of ``needs`` starts within that reach
-    width: int | None = None
-    one_line: bool = False
-    #: one attempt takes a bounded number of steps (``regexinfo.max_steps``): the anchored attempts then
-    #: run without a time-out each (it costs two reads of the process clock), the field's deadline is
-    #: still checked between them
-    bounded: bool = False
-    #: every match starts at the beginning of the field (``regexinfo.at_start``): one anchored match
-    #: there, not a search through the field
-    at_start: bool = False
+    def __init__(self, pattern: str, compiled: Any, timeout: float = 0.05, limit: int = 1000,
+                 prefixes: tuple[str, ...] | None = None) -> None:
+        self.pattern = pattern
+        self.compiled = compiled
+        self.timeout = timeout
+        self.limit = limit
+        #: literal strings of which every match starts with one (``literal_prefixes``): a field holding
+        #: none of them cannot match, and is not searched
+        self.prefixes = prefixes
+        #: term ids (``prefix*``) of which one must occur for the regex to match (``boundary_prefixes``):
+        #: lets the presearcher skip the rule when none did
+        self.required: frozenset[int] | None = None
+        #: term ids (``word*``, see ``regexinfo.required_words``) of which every match holds one: a field
+        #: without a hit of any of them is not searched, nor a rule evaluated (presearcher) when none
+        #: occurred
+        self.needs: frozenset[int] | None = None
+        #: the longest a match can be (None: unbounded), and whether a match never holds a line break: an
+        #: attempt at a hit of ``required`` is skipped when no hit of ``needs`` starts within that reach
+        self.width: int | None = None
+        self.one_line = False
+        #: one attempt takes a bounded number of steps (``regexinfo.max_steps``): the anchored attempts
+        #: then run without a time-out each (it costs two reads of the process clock), the field's deadline
+        #: is still checked between them
+        self.bounded = False
+        #: every match starts at the beginning of the field (``regexinfo.at_start``): one anchored match
+        #: there, not a search through the field
+        self.at_start = False
+
+    def __repr__(self) -> str:
+        return f"RegexNode(pattern={self.pattern!r})"
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return [s for s in (self.required, self.needs) if s]
@@ -415,7 +425,7 @@ class RegexNode(Node):
             if spans:
                 if out is None:
                     out = []
-                out.extend((f, a, b, self.pattern, None, None) for a, b in spans)
+                out.extend([(f, a, b, self.pattern, None, None) for a, b in spans])
         return out
 
 

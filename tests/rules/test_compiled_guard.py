@@ -52,6 +52,66 @@ out = {a.id: [m.model_dump(mode="json") for m in rs.match(a)] for a in arts}
 print(json.dumps({"core": r.matcher_core(), "out": out}))
 """
 
+# a rule for every node kind and evaluation path (term, list, any, all, none, field, source, language,
+# near of two and of three items, sentence with an excluded item, quantity, regex with and without its
+# prefilters, score), on seeded articles made of their words, with sources and tags: run compiled and
+# as the pure-Python sources, the matches must be the same
+KINDS = {
+    "near2": {"near": ["@weapons", "@bases"], "within": 6},
+    "near3": {"near": ["@weapons", "@attack_verbs", "@bases"], "within": 12},
+    "sentence": {"sentence": ["@attack_verbs", "@bases", {"none": ["exercise", {"regex": "\\bdrill\\w*"}]}]},
+    "quantity": {"all": [{"quantity": {"of": "@weapons", "min": 2, "max": 20}}, "@bases"]},
+    "regex": {"regex": "\\b(?:rocket|missile)s? (?:hit|struck)\\b"},
+    "regex-start": {"regex": "^breaking"},
+    "regex-plain": {"regex": "[0-9]+ (?:rockets|drones)"},
+    "source": {"all": [{"source": {"names": ["Wire A"], "tags": ["iraq"]}}, "@weapons"]},
+    "language": {"all": [{"language": ["en"]}, {"none": ["@bases"]}, "@attack_verbs"]},
+    "field": {"field": "title", "any": ["@weapons", "convoy"]},
+    "nested": {"all": [{"any": [{"near": ["@weapons", "convoy"], "within": 4}, "@bases"]},
+                       {"none": [{"sentence": ["exercise", "@weapons"]}, "Russian base"]}]},
+    "terms": ["convoy", "patrol", "Ain al-Asad"],
+}
+WORDS = ["rocket", "rockets", "missile", "drone", "drones", "hit", "struck", "targeted", "Ain al-Asad",
+         "Harir", "Victory base", "Russian base", "convoy", "patrol", "exercise", "drilling", "three", "4",
+         "12", "the", "a", "near", "camp", "Breaking", "attack", "base", "two", "yesterday"]
+
+MATCH_KINDS = """
+import json, os, random
+from pathlib import Path
+import monitor.rules as r
+from monitor.models import Article
+words = json.loads(os.environ["KIND_WORDS"])
+rs = r.load_rules(Path(os.environ["KIND_RULES"]))
+rnd = random.Random(5)
+out = {}
+for i in range(400):
+    sents = [" ".join(rnd.choice(words) for _ in range(rnd.randint(3, 12))) for _ in range(rnd.randint(1, 6))]
+    art = Article(id=f"k{i}", title=sents[0], content=". ".join(sents[1:]) + ".",
+                  source=rnd.choice(["Wire A", "wire a", "Other"]), tags=tuple(rnd.sample(["iraq", "syria"], rnd.randint(0, 2))))
+    out[art.id] = [m.model_dump(mode="json") for m in rs.match(art)]
+print(json.dumps({"core": r.matcher_core(), "out": out}))
+"""
+
+
+def _kinds_folder(tmp: Path) -> Path:
+    import shutil
+
+    import yaml
+
+    folder = tmp / "kinds"
+    shutil.copytree(ROOT / "tests/rules/fixtures/basic/lists", folder / "lists")
+    for name, match in KINDS.items():
+        rule = {"id": f"kind-{name}", "version": "1", "title": name, "description": "every node kind",
+                "severity": "low", "tags": ["kinds"], "languages": ["ar", "en"], "match": match}
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(rule, allow_unicode=True), encoding="utf-8")
+    scored = {"id": "kind-score", "version": "1", "title": "score", "description": "score terms",
+              "severity": "low", "tags": ["kinds"], "languages": ["en"],
+              "score": {"threshold": 3, "terms": [{"term": "@weapons", "weight": 2}, {"term": "@bases", "weight": 1},
+                                                   {"term": "exercise", "weight": -2}]}}
+    (folder / "score.yaml").write_text(yaml.safe_dump(scored), encoding="utf-8")
+    return folder
+
+
 needs_build = pytest.mark.skipif(
     not evaluator_compiled(),
     reason="the rule evaluator is not compiled here: install a C compiler (gcc) and `pip install -e .`",
@@ -96,4 +156,30 @@ def test_a_stale_build_runs_the_sources_and_says_so() -> None:
     assert got["core"] == "partial"
     assert all(f.endswith(".py") for f in got["files"])
     assert "does not match the source" in got["stderr"] and "pip install -e ." in got["stderr"]
+    assert got["out"] == _run(MATCH_SEEDS)["out"]
+
+
+@needs_build
+def test_compiled_and_pure_python_agree_on_every_node_kind(tmp_path: Path) -> None:
+    env = {"KIND_RULES": str(_kinds_folder(tmp_path)), "KIND_WORDS": json.dumps(WORDS)}
+    compiled = _run(MATCH_KINDS, **env)
+    pure = _run(MATCH_KINDS, MONITOR_PURE_PYTHON="1", **env)
+    assert compiled["core"] == "compiled" and pure["core"] == "python"
+    assert pure["out"] == compiled["out"]
+    fired = {m["rule"] for ms in compiled["out"].values() for m in ms}
+    assert fired == {f"kind-{k}" for k in (*KINDS, "score")}  # every kind holds somewhere, not just nowhere
+
+
+@needs_build
+def test_one_stale_module_sends_all_three_to_their_sources() -> None:
+    # the compiled modules share extension types (expr.pxd, positional.pxd): a compiled engine or
+    # positional on top of expr.py would not import, so one stale source means all run from source
+    fake = ("import sys, types; from pathlib import Path; ns = {}; "
+            "exec(Path('monitor/rules/_built.py').read_text(), ns); s = dict(ns['SOURCES']); "
+            "s['monitor.rules.positional'] = 'x'; m = types.ModuleType('monitor.rules._built'); m.SOURCES = s; "
+            "sys.modules['monitor.rules._built'] = m\n")
+    got = _run(fake + MATCH_SEEDS)
+    assert got["stale"] == ["positional"]
+    assert got["core"] == "partial"
+    assert all(f.endswith(".py") for f in got["files"])
     assert got["out"] == _run(MATCH_SEEDS)["out"]

@@ -1,0 +1,48 @@
+# Cython declarations augmenting positional.py (see expr.pxd); positional.py stays the reference.
+cimport cython
+
+from monitor.rules.expr cimport AllNode, AnyNode, Ctx, Node
+
+cdef object _MISSING
+
+
+cdef class NearNode(AllNode):
+    cdef public Py_ssize_t within
+
+    cdef object _pair(self, Ctx ctx, frozenset fields, list xs, list ys, bint first=*)
+
+
+cdef class SentenceNode(AllNode):
+    cdef public list items
+    cdef public list excluded
+    cdef public tuple order
+
+    @cython.locals(items=list, excluded=list, item=Node, child=Node, alt=Node, keyed=list, common=set,
+                   bare=bint, placed=bint, i=Py_ssize_t)
+    cdef object _sentences(self, Ctx ctx, frozenset fields)
+
+
+cdef class QuantityNode(Node):
+    cdef public Node of
+    cdef public object min
+    cdef public object max
+
+
+cdef class RegexNode(Node):
+    cdef public str pattern
+    cdef public object compiled
+    cdef public double timeout
+    cdef public Py_ssize_t limit
+    cdef public object prefixes
+    cdef public object required
+    cdef public object needs
+    cdef public object width
+    cdef public bint one_line
+    cdef public bint bounded
+    cdef public bint at_start
+
+
+@cython.locals(child=Node, per_item=list)
+cdef list _all_children(AllNode node, Ctx ctx, frozenset fields)
+cdef tuple _by_position(Ctx ctx, list evs, Py_ssize_t f)
+cdef dict _by_sentence(Ctx ctx, list evs)
