@@ -45,4 +45,5 @@ cdef class RegexNode(Node):
 @cython.locals(child=Node, per_item=list)
 cdef list _all_children(AllNode node, Ctx ctx, frozenset fields)
 cdef tuple _by_position(Ctx ctx, list evs, Py_ssize_t f)
+@cython.locals(f=Py_ssize_t, s=list, got=dict, bucket=list)
 cdef dict _by_sentence(Ctx ctx, list evs)
