@@ -214,6 +214,8 @@ class TermNode(Node):
                 return False
         elif self.ids.isdisjoint(hit_ids):
             return False
+        if len(fields) == len(FIELD_NAMES):  # a hit in any field will do: there is one
+            return True
         hits = ctx.hits
         for tid in self.ids & hit_ids:
             for f, _, _ in hits[tid]:

@@ -449,16 +449,31 @@ def _by_sentence(ctx: Ctx, evs: list[Ev]) -> dict[int, list[Ev]]:
     if got is None:
         got = {}
         f = -1
-        s: list[int] = []
+        starts: list[int] = []
+        n = 0
+        # the sentence of the previous hit, ``[lo, hi)`` its span (hits come mostly in text order, so most
+        # fall in it, and join its bucket without a search or a dict look-up)
+        idx = lo = hi = 0
+        bucket: list[Ev] = []
         for ev in evs:
+            a = ev[1]
             if ev[0] != f:
                 f = ev[0]
-                s = ctx.sentences(f)
-            k = (f << 32) + bisect_right(s, ev[1]) - 1
-            bucket = got.get(k)
-            if bucket is None:
-                got[k] = [ev]
+                starts = ctx.sentences(f)
+                n = len(starts)
+                hi = lo  # no sentence yet in this field
+            elif lo <= a < hi:
+                bucket.append(ev)
+                continue
+            idx = bisect_right(starts, a) - 1
+            lo = starts[idx] if idx >= 0 else -1
+            hi = starts[idx + 1] if idx + 1 < n else len(ctx.texts[f]) + 1
+            k = (f << 32) + idx
+            got_bucket = got.get(k)
+            if got_bucket is None:
+                bucket = got[k] = [ev]
             else:
+                bucket = got_bucket
                 bucket.append(ev)
         ctx.memo[key] = got
     return got  # type: ignore[no-any-return]
