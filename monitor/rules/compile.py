@@ -413,8 +413,10 @@ def prepare(node: Node, seen: set[int] | None = None) -> None:
         if type(n) is SentenceNode:
             n.split()
             n.needs = expr.needed_sets([n.items[i] for i in n.order])
+            n.codes = expr.needs_codes(n.needs)
         elif isinstance(n, AllNode):  # ``all`` and ``near``
             n.needs = expr.needed_sets(n.children)
+            n.codes = expr.needs_codes(n.needs)
             if type(n) is AllNode:
                 n.guards = expr.none_guards(n)
 

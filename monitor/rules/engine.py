@@ -26,7 +26,7 @@ from operator import itemgetter
 from typing import Any
 
 from monitor.models import Article, Match
-from monitor.rules.expr import FIELD_NAMES, Ctx, Ev, Node, TermNode, missing
+from monitor.rules.expr import FIELD_NAMES, Ctx, Ev, Node, TermNode, missing, needs_codes, scope_of
 from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost, VolumeSpec
 from monitor.rules.terms import TermTable
 from monitor.text import warm
@@ -84,7 +84,7 @@ class Rule:
     scope: frozenset[int] = field(default=frozenset((0, 1, 2)), repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scope", frozenset(FIELD_NAMES.index(f) for f in self.fields))
+        object.__setattr__(self, "scope", scope_of(FIELD_NAMES.index(f) for f in self.fields))
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,8 @@ class RuleSet:
         self._table = table
         self._index = {r.id: i for i, r in enumerate(self.rules)}
         self._by_term: dict[int, list[int]] = {}
+        #: each rule's ``requires`` as ``needs_codes`` (for ``missing``)
+        self._codes = [needs_codes(r.requires) for r in self.rules]
         always: list[int] = []
         for i, rule in enumerate(self.rules):
             if not rule.enabled:
@@ -173,7 +175,7 @@ class RuleSet:
             rule = self.rules[i]
             if rule.languages and lang not in rule.languages:
                 continue
-            if only is None and missing(rule.requires, ctx):
+            if only is None and missing(rule.requires, ctx, self._codes[i]):
                 continue  # a required term group did not occur: cannot hold
             evaluated.append(rule.id)
             m = self._evaluate(rule, ctx, norms, raw)

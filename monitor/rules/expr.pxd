@@ -71,6 +71,7 @@ cdef class AllNode(AnyNode):
     cpdef object eval(self, Ctx ctx, frozenset fields)
 
     cdef public tuple needs
+    cdef public tuple codes
     cdef public tuple guards
 
 
@@ -99,5 +100,5 @@ cpdef bytearray id_bits(list ids)
 
 
 @cython.locals(s=frozenset, hit_ids=frozenset, extra=dict, flags=bytearray, n=Py_ssize_t, big=Py_ssize_t,
-               i=Py_ssize_t, j=Py_ssize_t, hit=bint)
-cpdef bint missing(tuple sets, Ctx ctx) except -1
+               i=Py_ssize_t, j=Py_ssize_t, hit=bint, code=bytes, m=Py_ssize_t, p=Py_ssize_t)
+cpdef bint missing(tuple sets, Ctx ctx, tuple codes=*) except -1

@@ -56,8 +56,8 @@ class Ctx:
         self._gaps: dict[int, array[int]] = {}
         #: what each node's ``run`` returned, by field scope then node (no key to build per call)
         self.runs: dict[frozenset[int], dict[Node, Any]] = {}
-        #: other per-article caches (positional nodes), keyed on tuples
-        self.memo: dict[tuple[Any, ...], Any] = {}
+        #: other per-article caches (positional nodes), keyed on tuples (on ints: ``positional._by_sentence``)
+        self.memo: dict[Any, Any] = {}
         self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.timeouts = 0
 
@@ -95,6 +95,17 @@ else:
     COMPILED = bool(cython.compiled)
 
 _MISSING: Any = object()
+#: one frozenset object per field scope (``scope_of``): the memo of node results is keyed on the scope, and
+#: a dict finds a key by identity before it compares two equal sets
+_SCOPES: dict[frozenset[int], frozenset[int]] = {
+    s: s for s in (frozenset(i for i in range(len(FIELD_NAMES)) if n >> i & 1) for n in range(1 << len(FIELD_NAMES)))
+}
+
+
+def scope_of(fields: Iterable[int]) -> frozenset[int]:
+    """The shared frozenset of these field indexes (``_SCOPES``)."""
+    s = frozenset(fields)
+    return _SCOPES.get(s, s)
 #: a term node with at most this many ids tests them as a set, not as a mask (``TermNode.mask``)
 FEW_IDS = 8
 
@@ -203,6 +214,8 @@ class TermNode(Node):
                 return False
         elif self.ids.isdisjoint(hit_ids):
             return False
+        if len(fields) == len(FIELD_NAMES):  # a hit in any field will do: there is one
+            return True
         hits = ctx.hits
         for tid in self.ids & hit_ids:
             for f, _, _ in hits[tid]:
@@ -293,10 +306,12 @@ class AllNode(AnyNode):
         #: cheap alternatives of its costly ``none`` children (``none_guards``): filled in once the rule set
         #: is built (``compile.prepare``); empty, the node is evaluated in full, with the same result
         self.needs: tuple[frozenset[int], ...] = ()
+        #: ``needs`` as ``needs_codes`` (what the compiled ``missing`` reads), set with them
+        self.codes: tuple[bytes, ...] = ()
         self.guards: tuple[Node, ...] = ()
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        if missing(self.needs, ctx):  # a later child's term cannot occur: fails before any runs
+        if missing(self.needs, ctx, self.codes):  # a later child's term cannot occur: fails before any runs
             return None
         guard: Node
         for guard in self.guards:  # a cheap alternative of a costly ``none`` holds: fails before the rest runs
@@ -329,7 +344,7 @@ class NoneNode(AnyNode):
 
 class FieldNode(Node):
     def __init__(self, fields: frozenset[int], child: Node) -> None:
-        self.fields = fields
+        self.fields = scope_of(fields)
         self.child = child
         self._has_quantity: bool | None = None
 
@@ -454,19 +469,52 @@ def needed_sets(children: list[Node]) -> tuple[frozenset[int], ...]:
     return tuple(sorted(sets, key=len))
 
 
-def missing(sets: tuple[frozenset[int], ...], ctx: Ctx) -> bool:
+def needs_codes(sets: Iterable[frozenset[int]]) -> tuple[bytes, ...]:
+    """Each set of term ids as the bytes the compiled ``missing`` reads: for each byte of the id bits
+    (``id_bits``: bit ``i & 7`` of byte ``i >> 3``) holding one of its ids, in ascending order, the byte's
+    index (two bytes, little-endian) then its bits. ``()`` when an id is too large for two bytes of index
+    (``missing`` then tests the sets themselves)."""
+    out = []
+    for s in sets:
+        by: dict[int, int] = {}
+        for i in s:
+            by[i >> 3] = by.get(i >> 3, 0) | 1 << (i & 7)
+        if by and max(by) > 0xFFFF:
+            return ()
+        out.append(bytes([x for j in sorted(by) for x in (j & 0xFF, j >> 8, by[j])]))
+    return tuple(out)
+
+
+def missing(sets: tuple[frozenset[int], ...], ctx: Ctx, codes: tuple[bytes, ...] = ()) -> bool:
     """Whether one of ``sets`` (``needed_sets``) has no hit in the article (nor among the regex
     prefilters' own terms, ``ctx.extra``). Set tests, not masks: most sets do have a hit, and the test
-    stops at the first one it finds."""
+    stops at the first one it finds. ``codes``: the same sets as ``needs_codes`` (compiled, a loop over
+    bytes in C in place of the set's ids)."""
     if not sets:
         return False
     hit_ids = ctx.hit_ids
     extra = ctx.extra
     if COMPILED:
         # the same test in C: each id of a set against the bits of ``ctx.flags`` (the ids of ``hits`` and
-        # ``extra``); a set test still for a set larger than those (it looks up the fewer ids)
+        # ``extra``); with its code, each byte of the set's id bits against the byte of ``flags``
         flags = ctx.flags
         n = len(flags)
+        if len(codes) == len(sets):
+            for code in codes:
+                m = len(code)
+                p = 0
+                hit = False
+                while p < m:
+                    j = code[p] | (code[p + 1] << 8)
+                    if j >= n:  # ascending: the later bytes are past the hits too
+                        break
+                    if flags[j] & code[p + 2]:
+                        hit = True
+                        break
+                    p += 3
+                if not hit:
+                    return True
+            return False
         big = len(hit_ids) + len(extra)
         for s in sets:
             if len(s) > big:
@@ -513,4 +561,5 @@ __all__ = [
     "SourceNode",
     "TermNode",
     "dedupe",
+    "scope_of",
 ]

@@ -35,7 +35,7 @@ _START = itemgetter(1)
 def _all_children(node: AllNode, ctx: Ctx, fields: frozenset[int]) -> list[list[Ev]] | None:
     """Each child's evidence, or None as soon as one child does not hold (or when one cannot: a term it
     needs did not occur, see ``needed_sets``)."""
-    if missing(node.needs, ctx):
+    if missing(node.needs, ctx, node.codes):
         return None
     per_item = []
     for child in node.children:
@@ -159,21 +159,22 @@ class SentenceNode(AllNode):
         self.excluded = [g for c in self.children if type(c) is NoneNode for g in c.children]  # type: ignore[attr-defined]
         self.order = tuple(sorted(range(len(self.items)), key=lambda i: type(self.items[i]) is not TermNode))
 
-    def _sentences(self, ctx: Ctx, fields: frozenset[int]) -> tuple[list[dict[tuple[int, int], list[Ev]]], set[tuple[int, int]]] | None:
+    def _sentences(self, ctx: Ctx, fields: frozenset[int]) -> tuple[list[dict[int, list[Ev]]], set[int]] | None:
         """Each item's hits by sentence, and the sentences holding every item and no exclusion."""
         items = self.items
         excluded = self.excluded
-        if missing(self.needs, ctx):  # an item's term did not occur: no sentence can hold them all
+        if missing(self.needs, ctx, self.codes):  # an item's term did not occur: no sentence can hold them all
             return None
         keyed: list[Any] = [None] * len(items)
-        common: set[tuple[int, int]] | None = None
+        common: set[int] | None = None
         for i in self.order:  # terms first; ``keyed`` (so the evidence) stays in the written order
             item = items[i]
             r = item.run(ctx, fields)
             if not r:
                 return None
             by = keyed[i] = _by_sentence(ctx, r)
-            common = set(by) if common is None else common.intersection(by)
+            # (``set.intersection`` of a dict walks all its keys: the fewer sentences left are looked up)
+            common = set(by) if common is None else {k for k in common if k in by}
             if not common:  # no sentence holds the items so far: the later (costlier) ones are not run
                 return keyed, common
         for child in excluded:
@@ -440,23 +441,39 @@ def _by_position(ctx: Ctx, evs: list[Ev], f: int) -> tuple[list[Ev], list[int]]:
     return got  # type: ignore[no-any-return]
 
 
-def _by_sentence(ctx: Ctx, evs: list[Ev]) -> dict[tuple[int, int], list[Ev]]:
-    """The hits of ``evs`` grouped by (field, sentence index); cached per article like ``_by_position``."""
-    key = ("sent", id(evs), 0)
+def _by_sentence(ctx: Ctx, evs: list[Ev]) -> dict[int, list[Ev]]:
+    """The hits of ``evs`` grouped by sentence, keyed ``field << 32 | sentence index`` (an int: cheaper to
+    hash and compare than a pair, and in the same order); cached per article like ``_by_position``."""
+    key = id(evs)  # an int: no other key of ``ctx.memo`` is one
     got = ctx.memo.get(key)
     if got is None:
         got = {}
-        starts: dict[int, list[int]] = {}
+        f = -1
+        starts: list[int] = []
+        n = 0
+        # the sentence of the previous hit, ``[lo, hi)`` its span (hits come mostly in text order, so most
+        # fall in it, and join its bucket without a search or a dict look-up)
+        idx = lo = hi = 0
+        bucket: list[Ev] = []
         for ev in evs:
-            f = ev[0]
-            s = starts.get(f)
-            if s is None:
-                s = starts[f] = ctx.sentences(f)
-            k = (f, bisect_right(s, ev[1]) - 1)
-            bucket = got.get(k)
-            if bucket is None:
-                got[k] = [ev]
+            a = ev[1]
+            if ev[0] != f:
+                f = ev[0]
+                starts = ctx.sentences(f)
+                n = len(starts)
+                hi = lo  # no sentence yet in this field
+            elif lo <= a < hi:
+                bucket.append(ev)
+                continue
+            idx = bisect_right(starts, a) - 1
+            lo = starts[idx] if idx >= 0 else -1
+            hi = starts[idx + 1] if idx + 1 < n else len(ctx.texts[f]) + 1
+            k = (f << 32) + idx
+            got_bucket = got.get(k)
+            if got_bucket is None:
+                bucket = got[k] = [ev]
             else:
+                bucket = got_bucket
                 bucket.append(ev)
         ctx.memo[key] = got
     return got  # type: ignore[no-any-return]

@@ -183,3 +183,29 @@ def test_one_stale_module_sends_all_three_to_their_sources() -> None:
     assert got["core"] == "partial"
     assert all(f.endswith(".py") for f in got["files"])
     assert got["out"] == _run(MATCH_SEEDS)["out"]
+
+
+@needs_build
+def test_compiled_missing_reads_the_codes_as_the_sets_say() -> None:
+    # ``missing`` with ``needs_codes`` (bytes walked in C) against the plain set test, on random sets and
+    # hits: ids sharing a byte, ids past the article's highest hit, extra (regex prefilter) hits
+    import random
+
+    from monitor.models import Article
+    from monitor.rules.expr import Ctx, missing, needs_codes
+
+    rnd = random.Random(5)
+    article = Article(id="x", title="t")
+    for _ in range(3000):
+        top = rnd.choice([8, 40, 3000, 600_000])
+        hits = {rnd.randrange(top): [(0, 0, 1)] for _ in range(rnd.randrange(6))}
+        extra = {rnd.randrange(top): [(0, 0, 1)] for _ in range(rnd.randrange(3))}
+        ctx = Ctx(["t"], hits, article, "en", extra)
+        sets = tuple(frozenset(rnd.randrange(top) for _ in range(rnd.randrange(1, 12)))
+                     for _ in range(rnd.randrange(1, 4)))
+        want = any(s.isdisjoint(hits) and s.isdisjoint(extra) for s in sets)
+        codes = needs_codes(sets)
+        assert codes == () or len(codes) == len(sets)
+        assert codes != () or max(max(s) for s in sets) >> 3 > 0xFFFF  # only ids past two bytes of index
+        assert missing(sets, ctx, codes) is want
+        assert missing(sets, ctx) is want
