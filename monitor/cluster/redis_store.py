@@ -233,8 +233,12 @@ class RedisStore:
             b.copies.setdefault(aid, CopyEntry.from_bytes(aid, raw) if raw is not None else None)
         for d, raw in zip(digests, got[len(ids) :], strict=True):
             b.exact.setdefault(d, raw.decode("utf-8") if raw is not None else None)
+        adds = b.band_adds
         for x, m in zip(bands, members, strict=True):
-            b.bands[x] = {i.decode("utf-8") for i in m} | b.band_adds.pop(x, set())
+            got = {i.decode("utf-8") for i in m} if m else set()
+            if adds and x in adds:
+                got |= adds.pop(x)
+            b.bands[x] = got
 
     def prefetch_events(self, keys: Sequence[str]) -> None:
         """Read what ``events_by_keys`` will need for these evidence keys, in one round trip."""
