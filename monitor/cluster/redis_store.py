@@ -13,7 +13,9 @@ this needs a single Redis (or a proxy that runs scripts on one node), not Redis 
 of their own: ``prefetch_copies``/``prefetch_events`` read what the batch will look up in one script call
 each, lookups are answered from that with the batch's own writes applied, and the writes go in one
 script call at the end, in their order, with the TTLs they had when made; so the state and every answer
-are the same as one operation at a time.
+are the same as one operation at a time. Those two batch scripts take an article's LSH band keys as one
+string of 16 hex digits per band and build the ``{p}:b:`` keys themselves (a few arguments per article
+instead of one per band: encoding the arguments was a large share of the batch's cost).
 TTLs are wall-clock while windows are article time, so in a fast replay entries outlive their window;
 the callers check article times, so answers are the same as ``MemoryStore``'s.
 
@@ -235,10 +237,10 @@ class RedisStore:
             b.exact.setdefault(d, raw.decode("utf-8") if raw is not None else None)
         adds = b.band_adds
         for x, m in zip(bands, members, strict=True):
-            got = {i.decode("utf-8") for i in m} if m else set()
+            held: set[str] = {i.decode("utf-8") for i in m} if m else set()
             if adds and x in adds:
-                got |= adds.pop(x)
-            b.bands[x] = got
+                held |= adds.pop(x)
+            b.bands[x] = held
 
     def prefetch_events(self, keys: Sequence[str]) -> None:
         """Read what ``events_by_keys`` will need for these evidence keys, in one round trip."""
