@@ -66,13 +66,16 @@ def policy_for_rule(
 
 
 def sighting(
-    article: Article, match: Match, *, copy_group: str = "", dates: tuple[str, ...] = ()
+    article: Article, match: Match, *, copy_group: str = "", dates: tuple[str, ...] = (),
+    rule: str | None = None, at: float | None = None,
 ) -> Sighting:
-    """The ``Sighting`` of one match in one article (``copy_group`` from ``CopyDetector.check``)."""
+    """The ``Sighting`` of one match in one article (``copy_group`` from ``CopyDetector.check``).
+    ``rule``: the name to group under (default the match's rule); ``at``: ``article_time(article)`` when
+    the caller has it already."""
     return Sighting(
-        rule=match.rule,
+        rule=match.rule if rule is None else rule,
         article_id=article.id,
-        at=article_time(article),
+        at=article_time(article) if at is None else at,
         source=article.source,
         copy_group=copy_group,
         severity=match.severity,

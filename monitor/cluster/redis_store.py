@@ -13,7 +13,9 @@ this needs a single Redis (or a proxy that runs scripts on one node), not Redis 
 of their own: ``prefetch_copies``/``prefetch_events`` read what the batch will look up in one script call
 each, lookups are answered from that with the batch's own writes applied, and the writes go in one
 script call at the end, in their order, with the TTLs they had when made; so the state and every answer
-are the same as one operation at a time.
+are the same as one operation at a time. Those two batch scripts take an article's LSH band keys as one
+string of 16 hex digits per band and build the ``{p}:b:`` keys themselves (a few arguments per article
+instead of one per band: encoding the arguments was a large share of the batch's cost).
 TTLs are wall-clock while windows are article time, so in a fast replay entries outlive their window;
 the callers check article times, so answers are the same as ``MemoryStore``'s.
 
@@ -25,6 +27,7 @@ it from a worker thread (``asyncio.to_thread``) or accepts a sub-millisecond loc
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -65,20 +68,24 @@ for _, k in ipairs(KEYS) do
 end
 return out
 """
-# One batch's copy and event writes, in order, in one call: op 'c' (copy add: KEYS entry, exact, bands...;
-# ARGV entry bytes, article id, ttl) and op 'e' (event put: KEYS record, index keys...; ARGV record bytes,
-# event id, ttl). The same logic as _COPY_ADD and _EVENT_PUT, which single writes use.
+# One batch's copy and event writes, in order, in one call. ARGV[1]: the band key prefix; then five
+# values per op: op 'c' (copy add: KEYS entry, exact; ARGV entry bytes, article id, ttl, band keys) and op
+# 'e' (event put: KEYS record, index keys...; ARGV record bytes, event id, ttl, ''). Band keys travel as
+# one string of 16 hex digits per band (the key is the prefix and those digits), so an article costs a
+# handful of arguments instead of one per band. The same logic as the single writes.
 _APPLY = """
-local ki, ai = 1, 1
+local bprefix = ARGV[1]
+local ki, ai = 1, 2
 while ai <= #ARGV do
   local op, nk = ARGV[ai], tonumber(ARGV[ai + 1])
-  local value, id, ttl = ARGV[ai + 2], ARGV[ai + 3], tonumber(ARGV[ai + 4])
+  local value, id, ttl, bands = ARGV[ai + 2], ARGV[ai + 3], tonumber(ARGV[ai + 4]), ARGV[ai + 5]
   if op == 'c' then
     if redis.call('SET', KEYS[ki], value, 'EX', ttl, 'NX') then
       redis.call('SET', KEYS[ki + 1], id, 'EX', ttl, 'NX')
-      for i = ki + 2, ki + nk - 1 do
-        redis.call('SADD', KEYS[i], id)
-        redis.call('EXPIRE', KEYS[i], ttl)
+      for i = 1, #bands, 16 do
+        local k = bprefix .. string.sub(bands, i, i + 15)
+        redis.call('SADD', k, id)
+        redis.call('EXPIRE', k, ttl)
       end
     end
   else
@@ -88,27 +95,31 @@ while ai <= #ARGV do
       if redis.call('TTL', KEYS[i]) < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
     end
   end
-  ki, ai = ki + nk, ai + 5
+  ki, ai = ki + nk, ai + 6
 end
 return 0
 """
 # What a batch reads, in one call: GET of KEYS[1..ARGV[1]] (those from ARGV[2] on hold ids), SMEMBERS of
-# the rest, and the entries (ARGV[3] .. id) of every id those hold: {gets, members per set, id/value pairs}.
+# the rest and of the band keys in ARGV[5] (prefix ARGV[4], 16 hex digits each, as in _APPLY), and the
+# entries (ARGV[3] .. id) of every id those hold: {gets, members per set, id/value pairs}.
 _FETCH = """
 local n, first_ref, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local bprefix, bands = ARGV[4], ARGV[5]
 local gets, sets, ids, seen = {}, {}, {}, {}
 for i = 1, n do
   local v = redis.call('GET', KEYS[i])
   gets[i] = v or false
   if v and i >= first_ref and not seen[v] then seen[v] = true; ids[#ids + 1] = v end
 end
-for i = n + 1, #KEYS do
-  local m = redis.call('SMEMBERS', KEYS[i])
-  sets[i - n] = m
+local function members(k)
+  local m = redis.call('SMEMBERS', k)
+  sets[#sets + 1] = m
   for _, id in ipairs(m) do
     if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
   end
 end
+for i = n + 1, #KEYS do members(KEYS[i]) end
+for i = 1, #bands, 16 do members(bprefix .. string.sub(bands, i, i + 15)) end
 local found = {}
 for _, id in ipairs(ids) do
   local v = redis.call('GET', prefix .. id)
@@ -117,6 +128,11 @@ for _, id in ipairs(ids) do
 end
 return {gets, sets, found}
 """
+
+
+def _band_hex(bands: Sequence[int]) -> str:
+    """Band keys as one string of 16 lower-case hex digits each (``f"{b:016x}"`` of every band)."""
+    return struct.pack(f">{len(bands)}Q", *bands).hex()
 
 
 class _Batch:
@@ -150,6 +166,7 @@ class RedisStore:
         self._apply = client.register_script(_APPLY)
         self._fetch = client.register_script(_FETCH)
         self._batch: _Batch | None = None
+        self._bprefix = f"{prefix}:b:"
 
     @classmethod
     def from_url(cls, url: str, **kw: object) -> RedisStore:
@@ -189,12 +206,13 @@ class RedisStore:
     def _send(self) -> None:
         b = self._batch
         if b is not None and b.args:
-            self._apply(keys=b.keys, args=b.args)
+            self._apply(keys=b.keys, args=[self._bprefix, *b.args])
             b.keys, b.args = [], []
 
-    def _read(self, gets: list[str], first_ref: int, sets: list[str], prefix: str) -> tuple[
+    def _read(self, gets: list[str], first_ref: int, sets: list[str], prefix: str, bands: str = "") -> tuple[
             list[bytes | None], list[list[bytes]], dict[str, bytes | None]]:
-        got, members, flat = self._fetch(keys=[*gets, *sets], args=[len(gets), first_ref, prefix])
+        got, members, flat = self._fetch(keys=[*gets, *sets],
+                                         args=[len(gets), first_ref, prefix, self._bprefix, bands])
         found = {flat[i].decode("utf-8"): flat[i + 1] for i in range(0, len(flat), 2)}
         return list(got), [list(m) for m in members], found
 
@@ -210,15 +228,19 @@ class RedisStore:
             return
         got, members, found = self._read(
             [f"{self.p}:c:{a}" for a in ids] + [f"{self.p}:x:{d.hex()}" for d in digests], len(ids) + 1,
-            [f"{self.p}:b:{x:016x}" for x in bands], f"{self.p}:c:")
+            [], f"{self.p}:c:", _band_hex(bands))
         for aid, raw in zip(ids, got[: len(ids)], strict=True):
             b.copies.setdefault(aid, CopyEntry.from_bytes(aid, raw) if raw is not None else None)
         for aid, raw in found.items():
             b.copies.setdefault(aid, CopyEntry.from_bytes(aid, raw) if raw is not None else None)
         for d, raw in zip(digests, got[len(ids) :], strict=True):
             b.exact.setdefault(d, raw.decode("utf-8") if raw is not None else None)
+        adds = b.band_adds
         for x, m in zip(bands, members, strict=True):
-            b.bands[x] = {i.decode("utf-8") for i in m} | b.band_adds.pop(x, set())
+            held: set[str] = {i.decode("utf-8") for i in m} if m else set()
+            if adds and x in adds:
+                held |= adds.pop(x)
+            b.bands[x] = held
 
     def prefetch_events(self, keys: Sequence[str]) -> None:
         """Read what ``events_by_keys`` will need for these evidence keys, in one round trip."""
@@ -260,11 +282,12 @@ class RedisStore:
         return own, exact, list(found.values())
 
     def copy_add(self, entry: CopyEntry, digest: bytes, bands: Sequence[int], expires_at: float) -> None:
-        keys = self._copy_keys(entry.article_id, digest, bands)
-        args: list[bytes | str | int] = ["c", len(keys), entry.to_bytes(), entry.article_id, self._ttl(expires_at)]
+        keys = [f"{self.p}:c:{entry.article_id}", f"{self.p}:x:{digest.hex()}"]
+        args: list[bytes | str | int] = ["c", 2, entry.to_bytes(), entry.article_id, self._ttl(expires_at),
+                                         _band_hex(bands)]
         b = self._batch
         if b is None:
-            self._apply(keys=keys, args=args)
+            self._apply(keys=keys, args=[self._bprefix, *args])
             return
         aid = entry.article_id
         if aid not in b.copies or digest not in b.exact:
@@ -297,10 +320,10 @@ class RedisStore:
     def event_put(self, record: EventRecord, keys: Sequence[str], expires_at: float) -> None:
         eid = record.event_id
         rkeys = [f"{self.p}:e:{eid}", *(f"{self.p}:k:{k}" for k in keys)]
-        args: list[bytes | str | int] = ["e", len(rkeys), record.to_bytes(), eid, self._ttl(expires_at)]
+        args: list[bytes | str | int] = ["e", len(rkeys), record.to_bytes(), eid, self._ttl(expires_at), ""]
         b = self._batch
         if b is None:
-            self._apply(keys=rkeys, args=args)
+            self._apply(keys=rkeys, args=[self._bprefix, *args])
             return
         b.keys += rkeys
         b.args += args

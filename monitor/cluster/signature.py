@@ -16,11 +16,19 @@ Why it looks like this:
   minimum; the fraction of equal bins estimates Jaccard similarity exactly like classic ``k``-permutation
   MinHash (``datasketch.MinHash``) but costs O(shingles) instead of O(shingles x permutations).
 - Bands are chosen for recall at the threshold (candidates are verified on the full signature anyway).
+
+Compiled core: where the optional extension ``monitor.cluster._sig`` is built (Cython, ``setup.py``),
+``fingerprint`` runs it: the same steps in C loops instead of a dozen numpy calls on arrays of a few
+hundred words, with the same bytes (property-tested against the code here, which stays the reference
+and the fallback; ``COMPILED`` tells which runs, ``MONITOR_PURE_PYTHON=1`` at import forces this code).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import os
+import sys
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
@@ -192,3 +200,33 @@ def fingerprint(text: str, *, k: int = 5, bands: int, rows: int) -> Fingerprint:
     sh = _shingles(words, para, k)
     sig = minhash(sh)
     return Fingerprint(digest, sig.astype("<u4").tobytes(), tuple(band_keys(sig, bands, rows)), len(sh))
+
+
+def _compiled_core() -> Any:
+    """The compiled fingerprint core, set up with this module's constants; None when it is missing or
+    turned off (``MONITOR_PURE_PYTHON``), or on a big-endian machine (the persisted bytes are little-endian)."""
+    if os.environ.get("MONITOR_PURE_PYTHON", "") not in ("", "0") or sys.byteorder != "little":
+        return None
+    try:
+        core = importlib.import_module("monitor.cluster._sig")
+    except ImportError:
+        return None
+    core.init(_SHINGLE_MIX.tolist(), _BAND_MIX.tolist(), _BAND_SALT.tolist())
+    return core
+
+
+_CORE = _compiled_core()
+#: True when ``fingerprint`` runs the compiled core (``monitor.cluster._sig``).
+COMPILED: bool = _CORE is not None
+_py_fingerprint = fingerprint
+
+
+if _CORE is not None:
+    _core_fingerprint = _CORE.fingerprint
+
+    def fingerprint(text: str, *, k: int = 5, bands: int, rows: int) -> Fingerprint:
+        """Fingerprint a normalised text (the compiled core; ``_py_fingerprint`` is the reference)."""
+        out = _core_fingerprint(text, k, bands, rows, _cache, _word_hash)
+        if out is None:
+            return Fingerprint(b"", b"", (), 0)
+        return Fingerprint(*out)

@@ -162,12 +162,13 @@ class EventAlerts:
                 own, exact, candidates = store.copy_lookup(article.id, fp.digest, fp.bands)
                 groups.update(e.group for e in (own, exact, *candidates) if e is not None)
             lists = getattr(rules, "lists", None)
+            at = article_time(article)
             for m in matches:
                 rule = rules.get(m.rule) if hasattr(rules, "get") else None
-                seen = dataclasses.replace(sighting(article, m), rule=rule_set_of(m.rule))
                 policy = c.policy(rule, lists)
                 for g in sorted(groups):
-                    keys += c.events.lookup_keys(dataclasses.replace(seen, copy_group=g), policy)
+                    seen = sighting(article, m, copy_group=g, rule=rule_set_of(m.rule), at=at)
+                    keys += c.events.lookup_keys(seen, policy)
         store.prefetch_events(keys)
 
     def volume_rules(self, rules: Any) -> VolumeRules:
@@ -184,7 +185,8 @@ class EventAlerts:
         c = self.clustering
         cached = self._fingerprints.pop(article.id, None)
         fp = cached[1] if cached is not None and cached[0] == analysis.text else None
-        copy = c.on_article(article.id, analysis.text, article_time(article), article.source, fp)
+        at = article_time(article)
+        copy = c.on_article(article.id, analysis.text, at, article.source, fp)
         if copy.is_copy:
             self.metrics.copy_groups.inc()
         lists = getattr(rules, "lists", None)
@@ -192,7 +194,7 @@ class EventAlerts:
         repeats: set[str] = set()  # rule sets that saw this article before (a redelivery)
         for m in matches:
             rule = rules.get(m.rule) if hasattr(rules, "get") else None
-            seen = dataclasses.replace(sighting(article, m, copy_group=copy.copy_group), rule=rule_set_of(m.rule))
+            seen = sighting(article, m, copy_group=copy.copy_group, rule=rule_set_of(m.rule), at=at)
             decision = c.on_match(seen, c.policy(rule, lists), tags=m.tags)
             self.metrics.event_decisions.labels(rule_set_of(m.rule), decision.kind).inc()
             if decision.repeat:

@@ -122,7 +122,9 @@ def state(client: redis.Redis, prefix: str) -> dict[str, object]:
 
 def processor(rules, client: redis.Redis, prefix: str) -> Processor:  # type: ignore[no-untyped-def]
     metrics = Metrics(CollectorRegistry())
-    clustering = Clustering(RedisStore(client, prefix=prefix), track_volume=False)
+    # a long grace: the streams span 30 h of article time, so with the default hour an entry past its
+    # window gets a 1 s TTL and may vanish mid-test on a slow machine (one run but not the other)
+    clustering = Clustering(RedisStore(client, prefix=prefix, grace_s=10**8), track_volume=False)
     return Processor(rules, metrics=metrics, policy=EventAlerts(clustering, metrics=metrics))
 
 
