@@ -166,6 +166,7 @@ class RedisStore:
         self._apply = client.register_script(_APPLY)
         self._fetch = client.register_script(_FETCH)
         self._batch: _Batch | None = None
+        #: the band keys' prefix, the one spelling of ``{p}:b:`` (``_copy_keys`` and the batch scripts)
         self._bprefix = f"{prefix}:b:"
 
     @classmethod
@@ -184,7 +185,7 @@ class RedisStore:
         return max(1, math.ceil(min(left, 400 * 24 * 3600) + self.grace_s))
 
     def _copy_keys(self, article_id: str, digest: bytes, bands: Sequence[int]) -> list[str]:
-        return [f"{self.p}:c:{article_id}", f"{self.p}:x:{digest.hex()}", *(f"{self.p}:b:{b:016x}" for b in bands)]
+        return [f"{self.p}:c:{article_id}", f"{self.p}:x:{digest.hex()}", *(f"{self._bprefix}{b:016x}" for b in bands)]
 
     # --- batches ------------------------------------------------------------------------------
     @contextmanager
