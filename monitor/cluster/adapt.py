@@ -13,7 +13,7 @@ from typing import Any
 
 from monitor.cluster.copies import CopyDecision
 from monitor.cluster.events import EventDecision, EventPolicy, Sighting
-from monitor.models import Alert, Article, Match
+from monitor.models import Alert, Article, ArticleRef, Match
 
 
 def article_time(article: Article) -> float:
@@ -95,15 +95,21 @@ def to_alert(
     """
     if not decision.alert:
         raise ValueError(f"no alert for an event decision of kind {decision.kind!r}")
-    base = Alert.from_match(article, match, lang=lang)
-    return base.model_copy(
-        update={
-            "id": Alert.make_id(article.id, match.rule, match.rule_version, decision.kind, decision.event_id),
-            "kind": decision.kind,
-            "severity": decision.severity,
-            "event_id": decision.event_id,
-            "copy_group": copy.copy_group,
-            "sources": decision.sources,
-            "source_count": decision.source_count,
-        }
+    # ``Alert.from_match`` with the decision's fields, built once (not built, then copied with an update)
+    return Alert(
+        id=Alert.make_id(article.id, match.rule, match.rule_version, decision.kind, decision.event_id),
+        kind=decision.kind,
+        rule=match.rule,
+        rule_version=match.rule_version,
+        rule_title=match.title,
+        tags=match.tags,
+        severity=decision.severity,
+        score=match.score,
+        article=ArticleRef.of(article, lang=lang),
+        evidence=match.evidence,
+        entities=match.entities,
+        event_id=decision.event_id,
+        copy_group=copy.copy_group,
+        sources=decision.sources,
+        source_count=decision.source_count,
     )
