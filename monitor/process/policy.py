@@ -135,7 +135,8 @@ class EventAlerts:
         self.metrics = metrics
         self._volume_of: Any = None  # the rule set ``_volume`` was built for (a reload brings a new one)
         self._volume = VolumeRules((), 0.0)
-        self._fingerprints: dict[str, tuple[str, Fingerprint]] = {}  # article id -> (text, fp), one batch
+        #: article id -> (analysis, merged matches, fingerprint), read ahead for one batch by ``prepare``
+        self._prepared: dict[str, tuple[Any, list[Match], Fingerprint]] = {}
 
     def batch(self) -> AbstractContextManager[None]:
         """The scope of one batch of articles: the store sends its writes together (``ClusterStore.batch``)."""
@@ -145,13 +146,13 @@ class EventAlerts:
         """Read ahead, in two round trips, the store state the next calls for ``items`` will use (inside
         ``batch()``, in this order). Fingerprints are computed here once and reused."""
         c = self.clustering
-        self._fingerprints = {}
+        self._prepared = {}
         todo: list[tuple[Article, list[Match], Any, Fingerprint]] = []
         for article, analysis, rules in items:
             matches = merge_rule_sets(analysis.matches)
             if matches:
                 fp = c.copies.fingerprint(analysis.text)
-                self._fingerprints[article.id] = (analysis.text, fp)
+                self._prepared[article.id] = (analysis, matches, fp)
                 todo.append((article, matches, rules, fp))
         store = c.store
         store.prefetch_copies([(a.id, fp.digest, fp.bands) for a, _, _, fp in todo if fp.digest])
@@ -179,12 +180,14 @@ class EventAlerts:
         return self._volume
 
     def __call__(self, article: Article, analysis: Any, rules: Any) -> list[Alert]:
-        matches = merge_rule_sets(analysis.matches)
+        cached = self._prepared.pop(article.id, None)
+        if cached is not None and cached[0] is analysis:  # read ahead by ``prepare`` for this very analysis
+            _, matches, fp = cached
+        else:
+            matches, fp = merge_rule_sets(analysis.matches), None
         if not matches:
             return []
         c = self.clustering
-        cached = self._fingerprints.pop(article.id, None)
-        fp = cached[1] if cached is not None and cached[0] == analysis.text else None
         at = article_time(article)
         copy = c.on_article(article.id, analysis.text, at, article.source, fp)
         if copy.is_copy:
