@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from monitor.cluster.copies import CopyDecision
 from monitor.cluster.events import EventDecision, EventPolicy, Sighting
-from monitor.models import Alert, Article, Match
+from monitor.models import Alert, Article, ArticleRef, Match
 
 
 def article_time(article: Article) -> float:
@@ -86,24 +86,33 @@ def sighting(
 
 
 def to_alert(
-    article: Article, match: Match, copy: CopyDecision, decision: EventDecision, *, lang: str | None = None
+    article: Article, match: Match, copy: CopyDecision, decision: EventDecision, *, lang: str | None = None,
+    ref: ArticleRef | None = None,
 ) -> Alert:
     """The ``Alert`` for a decision whose ``alert`` is true (kind ``new`` or ``update``).
 
     Its id is deterministic per (article, rule version, kind, event), so a redelivered article yields
-    the same alert id and downstream deduplication drops it.
+    the same alert id and downstream deduplication drops it. ``ref``: ``ArticleRef.of(article, lang=lang)``
+    when the caller has it already (one per article, whatever the number of its alerts).
     """
     if not decision.alert:
         raise ValueError(f"no alert for an event decision of kind {decision.kind!r}")
-    base = Alert.from_match(article, match, lang=lang)
-    return base.model_copy(
-        update={
-            "id": Alert.make_id(article.id, match.rule, match.rule_version, decision.kind, decision.event_id),
-            "kind": decision.kind,
-            "severity": decision.severity,
-            "event_id": decision.event_id,
-            "copy_group": copy.copy_group,
-            "sources": decision.sources,
-            "source_count": decision.source_count,
-        }
+    kind: Literal["new", "update"] = "new" if decision.kind == "new" else "update"  # ``alert``: one of them
+    # ``Alert.from_match`` with the decision's fields, built once (not built, then copied with an update)
+    return Alert(
+        id=Alert.make_id(article.id, match.rule, match.rule_version, decision.kind, decision.event_id),
+        kind=kind,
+        rule=match.rule,
+        rule_version=match.rule_version,
+        rule_title=match.title,
+        tags=match.tags,
+        severity=decision.severity,
+        score=match.score,
+        article=ref if ref is not None else ArticleRef.of(article, lang=lang),
+        evidence=match.evidence,
+        entities=match.entities,
+        event_id=decision.event_id,
+        copy_group=copy.copy_group,
+        sources=decision.sources,
+        source_count=decision.source_count,
     )

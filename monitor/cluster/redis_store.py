@@ -100,8 +100,9 @@ end
 return 0
 """
 # What a batch reads, in one call: GET of KEYS[1..ARGV[1]] (those from ARGV[2] on hold ids), SMEMBERS of
-# the rest and of the band keys in ARGV[5] (prefix ARGV[4], 16 hex digits each, as in _APPLY), and the
-# entries (ARGV[3] .. id) of every id those hold: {gets, members per set, id/value pairs}.
+# the rest and of the band keys in ARGV[5] (prefix ARGV[4], 16 hex digits each, as in _APPLY; an EXISTS
+# per 16 band keys first, their SMEMBERS only when one of them exists), and the entries (ARGV[3] .. id) of
+# every id those hold: {gets, members per set, id/value pairs}.
 _FETCH = """
 local n, first_ref, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local bprefix, bands = ARGV[4], ARGV[5]
@@ -119,7 +120,18 @@ local function members(k)
   end
 end
 for i = n + 1, #KEYS do members(KEYS[i]) end
-for i = 1, #bands, 16 do members(bprefix .. string.sub(bands, i, i + 15)) end
+-- band keys in groups of up to 16: one EXISTS for the group, and SMEMBERS of each only when one exists
+-- (most articles have no near-copy, so most band keys are absent: one command instead of sixteen)
+local none = {}
+for g = 1, #bands, 256 do
+  local group = {}
+  for i = g, math.min(g + 255, #bands), 16 do group[#group + 1] = bprefix .. string.sub(bands, i, i + 15) end
+  if redis.call('EXISTS', unpack(group)) == 0 then
+    for _ = 1, #group do sets[#sets + 1] = none end
+  else
+    for _, k in ipairs(group) do members(k) end
+  end
+end
 local found = {}
 for _, id in ipairs(ids) do
   local v = redis.call('GET', prefix .. id)

@@ -112,6 +112,8 @@ class Processor:
         self.rules = rules
         self.metrics = metrics
         self.policy = policy
+        #: labelled metric children by (metric, label values): ``labels()`` once per series, not per article
+        self._series: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
     def set_rules(self, rules: RuleSetLike) -> None:
         self.rules = rules
@@ -182,13 +184,24 @@ class Processor:
         self.metrics.dead_letters.labels(record.topic, "processing_error").inc()
         return Processed(dead=dead_letter(record, f"processing_error: {type(exc).__name__}: {exc}"))
 
+    def _series_of(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per series (the children are long-lived: nothing
+        removes a series of these metrics)."""
+        key = (metric, labels)
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = metric.labels(*labels)
+        return child
+
     def _done(self, analysis: AnalysisLike, alerts: list[Alert]) -> Processed:
         lang = analysis.lang if analysis.lang in LANG_LABELS else ("unknown" if not analysis.lang else "other")
-        self.metrics.articles_processed.labels(lang).inc()
+        series = self._series_of
+        metrics = self.metrics
+        series(metrics.articles_processed, lang).inc()
         for m in analysis.matches:
-            self.metrics.matches.labels(m.rule, lang).inc()
+            series(metrics.matches, m.rule, lang).inc()
             for tag in m.tags:
-                self.metrics.tag_matches.labels(tag, lang).inc()
+                series(metrics.tag_matches, tag, lang).inc()
         for a in alerts:
-            self.metrics.alerts_raised.labels(a.rule, a.kind).inc()
+            series(metrics.alerts_raised, a.rule, a.kind).inc()
         return Processed(alerts=alerts, lang=analysis.lang)

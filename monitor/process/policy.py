@@ -35,6 +35,7 @@ from typing import Any
 from monitor.cluster import Clustering, FrequencySpec, SpikeSpec, VolumeAlert, article_time, sighting
 from monitor.cluster.adapt import to_alert
 from monitor.cluster.copies import CopyDecision
+from monitor.cluster.events import EventPolicy
 from monitor.cluster.signature import Fingerprint
 from monitor.metrics import METRICS, Metrics
 from monitor.models import SEVERITY_ORDER, Alert, Article, ArticleRef, Match, stable_id
@@ -135,7 +136,10 @@ class EventAlerts:
         self.metrics = metrics
         self._volume_of: Any = None  # the rule set ``_volume`` was built for (a reload brings a new one)
         self._volume = VolumeRules((), 0.0)
-        self._fingerprints: dict[str, tuple[str, Fingerprint]] = {}  # article id -> (text, fp), one batch
+        #: article id -> (analysis, merged matches, fingerprint), read ahead for one batch by ``prepare``
+        self._prepared: dict[str, tuple[Any, list[Match], Fingerprint]] = {}
+        self._policies_of: Any = None  # the rule set ``_policies`` was built for
+        self._policies: dict[str, EventPolicy] = {}  # rule id -> its event policy, once per rule set
 
     def batch(self) -> AbstractContextManager[None]:
         """The scope of one batch of articles: the store sends its writes together (``ClusterStore.batch``)."""
@@ -145,13 +149,13 @@ class EventAlerts:
         """Read ahead, in two round trips, the store state the next calls for ``items`` will use (inside
         ``batch()``, in this order). Fingerprints are computed here once and reused."""
         c = self.clustering
-        self._fingerprints = {}
+        self._prepared = {}
         todo: list[tuple[Article, list[Match], Any, Fingerprint]] = []
         for article, analysis, rules in items:
             matches = merge_rule_sets(analysis.matches)
             if matches:
                 fp = c.copies.fingerprint(analysis.text)
-                self._fingerprints[article.id] = (analysis.text, fp)
+                self._prepared[article.id] = (analysis, matches, fp)
                 todo.append((article, matches, rules, fp))
         store = c.store
         store.prefetch_copies([(a.id, fp.digest, fp.bands) for a, _, _, fp in todo if fp.digest])
@@ -161,15 +165,24 @@ class EventAlerts:
             if fp.digest:
                 own, exact, candidates = store.copy_lookup(article.id, fp.digest, fp.bands)
                 groups.update(e.group for e in (own, exact, *candidates) if e is not None)
-            lists = getattr(rules, "lists", None)
             at = article_time(article)
             for m in matches:
-                rule = rules.get(m.rule) if hasattr(rules, "get") else None
-                policy = c.policy(rule, lists)
+                policy = self.event_policy(rules, m.rule)
                 for g in sorted(groups):
                     seen = sighting(article, m, copy_group=g, rule=rule_set_of(m.rule), at=at)
                     keys += c.events.lookup_keys(seen, policy)
         store.prefetch_events(keys)
+
+    def event_policy(self, rules: Any, rule_id: str) -> EventPolicy:
+        """``Clustering.policy`` of the rule ``rule_id`` of ``rules`` (a ``RuleSet``), computed once per rule
+        and rule set object (a reload brings a new one)."""
+        if self._policies_of is not rules:
+            self._policies, self._policies_of = {}, rules
+        policy = self._policies.get(rule_id)
+        if policy is None:
+            rule = rules.get(rule_id) if hasattr(rules, "get") else None
+            policy = self._policies[rule_id] = self.clustering.policy(rule, getattr(rules, "lists", None))
+        return policy
 
     def volume_rules(self, rules: Any) -> VolumeRules:
         """The volume rules of ``rules`` (a ``RuleSet``), computed once per rule set object."""
@@ -179,28 +192,31 @@ class EventAlerts:
         return self._volume
 
     def __call__(self, article: Article, analysis: Any, rules: Any) -> list[Alert]:
-        matches = merge_rule_sets(analysis.matches)
+        cached = self._prepared.pop(article.id, None)
+        if cached is not None and cached[0] is analysis:  # read ahead by ``prepare`` for this very analysis
+            _, matches, fp = cached
+        else:
+            matches, fp = merge_rule_sets(analysis.matches), None
         if not matches:
             return []
         c = self.clustering
-        cached = self._fingerprints.pop(article.id, None)
-        fp = cached[1] if cached is not None and cached[0] == analysis.text else None
         at = article_time(article)
         copy = c.on_article(article.id, analysis.text, at, article.source, fp)
         if copy.is_copy:
             self.metrics.copy_groups.inc()
-        lists = getattr(rules, "lists", None)
         alerts: list[Alert] = []
         repeats: set[str] = set()  # rule sets that saw this article before (a redelivery)
+        ref: ArticleRef | None = None  # the article's part of its alerts, built once
         for m in matches:
-            rule = rules.get(m.rule) if hasattr(rules, "get") else None
             seen = sighting(article, m, copy_group=copy.copy_group, rule=rule_set_of(m.rule), at=at)
-            decision = c.on_match(seen, c.policy(rule, lists), tags=m.tags)
+            decision = c.on_match(seen, self.event_policy(rules, m.rule), tags=m.tags)
             self.metrics.event_decisions.labels(rule_set_of(m.rule), decision.kind).inc()
             if decision.repeat:
                 repeats.add(rule_set_of(m.rule))
             if decision.alert:
-                alerts.append(to_alert(article, m, copy, decision, lang=analysis.lang))
+                if ref is None:
+                    ref = ArticleRef.of(article, lang=analysis.lang)
+                alerts.append(to_alert(article, m, copy, decision, lang=analysis.lang, ref=ref))
         volume = self.volume_rules(rules)
         if volume:
             alerts.extend(self._volume_alerts(article, analysis, copy, volume, repeats))

@@ -185,3 +185,26 @@ def test_the_batch_scope_drops_its_writes_on_an_error(redis_db_url: str) -> None
         assert store.copy_lookup("x", b"d" * 16, [1])[0] is not None  # its own write, before it is sent
         assert not list(client.scan_iter(match="drop:*"))
     assert store.copy_lookup("x", b"d" * 16, [1])[0] is not None
+
+
+def test_the_batch_read_of_band_keys_checks_them_in_groups(redis_db_url: str) -> None:
+    """Band keys are read in groups of 16 (one EXISTS, then SMEMBERS only when one of them exists): a
+    member anywhere in a group, or in none, gives the answer of the one-at-a-time lookup."""
+    from monitor.cluster.records import CopyEntry
+
+    client = redis.Redis.from_url(redis_db_url)
+    store = RedisStore(client, prefix="groups")
+    held = [1000 + i for i in range(3)]
+    store.copy_add(CopyEntry("x", 1.0, "x", b"\0" * 8), b"x" * 16, held, 100.0)
+    for at in (0, 15, 16, 17, 31, 33):  # first, last of a group, first of the next, ...
+        bands = [2000 + at * 100 + i for i in range(40)]
+        bands[at] = held[at % 3]
+        alone = store.copy_lookup("y", b"y" * 16, bands)
+        with store.batch():
+            store.prefetch_copies([("z", b"z" * 16, [3000 + i for i in range(9)]), ("y", b"y" * 16, bands)])
+            assert store.copy_lookup("y", b"y" * 16, bands) == alone
+        assert [e.article_id for e in alone[2]] == ["x"]
+    none = [5000 + i for i in range(40)]
+    with store.batch():
+        store.prefetch_copies([("y", b"y" * 16, none)])
+        assert store.copy_lookup("y", b"y" * 16, none) == (None, None, [])
