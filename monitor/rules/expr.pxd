@@ -78,7 +78,7 @@ cdef class TermNode(Node):
 
 
 cdef class AnyNode(Node):
-    @cython.locals(child=Node, shared=bint)
+    @cython.locals(child=Node, shared=bint, sub=AnyNode)
     cpdef object eval(self, Ctx ctx, frozenset fields)
     @cython.locals(child=Node)
     cpdef bint holds(self, Ctx ctx, frozenset fields) except -1

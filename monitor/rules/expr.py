@@ -430,7 +430,14 @@ class AnyNode(Node):
         out: list[Ev] | None = None
         shared = True  # ``out`` is still a child's memoised result: copy before extending
         child: Node
+        sub: AnyNode
         for child in self.children:
+            if isinstance(child, AllNode):
+                # a conjunction (``all``, ``near``, ``sentence``) asked first without its evidence (the
+                # boolean pass, cheaper when it fails); not with a quantity below, which records numbers
+                sub = child
+                if sub._has_quantity is False and not child.holds(ctx, fields):
+                    continue
             r = child.run(ctx, fields)
             if r is None:
                 continue
