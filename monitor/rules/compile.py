@@ -410,6 +410,8 @@ def prepare(node: Node, seen: set[int] | None = None) -> None:
             todo.append(n.of)
         elif isinstance(n, FieldNode):
             todo.append(n.child)
+        if isinstance(n, AnyNode):
+            expr._quantities(n)  # sets ``_has_quantity``: the evidence pass reuses the boolean pass without one
         if type(n) is SentenceNode:
             n.split()
             n.needs = expr.needed_sets([n.items[i] for i in n.order])

@@ -186,7 +186,21 @@ class RuleSet:
 
     def _evaluate(self, rule: Rule, ctx: Ctx, norms: list[Normalized], raw: tuple[str, ...]) -> Match | None:
         scope = rule.scope
-        ctx.numbers = []
+        # the boolean first pass: whether the rule holds, without building evidence (``Node.holds``, and
+        # the score as below from the terms' ``holds``); only a rule that does is evaluated again with its
+        # evidence (most rules the presearcher lets through do not match)
+        if rule.expr is not None and not rule.expr.holds(ctx, scope):
+            return None
+        if rule.threshold is not None:
+            total = 0.0
+            for node, weight in rule.score_terms:
+                if node.absent(ctx):
+                    continue
+                if node.holds(ctx, scope):
+                    total += weight
+            if total < rule.threshold:
+                return None
+        ctx.numbers = []  # those a quantity recorded in the first pass are recorded again below
         evidence: list[Ev] = []
         if rule.expr is not None:
             got = rule.expr.run(ctx, scope)

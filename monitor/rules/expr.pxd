@@ -9,6 +9,7 @@ cdef class Ctx:
     cdef public dict hits
     cdef public frozenset hit_ids
     cdef public object hit_mask
+    cdef public bytearray hit_bits
     cdef public dict extra
     cdef public bytearray flags
     cdef public str source
@@ -21,10 +22,26 @@ cdef class Ctx:
     cdef public dict memo
     cdef public dict regex_cache
     cdef public Py_ssize_t timeouts
+    cdef public dict truths
+    cdef public dict places
+    cdef public dict tsents
+    cdef public dict scope_bits
 
     @cython.locals(got=dict)
     cpdef dict results(self, frozenset fields)
     cpdef list sentences(self, Py_ssize_t f)
+    @cython.locals(got=dict)
+    cpdef dict known(self, frozenset fields)
+    @cython.locals(got=dict)
+    cpdef dict placed(self, frozenset fields)
+    @cython.locals(f=Py_ssize_t, hf=Py_ssize_t, a=Py_ssize_t, n=Py_ssize_t, lo=Py_ssize_t, hi=Py_ssize_t,
+                   idx=Py_ssize_t, base=Py_ssize_t, starts=list, hit=tuple)
+    cpdef object term_sentences(self, Py_ssize_t tid)
+    @cython.locals(base=Py_ssize_t, g=Py_ssize_t)
+    cpdef Py_ssize_t sentence_base(self, Py_ssize_t f) except -1
+    cpdef object fields_mask(self, frozenset fields)
+    @cython.locals(out=list, base=Py_ssize_t, f=Py_ssize_t, n=Py_ssize_t)
+    cpdef list sentence_keys(self, object mask)
     cpdef object gaps(self, Py_ssize_t f)
     cpdef regex_timeouts(self)
 
@@ -38,6 +55,7 @@ cdef class Node:
     @cython.locals(memo=dict)
     cpdef object run(self, Ctx ctx, frozenset fields)
     cpdef bint holds(self, Ctx ctx, frozenset fields) except -1
+    cpdef object where(self, Ctx ctx, frozenset fields)
 
 
 cdef class TermNode(Node):
@@ -45,21 +63,27 @@ cdef class TermNode(Node):
     cpdef object eval(self, Ctx ctx, frozenset fields)
     @cython.locals(hits=dict, hit_ids=frozenset)
     cpdef bint holds(self, Ctx ctx, frozenset fields) except -1
+    @cython.locals(places=dict, code=bytes, bits=bytearray, n=Py_ssize_t, m=Py_ssize_t, p=Py_ssize_t, j=Py_ssize_t,
+                   both=Py_ssize_t, k=Py_ssize_t)
+    cpdef object where(self, Ctx ctx, frozenset fields)
 
     cdef public str label
     cdef public dict info
     cdef public frozenset ids
     cdef public object mask
+    cdef public bytes code
     cdef public object _key
 
     cpdef bint absent(self, Ctx ctx) except -1
 
 
 cdef class AnyNode(Node):
-    @cython.locals(child=Node, shared=bint)
+    @cython.locals(child=Node, shared=bint, sub=AnyNode)
     cpdef object eval(self, Ctx ctx, frozenset fields)
     @cython.locals(child=Node)
     cpdef bint holds(self, Ctx ctx, frozenset fields) except -1
+    @cython.locals(child=Node, places=dict)
+    cpdef object where(self, Ctx ctx, frozenset fields)
 
     cdef public list children
     cdef public list _alts
@@ -69,6 +93,12 @@ cdef class AnyNode(Node):
 cdef class AllNode(AnyNode):
     @cython.locals(child=Node, guard=Node, out=list)
     cpdef object eval(self, Ctx ctx, frozenset fields)
+    @cython.locals(known=dict)
+    cpdef bint holds(self, Ctx ctx, frozenset fields) except -1
+    @cython.locals(child=Node, guard=Node)
+    cdef bint _holds(self, Ctx ctx, frozenset fields) except -1
+    @cython.locals(child=Node, guard=Node, places=dict)
+    cpdef object where(self, Ctx ctx, frozenset fields)
 
     cdef public tuple needs
     cdef public tuple codes
@@ -97,6 +127,14 @@ cdef class LanguageNode(Node):
 
 @cython.locals(buf=bytearray, i=Py_ssize_t)
 cpdef bytearray id_bits(list ids)
+
+
+@cython.locals(lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t, at=Py_ssize_t)
+cdef Py_ssize_t _sentence_index(list starts, Py_ssize_t a) except? -2
+
+
+@cython.locals(f=Py_ssize_t, base=Py_ssize_t, starts=list, ev=tuple)
+cdef object _bits(Ctx ctx, list evs)
 
 
 @cython.locals(s=frozenset, hit_ids=frozenset, extra=dict, flags=bytearray, n=Py_ssize_t, big=Py_ssize_t,

@@ -18,6 +18,7 @@ the compiler from YAML, and the sharing of equal sub-expressions, in ``monitor.r
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,8 @@ class Ctx:
         #: in place of a set test that looks up each id (most term nodes have none)
         bits = id_bits(list(hits))
         self.hit_mask = int.from_bytes(bits, "little")
+        #: the same bits as bytes (``TermNode.where`` walks its ``code`` against them)
+        self.hit_bits = bits
         #: hits of the terms only regex prefilters use (``TermTable.late``), kept out of ``hits``
         self.extra = extra if extra is not None else {}
         #: the ids of ``hits`` and ``extra`` as bits (bit ``i & 7`` of byte ``i >> 3``), for ``missing``
@@ -60,6 +63,13 @@ class Ctx:
         self.memo: dict[Any, Any] = {}
         self.regex_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.timeouts = 0
+        #: the boolean first pass (``Node.holds``, ``Node.where``): what ``holds`` answered for the nodes that
+        #: memoise it, and the sentences ``where`` found, by field scope then node; each term id's sentences;
+        #: the sentences of each field scope (all as bit masks, ``sentence_bit``)
+        self.truths: dict[frozenset[int], dict[Node, bool]] = {}
+        self.places: dict[frozenset[int], dict[Node, Any]] = {}
+        self.tsents: dict[int, int] = {}
+        self.scope_bits: dict[frozenset[int], int] = {}
 
     def results(self, fields: frozenset[int]) -> dict[Node, Any]:
         """The memo of node results for one field scope (``Node.run``)."""
@@ -67,6 +77,82 @@ class Ctx:
         if got is None:
             got = self.runs[fields] = {}
         return got
+
+    def known(self, fields: frozenset[int]) -> dict[Node, bool]:
+        """The memo of ``holds`` answers for one field scope."""
+        got = self.truths.get(fields)
+        if got is None:
+            got = self.truths[fields] = {}
+        return got
+
+    def placed(self, fields: frozenset[int]) -> dict[Node, Any]:
+        """The memo of ``where`` answers for one field scope."""
+        got = self.places.get(fields)
+        if got is None:
+            got = self.places[fields] = {}
+        return got
+
+    def sentence_base(self, f: int) -> int:
+        """The bit of the first sentence of field ``f`` in a mask of sentences: the sentences of the article,
+        field after field, are bits 0, 1, 2, … of one integer (in the order of ``positional._by_sentence``'s
+        keys)."""
+        base = 0
+        for g in range(f):
+            base += len(self.sentences(g))
+        return base
+
+    def fields_mask(self, fields: frozenset[int]) -> int:
+        """The sentences of the fields in ``fields`` as a mask (cached per scope)."""
+        got = self.scope_bits.get(fields)
+        if got is None:
+            got = 0
+            for f in fields:
+                got |= ((_ONE << len(self.sentences(f))) - 1) << self.sentence_base(f)
+            self.scope_bits[fields] = got
+        return got
+
+    def term_sentences(self, tid: int) -> int:
+        """The sentences holding a hit of term ``tid``, in every field, as a mask (cached per article)."""
+        got = self.tsents.get(tid)
+        if got is None:
+            got = 0
+            f = -1
+            base = 0
+            starts: list[int] = []
+            n = lo = hi = 0
+            # the sentence of the previous hit, ``[lo, hi)`` its span: hits come mostly in text order, so most
+            # fall in it (as ``positional._by_sentence``)
+            for hit in self.hits[tid]:
+                hf = hit[0]
+                a = hit[1]
+                if hf != f:
+                    f = hf
+                    starts = self.sentences(f)
+                    n = len(starts)
+                    base = self.sentence_base(f)
+                elif lo <= a < hi:
+                    continue
+                idx = _sentence_index(starts, a)
+                lo = starts[idx]
+                hi = starts[idx + 1] if idx + 1 < n else len(self.texts[f]) + 1
+                got |= _ONE << (base + idx)
+            self.tsents[tid] = got
+        return got
+
+    def sentence_keys(self, mask: int) -> list[int]:
+        """The sentences of a mask as ``positional._by_sentence`` keys them (``field << 32 | index``), in
+        ascending order."""
+        out = []
+        base = 0
+        for f in range(len(FIELD_NAMES)):
+            n = len(self.sentences(f))
+            part = (mask >> base) & ((_ONE << n) - 1)
+            while part:
+                low = part & -part
+                out.append((f << 32) + low.bit_length() - 1)
+                part ^= low
+            base += n
+        return out
 
     def sentences(self, f: int) -> list[int]:
         s = self._sent.get(f)
@@ -95,6 +181,9 @@ else:
     COMPILED = bool(cython.compiled)
 
 _MISSING: Any = object()
+#: 1 as a Python int, for the masks of sentences (``Ctx.sentence_base``): compiled, ``1 << n`` of a C integer
+#: would be a shift of a C integer, which overflows past 63 sentences
+_ONE: Any = 1
 #: one frozenset object per field scope (``scope_of``): the memo of node results is keyed on the scope, and
 #: a dict finds a key by identity before it compares two equal sets
 _SCOPES: dict[frozenset[int], frozenset[int]] = {
@@ -108,6 +197,38 @@ def scope_of(fields: Iterable[int]) -> frozenset[int]:
     return _SCOPES.get(s, s)
 #: a term node with at most this many ids tests them as a set, not as a mask (``TermNode.mask``)
 FEW_IDS = 8
+
+
+def _sentence_index(starts: list[int], a: int) -> int:
+    """``bisect_right(starts, a) - 1``: the sentence holding position ``a`` (compiled, a search in C, not a
+    call of ``bisect``)."""
+    if not COMPILED:
+        return bisect_right(starts, a) - 1
+    lo = 0
+    hi = len(starts)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        at = starts[mid]
+        if a < at:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo - 1
+
+
+def _bits(ctx: Ctx, evs: list[Ev]) -> int:
+    """The sentences of ``evs`` as a mask (``Ctx.sentence_base``)."""
+    out = 0
+    f = -1
+    base = 0
+    starts: list[int] = []
+    for ev in evs:
+        if ev[0] != f:
+            f = ev[0]
+            starts = ctx.sentences(f)
+            base = ctx.sentence_base(f)
+        out |= _ONE << (base + _sentence_index(starts, ev[1]))
+    return out
 
 
 def id_bits(ids: list[int]) -> bytearray:
@@ -142,11 +263,24 @@ class Node:
         return got  # type: ignore[no-any-return]  # the memo holds what eval returned
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
-        """Whether the node holds, when its evidence is not needed (inside ``none``)."""
+        """Whether the node holds, when its evidence is not needed (inside ``none``, and the boolean first
+        pass of a rule, ``RuleSet._evaluate``): ``run(...) is not None``, without building evidence where
+        the node can tell otherwise."""
         got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
         return self.run(ctx, fields) is not None
+
+    def where(self, ctx: Ctx, fields: frozenset[int]) -> Any:
+        """The boolean pass inside a ``sentence``: None when the node does not hold, else the sentences its
+        evidence lies in, as a bit mask (``Ctx.sentence_base``; the keys of ``positional._by_sentence`` of
+        ``run``'s result; 0 when it holds without a position), from term positions where the node can."""
+        r = self.run(ctx, fields)
+        if r is None:
+            return None
+        if not r:
+            return 0
+        return _bits(ctx, r)
 
     def key(self) -> tuple[Any, ...]:
         """Structural identity: equal keys evaluate identically (used to share nodes across rules)."""
@@ -173,6 +307,10 @@ class TermNode(Node):
         #: ``ids`` as a bit mask when there are many of them (a set test looks up each, up to the number of
         #: hits); 0 for a few, tested as a set (cheaper than a mask as long as the term table)
         self.mask = id_mask(self.ids) if len(self.ids) > FEW_IDS else 0
+        #: with ``mask``, ``ids`` as ``needs_codes`` (b"" when they do not fit): the compiled ``where`` finds the
+        #: ids with a hit by walking it against ``Ctx.hit_bits``, not by intersecting two sets
+        codes = needs_codes([self.ids]) if self.mask else ()
+        self.code = codes[0] if codes else b""
         self._key: tuple[Any, ...] | None = None
 
     def __repr__(self) -> str:
@@ -223,6 +361,45 @@ class TermNode(Node):
                     return True
         return False
 
+    def where(self, ctx: Ctx, fields: frozenset[int]) -> Any:
+        mask = self.mask
+        if mask:
+            if not mask & ctx.hit_mask:
+                return None
+        elif self.ids.isdisjoint(ctx.hit_ids):
+            return None
+        places = ctx.placed(fields)
+        got = places.get(self, _MISSING)
+        if got is not _MISSING:
+            return got
+        out = 0
+        code = self.code
+        if COMPILED and code:
+            # the bytes of ``code`` against those of the hits, in C (the same ids as the intersection below)
+            bits = ctx.hit_bits
+            n = len(bits)
+            m = len(code)
+            p = 0
+            while p < m:
+                j = code[p] | (code[p + 1] << 8)
+                if j >= n:  # ascending: the later bytes are past the hits too
+                    break
+                both = bits[j] & code[p + 2]
+                k = 0
+                while both:
+                    if both & 1:
+                        out |= ctx.term_sentences((j << 3) | k)
+                    both >>= 1
+                    k += 1
+                p += 3
+        else:
+            for tid in self.ids & ctx.hit_ids:
+                out |= ctx.term_sentences(tid)
+        if len(fields) != len(FIELD_NAMES):
+            out &= ctx.fields_mask(fields)
+        got = places[self] = out if out else None
+        return got
+
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return [self.ids]
 
@@ -253,7 +430,14 @@ class AnyNode(Node):
         out: list[Ev] | None = None
         shared = True  # ``out`` is still a child's memoised result: copy before extending
         child: Node
+        sub: AnyNode
         for child in self.children:
+            if isinstance(child, AllNode):
+                # a conjunction (``all``, ``near``, ``sentence``) asked first without its evidence (the
+                # boolean pass, cheaper when it fails); not with a quantity below, which records numbers
+                sub = child
+                if sub._has_quantity is False and not child.holds(ctx, fields):
+                    continue
             r = child.run(ctx, fields)
             if r is None:
                 continue
@@ -277,6 +461,23 @@ class AnyNode(Node):
             if child.holds(ctx, fields):
                 return True
         return False
+
+    def where(self, ctx: Ctx, fields: frozenset[int]) -> Any:
+        if type(self) is not AnyNode:
+            return Node.where(self, ctx, fields)
+        places = ctx.placed(fields)
+        got = places.get(self, _MISSING)
+        if got is not _MISSING:
+            return got
+        out: Any = None
+        child: Node
+        for child in self.children:
+            w = child.where(ctx, fields)
+            if w is None:
+                continue
+            out = w if out is None else out | w
+        places[self] = out
+        return out
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         acc: set[int] = set()
@@ -311,6 +512,10 @@ class AllNode(AnyNode):
         self.guards: tuple[Node, ...] = ()
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        # the boolean pass found that it does not hold (not with a quantity below: the children run for the
+        # numbers they record); ``_has_quantity`` is set by ``compile.prepare``
+        if self._has_quantity is False and ctx.known(fields).get(self) is False:
+            return None
         if missing(self.needs, ctx, self.codes):  # a later child's term cannot occur: fails before any runs
             return None
         guard: Node
@@ -324,6 +529,56 @@ class AllNode(AnyNode):
             if r is None:
                 return None
             out += r
+        return out
+
+    def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        """As ``eval``, stopping at the first child that does not hold, without any evidence."""
+        if type(self) is not AllNode:
+            return Node.holds(self, ctx, fields)
+        got = ctx.results(fields).get(self, _MISSING)
+        if got is not _MISSING:
+            return got is not None
+        known = ctx.known(fields)
+        truth = known.get(self)
+        if truth is None:
+            truth = known[self] = self._holds(ctx, fields)
+        return truth  # type: ignore[no-any-return]
+
+    def _holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        if missing(self.needs, ctx, self.codes):
+            return False
+        guard: Node
+        for guard in self.guards:
+            if guard.holds(ctx, fields):
+                return False
+        child: Node
+        for child in self.children:  # noqa: SIM110  (a loop, not a generator: cheaper compiled)
+            if not child.holds(ctx, fields):
+                return False
+        return True
+
+    def where(self, ctx: Ctx, fields: frozenset[int]) -> Any:
+        if type(self) is not AllNode:
+            return Node.where(self, ctx, fields)
+        places = ctx.placed(fields)
+        got = places.get(self, _MISSING)
+        if got is not _MISSING:
+            return got
+        out: Any = None
+        if not missing(self.needs, ctx, self.codes):
+            guard: Node
+            for guard in self.guards:
+                if guard.holds(ctx, fields):
+                    break
+            else:
+                child: Node
+                for child in self.children:
+                    w = child.where(ctx, fields)
+                    if w is None:
+                        out = None
+                        break
+                    out = w if out is None else out | w
+        places[self] = out
         return out
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
@@ -362,6 +617,9 @@ class FieldNode(Node):
         if got is not _MISSING:
             return got is not None
         return self.child.holds(ctx, self.fields)
+
+    def where(self, ctx: Ctx, fields: frozenset[int]) -> Any:
+        return self.child.where(ctx, self.fields)
 
     def requires(self, cost: Cost) -> list[frozenset[int]]:
         return self.child.requires(cost)

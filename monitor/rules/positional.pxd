@@ -20,6 +20,12 @@ cdef class SentenceNode(AllNode):
     @cython.locals(items=list, excluded=list, item=Node, child=Node, alt=Node, keyed=list, common=set,
                    bare=bint, placed=bint, i=Py_ssize_t)
     cdef object _sentences(self, Ctx ctx, frozenset fields)
+    @cython.locals(item=Node, keyed=list, order=list)
+    cpdef object eval(self, Ctx ctx, frozenset fields)
+    @cython.locals(places=dict)
+    cpdef object where(self, Ctx ctx, frozenset fields)
+    @cython.locals(items=list, item=Node, child=Node, alt=Node, bare=bint, placed=bint, i=Py_ssize_t)
+    cdef object _where(self, Ctx ctx, frozenset fields)
 
 
 cdef class QuantityNode(Node):

@@ -209,6 +209,17 @@ class SentenceNode(AllNode):
         return keyed, common or set()
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
+        # the boolean pass found the sentences: only the items' evidence is left (not with a quantity below,
+        # whose numbers are reported even from an exclusion, so the exclusions run again)
+        common = ctx.placed(fields).get(self, _MISSING) if self._has_quantity is False else _MISSING
+        if common is not _MISSING:
+            if common is None:
+                return None
+            order = ctx.sentence_keys(common)
+            keyed = []
+            for item in self.items:
+                keyed.append(_by_sentence(ctx, item.run(ctx, fields)))  # type: ignore[arg-type]  # each item holds
+            return [ev for d in keyed for key in order for ev in d[key]]
         got = self._sentences(ctx, fields)
         if got is None or not got[1]:
             return None
@@ -217,12 +228,63 @@ class SentenceNode(AllNode):
         return [ev for d in keyed for key in order for ev in d[key]]
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
-        """As ``eval``, without gathering the evidence (inside ``none``)."""
+        """As ``eval``, without gathering the evidence (inside ``none``, and the boolean first pass):
+        ``where``, from the sentences of each item's hits."""
         got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
-        found = self._sentences(ctx, fields)
-        return found is not None and bool(found[1])
+        return self.where(ctx, fields) is not None
+
+    def where(self, ctx: Ctx, fields: frozenset[int]) -> Any:
+        """``_sentences``' common sentences (those its evidence lies in) as a mask, from the items' ``where``:
+        the sentences of their hits, no evidence and no grouping built."""
+        places = ctx.placed(fields)
+        got = places.get(self, _MISSING)
+        if got is _MISSING:
+            got = places[self] = self._where(ctx, fields)
+        return got
+
+    def _where(self, ctx: Ctx, fields: frozenset[int]) -> int | None:
+        # the same steps as ``_sentences``, on masks of sentences in place of hits grouped by sentence
+        if missing(self.needs, ctx, self.codes):
+            return None
+        items = self.items
+        common: Any = None
+        for i in self.order:
+            item = items[i]
+            w = item.where(ctx, fields)
+            if not w:
+                return None
+            common = w if common is None else common & w
+            if not common:
+                return None
+        for child in self.excluded:
+            if not common:
+                return None
+            if type(child) is AnyNode:
+                bare = False
+                placed = False
+                for alt in _alternatives(child):
+                    if not common:
+                        break
+                    w = alt.where(ctx, fields)
+                    if w is None:
+                        continue
+                    if not w:
+                        bare = True
+                        continue
+                    placed = True
+                    common &= ~w
+                if bare and not placed and common:
+                    return None
+                continue
+            w = child.where(ctx, fields)
+            if w is None:
+                continue
+            if not w:
+                return None
+            common &= ~w
+        return common or None
 
     def uses_sentences(self) -> bool:
         return True
@@ -264,6 +326,14 @@ class QuantityNode(Node):
         else:
             ctx.numbers.extend(got[1])
         return got[0]  # type: ignore[no-any-return]  # the memo holds what eval returned
+
+    def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
+        """``run(...) is not None``; memoised, without recording the numbers again (as ``Node.holds``, which
+        would read the memo's ``(result, numbers)`` pair as a result that holds)."""
+        got = ctx.results(fields).get(self, _MISSING)
+        if got is not _MISSING:
+            return got[0] is not None  # type: ignore[no-any-return]
+        return self.run(ctx, fields) is not None
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
         evs = self.of.run(ctx, fields)

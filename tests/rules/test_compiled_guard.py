@@ -209,3 +209,131 @@ def test_compiled_missing_reads_the_codes_as_the_sets_say() -> None:
         assert codes != () or max(max(s) for s in sets) >> 3 > 0xFFFF  # only ids past two bytes of index
         assert missing(sets, ctx, codes) is want
         assert missing(sets, ctx) is want
+
+
+# the boolean first pass (``Node.holds``, ``Node.where``: no evidence built) against the evidence pass
+# (``Node.run``) on random rules of every node kind and random articles: in each process, every node's
+# ``holds`` is ``run(...) is not None`` and its ``where`` the sentences of ``run``'s evidence; compiled and
+# pure Python, the decisions and the matches are the same
+MATCH_FIRST_PASS = """
+import json, os, random
+from pathlib import Path
+import yaml
+import monitor.rules as r
+from monitor.models import Article
+from monitor.rules.expr import AnyNode, Ctx, FieldNode
+from bisect import bisect_right
+from monitor.rules.positional import QuantityNode
+from monitor.text.folding import normalize
+from monitor.text.segment import sentence_starts
+
+words = json.loads(os.environ["KIND_WORDS"])
+folder = Path(os.environ["KIND_RULES"])
+rnd = random.Random(11)
+many = ["convoy", "patrol", "camp", "base", "near", "three", "exercise", "yesterday", "attack", "two"]
+regexes = ["\\\\b(?:rocket|missile)s? (?:hit|struck)\\\\b", "\\\\bdrill\\\\w*", "^breaking", "[0-9]+ (?:rockets|drones)",
+           "\\\\b(?:three|two) \\\\w+"]
+
+
+def leaf():
+    k = rnd.random()
+    if k < 0.45:
+        return rnd.choice(["@weapons", "@bases", "@attack_verbs", *words])
+    if k < 0.6:
+        return rnd.sample(many, rnd.randint(2, len(many)))  # sibling terms: one node, many ids
+    if k < 0.75:
+        return {"regex": rnd.choice(regexes)}
+    if k < 0.82:
+        return {"quantity": {"of": rnd.choice(["@weapons", "rockets", "drones"]), "min": 2}}
+    if k < 0.9:
+        return {"language": [rnd.choice(["en", "ar"])]}
+    return {"source": {"names": ["Wire A"]}}
+
+
+def node(depth):
+    if depth <= 0 or rnd.random() < 0.3:
+        return leaf()
+    k = rnd.randrange(6)
+    items = [node(depth - 1) for _ in range(rnd.randint(2, 3))]
+    if k == 0:
+        return {"any": items}
+    if k == 1:
+        return {"all": [*items, {"none": [node(depth - 1)]}] if rnd.random() < 0.5 else items}
+    if k == 2:
+        return {"sentence": [*items, {"none": [node(depth - 1), node(depth - 1)]}] if rnd.random() < 0.6 else items}
+    if k == 3:
+        return {"near": items, "within": rnd.randint(1, 8)}
+    if k == 4:
+        return {"field": rnd.choice(["title", "content"]), "any": items}
+    return {"all": [items[0], {"none": items[1:]}]}
+
+
+for i in range(60):
+    rule = {"id": f"rnd-{i}", "version": "1", "title": "random", "description": "random rule", "severity": "low",
+            "tags": ["rnd"], "match": node(3)}
+    (folder / f"rnd{i}.yaml").write_text(yaml.safe_dump(rule, allow_unicode=True), encoding="utf-8")
+rs = r.load_rules(folder)
+
+
+def walk(n, seen):
+    if id(n) in seen:
+        return
+    seen[id(n)] = n
+    for c in (n.children if isinstance(n, AnyNode) else [n.child] if isinstance(n, FieldNode)
+              else [n.of] if isinstance(n, QuantityNode) else []):
+        walk(c, seen)
+
+
+nodes = {}
+for rule in rs.rules:
+    if rule.expr is not None:
+        walk(rule.expr, nodes)
+decisions = []
+checked = 0
+for i in range(250):
+    sents = [" ".join(rnd.choice(words + many) for _ in range(rnd.randint(3, 12))) for _ in range(rnd.randint(1, 8))]
+    art = Article(id=f"k{i}", title=sents[0], content=". ".join(sents[1:]) + ".", source=rnd.choice(["Wire A", "Other"]))
+    texts = [normalize(t).text for t in (art.title, art.summary, art.content)]
+    hits = {}
+    for f, t in enumerate(texts):
+        if t:
+            n = normalize((art.title, art.summary, art.content)[f])
+            rs._table.scan_field(n.text, n.mask, f, hits)
+    late = rs._table.late
+    extra = {tid: hits.pop(tid) for tid in late.intersection(hits)} if late else {}
+    first = Ctx(texts, hits, art, "en", extra)   # the boolean pass only
+    full = Ctx(texts, hits, art, "en", extra)    # the evidence pass only
+    for rule in rs.rules:
+        if rule.expr is None:
+            continue
+        held = rule.expr.holds(first, rule.scope)
+        assert held == (rule.expr.run(full, rule.scope) is not None), (rule.id, art.id)
+        decisions.append(held)
+    for n in nodes.values():
+        for scope in (frozenset((0, 1, 2)), frozenset((2,))):
+            w = n.where(first, scope)
+            got = n.run(full, scope)
+            assert (w is None) == (got is None), (n, art.id)
+            if got is not None:
+                keys = {(f << 32) + bisect_right(sentence_starts(texts[f]), a) - 1 for f, a, *_ in got}
+                assert first.sentence_keys(w) == sorted(keys), (n, art.id)
+            checked += 1
+out = {a: [m.model_dump(mode="json") for m in rs.match(Article(id=a, title=t, content=c))]
+       for a, t, c in [(f"m{j}", "Breaking: two rockets hit Harir", "drones struck the convoy. 3 rockets hit Ain al-Asad.")
+                       for j in range(3)]}
+print(json.dumps({"core": r.matcher_core(), "decisions": decisions, "checked": checked, "held": sum(decisions),
+                  "out": out}))
+"""
+
+
+@needs_build
+def test_the_first_pass_decides_as_the_evidence_pass_compiled_and_pure(tmp_path: Path) -> None:
+    folder = _kinds_folder(tmp_path)
+    env = {"KIND_RULES": str(folder), "KIND_WORDS": json.dumps(WORDS)}
+    compiled = _run(MATCH_FIRST_PASS, **env)
+    pure = _run(MATCH_FIRST_PASS, MONITOR_PURE_PYTHON="1", **env)
+    assert compiled["core"] == "compiled" and pure["core"] == "python"
+    assert pure["decisions"] == compiled["decisions"]
+    assert pure["out"] == compiled["out"]
+    assert compiled["checked"] > 10_000
+    assert 0 < compiled["held"] < len(compiled["decisions"])  # rules that hold and rules that do not
