@@ -176,19 +176,33 @@ class Alert(Model):
         return stable_id("alert", article_id, rule, rule_version, kind, seq)
 
     @classmethod
-    def from_match(cls, article: Article, match: Match, *, lang: str | None = None) -> Alert:
+    def from_match(
+        cls, article: Article, match: Match, *, lang: str | None = None, ref: ArticleRef | None = None,
+        kind: str = "new", event_id: str = "", severity: Severity | None = None, copy_group: str = "",
+        sources: tuple[str, ...] | None = None, source_count: int = 1,
+    ) -> Alert:
+        """The alert for ``match`` on ``article``; an event decision's fields (``kind``: ``new`` or an update
+        kind, ``event_id``, ``severity``, ``copy_group``, ``sources``, ``source_count``) when it has them.
+
+        The id is deterministic per (article, rule version, kind, event). ``ref``: ``ArticleRef.of(article,
+        lang=lang)`` when the caller has it already (one per article, whatever the number of its alerts).
+        """
         return cls(
-            id=cls.make_id(article.id, match.rule, match.rule_version),
+            id=cls.make_id(article.id, match.rule, match.rule_version, kind, event_id),
+            kind="new" if kind == "new" else "update",
             rule=match.rule,
             rule_version=match.rule_version,
             rule_title=match.title,
             tags=match.tags,
-            severity=match.severity,
+            severity=match.severity if severity is None else severity,
             score=match.score,
-            article=ArticleRef.of(article, lang=lang),
+            article=ref if ref is not None else ArticleRef.of(article, lang=lang),
             evidence=match.evidence,
             entities=match.entities,
-            sources=(article.source,) if article.source else (),
+            event_id=event_id,
+            copy_group=copy_group,
+            sources=((article.source,) if article.source else ()) if sources is None else sources,
+            source_count=source_count,
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from monitor.cluster.copies import CopyDecision
 from monitor.cluster.events import EventDecision, EventPolicy, Sighting
@@ -97,22 +97,8 @@ def to_alert(
     """
     if not decision.alert:
         raise ValueError(f"no alert for an event decision of kind {decision.kind!r}")
-    kind: Literal["new", "update"] = "new" if decision.kind == "new" else "update"  # ``alert``: one of them
-    # ``Alert.from_match`` with the decision's fields, built once (not built, then copied with an update)
-    return Alert(
-        id=Alert.make_id(article.id, match.rule, match.rule_version, decision.kind, decision.event_id),
-        kind=kind,
-        rule=match.rule,
-        rule_version=match.rule_version,
-        rule_title=match.title,
-        tags=match.tags,
-        severity=decision.severity,
-        score=match.score,
-        article=ref if ref is not None else ArticleRef.of(article, lang=lang),
-        evidence=match.evidence,
-        entities=match.entities,
-        event_id=decision.event_id,
-        copy_group=copy.copy_group,
-        sources=decision.sources,
+    return Alert.from_match(
+        article, match, lang=lang, ref=ref, kind=decision.kind, event_id=decision.event_id,
+        severity=decision.severity, copy_group=copy.copy_group, sources=decision.sources,
         source_count=decision.source_count,
     )
