@@ -10,7 +10,9 @@ normalised form and wildcard flag), and registers a few *keys* per term in the a
 - for an Arabic term starting with ال: the term without it, valid only after a proclitic that carries
   the article (بال، وال، لل …: للجنة matches اللجنة);
 - for an indefinite Arabic phrase of 2-3 words (قاعدة عسكرية): its definite form (القاعدة العسكرية),
-  every later word with ال and the first after an article-carrying proclitic.
+  every later word with ال and the first after an article-carrying proclitic; and, unless a word before
+  the last ends in ة, ا, ى or ء, its accusative with the tanween alef (قصفا إسرائيليا for قصف إسرائيلي:
+  the earlier words take ا in the key, the last as a suffix).
 
 ``scan(text)`` runs the automaton over a normalised field and keeps a hit only when it sits on word
 boundaries, allowing inside the same token an Arabic proclitic before (``affixes.PROCLITICS``) and an
@@ -109,6 +111,10 @@ def parse_term(raw: str) -> tuple[str, bool]:
     return key, prefix
 
 
+#: endings of an (folded) Arabic word that take no written tanween alef: ة (folded to ه), ا, ى, ء
+_NO_TANWEEN_ALEF = ("ه", "ا", "ى", "ء")
+
+
 class TermTable:
     """All terms of a rule set and their automaton keys."""
 
@@ -156,6 +162,10 @@ class TermTable:
             elif 1 < len(words) <= 3 and all(is_arabic(w) and not w.startswith("ال") for w in words):
                 # a noun-adjective phrase also matches its definite form: القاعدة العسكرية
                 heads.append((" ".join([words[0], *("ال" + w for w in words[1:])]), True))
+                # and its indefinite accusative, the tanween alef written on every word but the last
+                # (which takes it as a suffix): قصفا إسرائيليا for قصف إسرائيلي
+                if all(not w.endswith(_NO_TANWEEN_ALEF) for w in words[:-1]):
+                    heads.append((" ".join([*(w + "ا" for w in words[:-1]), words[-1]]), False))
         out: list[tuple[str, int, bool]] = []
         for head, article in heads:
             out.append((head, NORMAL, article))

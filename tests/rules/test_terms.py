@@ -53,10 +53,25 @@ def test_arabic_non_matches(tmp_path: Path, text: str) -> None:
         ("اللجنة", "واللجنة"),
         ("استهدف", "واستهدفت"),  # proclitic + suffix on a verb
         ("عين الأسد", "بعين الأسد"),  # phrase with a proclitic
+        ("قصف إسرائيلي", "قصفا إسرائيليا"),  # an indefinite phrase in the accusative: alef on each word
+        ("هجوم صاروخي كبير", "وهجوما صاروخيا كبيرا"),
+        ("قصف إسرائيلي", "القصف الإسرائيلي"),  # and its definite form
     ],
 )
 def test_arabic_variants(tmp_path: Path, term: str, text: str) -> None:
     assert matched(rule_for(tmp_path, term), f"قال {text} اليوم") != []
+
+
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [
+        ("قصف إسرائيلي", "قصفا مواقع"),  # the first word alone (here a dual verb) is not the phrase
+        ("قصف إسرائيلي", "قصفا الإسرائيلي"),  # the accusative is indefinite: no article after a tanween
+        ("ضربة جوية", "ضربةا جويةا"),  # a word in ة takes no tanween alef
+    ],
+)
+def test_arabic_phrase_non_matches(tmp_path: Path, term: str, text: str) -> None:
+    assert matched(rule_for(tmp_path, term), f"قال {text} اليوم") == []
 
 
 def test_broken_plurals_need_the_list(tmp_path: Path) -> None:
