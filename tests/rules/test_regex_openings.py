@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.models import Article
-from monitor.rules import RuleSet, load_rules
-from monitor.rules import positional
+from monitor.rules import RuleSet, load_rules, positional
 from monitor.rules.positional import _occurrences
 from monitor.text import fold
 
