@@ -166,7 +166,7 @@ def rule_costs(rs: RuleSet, articles: list[Article], rounds: int) -> dict[str, A
                     matched[rid] += int(v)
     finally:
         del rs._evaluate
-    rows = [{"rule": r, "evaluated": seen[r], "matched": matched[r], "first_pass_share": first[r] / total,
+    rows: list[dict[str, Any]] = [{"rule": r, "evaluated": seen[r], "matched": matched[r], "first_pass_share": first[r] / total,
              "evidence_share": evidence[r] / total, "share": (first[r] + evidence[r]) / total} for r in seen]
     rows.sort(key=lambda x: -x["share"])
     return {"articles": len(articles), "analyse_s": total, "us_per_article": total / len(articles) * 1e6,
@@ -213,7 +213,7 @@ def node_costs(rs: RuleSet, articles: list[Article]) -> dict[str, Any]:
             sys.setprofile(None)
         total += clock() - t0
         stack.clear()
-    rows = [{"node": describe(nodes[n]), "kind": type(nodes[n]).__name__, "path": paths.get(n, "?"),
+    rows: list[dict[str, Any]] = [{"node": describe(nodes[n]), "kind": type(nodes[n]).__name__, "path": paths.get(n, "?"),
              "rules": owners.get(n, []), "calls": calls[n], "self_share": excl[n] / total,
              "inclusive_share": incl[n] / total} for n in calls if n in nodes]
     rows.sort(key=lambda x: -x["self_share"])
