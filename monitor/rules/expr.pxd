@@ -61,7 +61,8 @@ cdef class Node:
 cdef class TermNode(Node):
     @cython.locals(out=list, hits=dict, info=dict, every_field=bint, hit_ids=frozenset)
     cpdef object eval(self, Ctx ctx, frozenset fields)
-    @cython.locals(hits=dict, hit_ids=frozenset)
+    @cython.locals(hits=dict, hit_ids=frozenset, code=bytes, bits=bytearray, n=Py_ssize_t, m=Py_ssize_t,
+                   p=Py_ssize_t, j=Py_ssize_t, both=Py_ssize_t, k=Py_ssize_t, hit=tuple)
     cpdef bint holds(self, Ctx ctx, frozenset fields) except -1
     @cython.locals(places=dict, code=bytes, bits=bytearray, n=Py_ssize_t, m=Py_ssize_t, p=Py_ssize_t, j=Py_ssize_t,
                    both=Py_ssize_t, k=Py_ssize_t)
@@ -125,7 +126,7 @@ cdef class LanguageNode(Node):
     cdef public frozenset langs
 
 
-@cython.locals(buf=bytearray, i=Py_ssize_t)
+@cython.locals(buf=bytearray, i=Py_ssize_t, top=Py_ssize_t)
 cpdef bytearray id_bits(list ids)
 
 

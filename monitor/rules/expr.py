@@ -235,7 +235,11 @@ def id_bits(ids: list[int]) -> bytearray:
     """The term ids as bits: bit ``i & 7`` of byte ``i >> 3`` set for id ``i``."""
     if not ids:
         return bytearray()
-    buf = bytearray((max(ids) >> 3) + 1)
+    top = 0
+    for i in ids:  # ``max``, as a loop (compiled, over C integers)
+        if i > top:
+            top = i
+    buf = bytearray((top >> 3) + 1)
     for i in ids:
         buf[i >> 3] |= 1 << (i & 7)
     return buf
@@ -355,6 +359,29 @@ class TermNode(Node):
         if len(fields) == len(FIELD_NAMES):  # a hit in any field will do: there is one
             return True
         hits = ctx.hits
+        code = self.code
+        if COMPILED and code:
+            # the ids with a hit from the bytes of ``code`` against the hits' (as ``where``), not a set
+            # intersection: whether one has a hit in ``fields`` does not depend on the order they come in
+            bits = ctx.hit_bits
+            n = len(bits)
+            m = len(code)
+            p = 0
+            while p < m:
+                j = code[p] | (code[p + 1] << 8)
+                if j >= n:
+                    break
+                both = bits[j] & code[p + 2]
+                k = 0
+                while both:
+                    if both & 1:
+                        for hit in hits[(j << 3) | k]:
+                            if hit[0] in fields:
+                                return True
+                    both >>= 1
+                    k += 1
+                p += 3
+            return False
         for tid in self.ids & hit_ids:
             for f, _, _ in hits[tid]:
                 if f in fields:

@@ -54,3 +54,6 @@ cdef tuple _by_position(Ctx ctx, list evs, Py_ssize_t f)
 @cython.locals(f=Py_ssize_t, starts=list, got=dict, bucket=list, got_bucket=list, ev=tuple, a=Py_ssize_t,
                n=Py_ssize_t, idx=Py_ssize_t, lo=Py_ssize_t, hi=Py_ssize_t)
 cdef dict _by_sentence(Ctx ctx, list evs)
+@cython.locals(by=list, hits=dict, extra=dict, hit=tuple, more=list)
+cdef list _field_starts(Ctx ctx, frozenset ids)
+cdef bint _disjoint(frozenset ids, dict extra) except -1

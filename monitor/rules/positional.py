@@ -15,6 +15,7 @@ from typing import Any
 
 from monitor.rules.expr import (
     _MISSING,
+    FIELD_NAMES,
     AllNode,
     AnyNode,
     Cost,
@@ -422,11 +423,19 @@ class RegexNode(Node):
                     m = self.compiled.match(text) if self.bounded else self.compiled.match(text, timeout=self.timeout)
                     if m is not None:
                         got.append((m.start(), m.end()))
-                elif prefixes is None or any(p in text for p in prefixes):
-                    for m in self.compiled.finditer(text, timeout=self.timeout):
-                        got.append((m.start(), m.end()))
-                        if len(got) >= self.limit:
-                            break
+                else:
+                    # where the literal openings occur seldom, anchored attempts there (as ``_at_hits``) in place
+                    # of a search through the field: a regex opening on an alternation (a \b-less Arabic branch
+                    # beside the \b English ones) has no fast search of its own in the regex module
+                    starts = None if prefixes is None else _occurrences(text, prefixes)
+                    if starts is not None:
+                        if starts:
+                            self._attempts(ctx, f, text, got, starts)
+                    else:
+                        for m in self.compiled.finditer(text, timeout=self.timeout):
+                            got.append((m.start(), m.end()))
+                            if len(got) >= self.limit:
+                                break
             except TimeoutError:
                 ctx.regex_timeouts()
             ctx.regex_cache[(self.pattern, f)] = got
@@ -436,12 +445,14 @@ class RegexNode(Node):
         """``finditer``'s matches, found by anchored matches at the hits of the ``required`` prefix
         terms only: every match starts at one of them (``boundary_prefixes``), so trying them left to
         right, skipping those inside the previous match, gives the same non-overlapping matches."""
-        hits, extra = ctx.hits, ctx.extra
-        required: frozenset[int] = self.required  # type: ignore[assignment]  # only called when set
-        starts = sorted({a for tid in required & ctx.hit_ids for ff, a, _ in hits[tid] if ff == f}
-                        | {a for tid in required.intersection(extra) for ff, a, _ in extra[tid] if ff == f})
-        if not starts:
-            return
+        starts = _field_starts(ctx, self.required)[f]  # type: ignore[arg-type]  # only called when set
+        if starts:
+            self._attempts(ctx, f, text, got, starts)
+
+    def _attempts(self, ctx: Ctx, f: int, text: str, got: list[tuple[int, int]], starts: list[int]) -> None:
+        """``finditer``'s matches when every match starts at one of ``starts`` (ascending): an anchored match
+        at each, left to right, skipping those inside the previous match (a match is never empty: it opens
+        with a word or a literal)."""
         needed = self._needed(ctx, f) if self.needs is not None else None
         deadline = perf_counter() + self.timeout
         end = -1
@@ -477,18 +488,11 @@ class RegexNode(Node):
 
     def _needed(self, ctx: Ctx, f: int) -> list[int]:
         """Sorted starts of the hits of ``needs`` in field ``f`` (cached per article)."""
-        key = ("needs", self.needs, f)
-        got = ctx.memo.get(key)
-        if got is None:
-            needs: frozenset[int] = self.needs  # type: ignore[assignment]  # only called when set
-            hits, extra = ctx.hits, ctx.extra
-            got = sorted({a for tid in needs & ctx.hit_ids for ff, a, _ in hits[tid] if ff == f}
-                         | {a for tid in needs.intersection(extra) for ff, a, _ in extra[tid] if ff == f})
-            ctx.memo[key] = got
-        return got  # type: ignore[no-any-return]
+        return _field_starts(ctx, self.needs)[f]  # type: ignore[arg-type]  # only called when set
 
     def eval(self, ctx: Ctx, fields: frozenset[int]) -> list[Ev] | None:
-        if self.needs is not None and self.needs.isdisjoint(ctx.hit_ids) and self.needs.isdisjoint(ctx.extra):
+        needs = self.needs
+        if needs is not None and needs.isdisjoint(ctx.hit_ids) and _disjoint(needs, ctx.extra):
             return None
         out: list[Ev] | None = None
         for f in sorted(fields):
@@ -498,6 +502,54 @@ class RegexNode(Node):
                     out = []
                 out.extend([(f, a, b, self.pattern, None, None) for a, b in spans])
         return out
+
+
+def _field_starts(ctx: Ctx, ids: frozenset[int]) -> list[list[int]]:
+    """For each field, the sorted starts of the hits of ``ids`` (in ``ctx.hits`` and ``ctx.extra``): one walk
+    over their hits for all fields, cached per article (a regex's opening words and needed words)."""
+    key = ("starts", ids)
+    got = ctx.memo.get(key)
+    if got is None:
+        by: list[set[int]] = [set() for _ in range(len(FIELD_NAMES))]
+        hits = ctx.hits
+        for tid in ids & ctx.hit_ids:
+            for hit in hits[tid]:
+                by[hit[0]].add(hit[1])
+        extra = ctx.extra
+        if extra:
+            for tid in ids:  # a few ids, many more prefilter hits: the ids are looked up
+                more = extra.get(tid)
+                if more is not None:
+                    for hit in more:
+                        by[hit[0]].add(hit[1])
+        got = ctx.memo[key] = [sorted(s) for s in by]
+    return got  # type: ignore[no-any-return]
+
+
+def _disjoint(ids: frozenset[int], extra: dict[int, Any]) -> bool:
+    """``ids.isdisjoint(extra)``, looking the (few) ids up in the (larger) dict rather than walking it."""
+    for tid in ids:  # noqa: SIM110  (a loop, cheaper compiled)
+        if tid in extra:
+            return False
+    return True
+
+
+#: ``RegexNode.spans`` tries a regex anchored at the occurrences of its literal openings when there are at most
+#: this many in the field (each attempt is a call into the regex module), else searches the field
+PREFIX_ATTEMPTS = 24
+
+
+def _occurrences(text: str, prefixes: tuple[str, ...]) -> list[int] | None:
+    """The positions where one of ``prefixes`` occurs in ``text``, ascending; None past ``PREFIX_ATTEMPTS``."""
+    found: set[int] = set()
+    for p in prefixes:
+        i = text.find(p)
+        while i >= 0:
+            found.add(i)
+            if len(found) > PREFIX_ATTEMPTS:
+                return None
+            i = text.find(p, i + 1)
+    return sorted(found)
 
 
 def _by_position(ctx: Ctx, evs: list[Ev], f: int) -> tuple[list[Ev], list[int]]:

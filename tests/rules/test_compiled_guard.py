@@ -64,6 +64,11 @@ KINDS = {
     "regex": {"regex": "\\b(?:rocket|missile)s? (?:hit|struck)\\b"},
     "regex-start": {"regex": "^breaking"},
     "regex-plain": {"regex": "[0-9]+ (?:rockets|drones)"},
+    # no opening-word terms (a branch without \\b): tried at its literal openings' occurrences
+    "regex-openings": {"regex": "(?:rocket|missile)s? (?:hit|struck)|\\bconvoy\\w*"},
+    # a field scope and more than FEW_IDS terms: the compiled ``TermNode.holds`` walks the ids' bytes
+    "field-many": {"all": [{"field": "title", "any": ["convoy", "patrol", "camp", "base", "near", "three",
+                                                      "exercise", "yesterday", "attack", "two"]}, "@weapons"]},
     "source": {"all": [{"source": {"names": ["Wire A"], "tags": ["iraq"]}}, "@weapons"]},
     "language": {"all": [{"language": ["en"]}, {"none": ["@bases"]}, "@attack_verbs"]},
     "field": {"field": "title", "any": ["@weapons", "convoy"]},
@@ -232,7 +237,7 @@ folder = Path(os.environ["KIND_RULES"])
 rnd = random.Random(11)
 many = ["convoy", "patrol", "camp", "base", "near", "three", "exercise", "yesterday", "attack", "two"]
 regexes = ["\\\\b(?:rocket|missile)s? (?:hit|struck)\\\\b", "\\\\bdrill\\\\w*", "^breaking", "[0-9]+ (?:rockets|drones)",
-           "\\\\b(?:three|two) \\\\w+"]
+           "\\\\b(?:three|two) \\\\w+", "(?:rocket|missile)s? (?:hit|struck)|\\\\bconvoy\\\\w*"]
 
 
 def leaf():
