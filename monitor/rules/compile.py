@@ -48,6 +48,9 @@ EXPR_KEYS = ("any", "all", "none", "near", "within", "sentence", "quantity", "re
              "language")
 DEFAULT_WITHIN = 10
 _ESCAPES = regex.compile(r"\\(?:[pPN]\{[^}]*\}|.)")
+#: an escaped backslash before a letter (``\\b``, ``\\w``): a literal backslash that news text never holds,
+#: written by mistake for ``\b`` in single-quoted YAML (an escaped backslash after another is left alone)
+_DOUBLED_ESCAPE = regex.compile(r"(?<!\\)(?:\\\\)+[A-Za-z]")
 REGEX_TIMEOUT = 0.05
 #: a regex whose anchored attempt takes at most this many steps runs its attempts without a time-out each
 MAX_STEPS = 200_000
@@ -152,7 +155,9 @@ class Compiler:
         self.lists_used: set[str] = set()
 
     def error(self, line: int | None, message: str) -> None:
-        self.errors.append(RuleError(self.file, line, message))
+        err = RuleError(self.file, line, message)
+        if err not in self.errors:  # a YAML alias repeats its node: one report per place is enough
+            self.errors.append(err)
 
     # --- terms ---------------------------------------------------------------------------------
     def term(self, raw: Any, line: int | None) -> Node | None:
@@ -309,6 +314,14 @@ class Compiler:
     def regex(self, data: Any, line: int | None) -> Node | None:
         if not isinstance(data, str) or not data:
             self.error(line, "`regex` takes a non-empty string")
+            return None
+        doubled = _DOUBLED_ESCAPE.search(data)
+        if doubled:
+            # ``'\\b'`` in single-quoted YAML is a backslash and a ``b`` to the regex: it never matches
+            # news text, so the branch would silently never fire
+            got = doubled.group()
+            self.error(line, f"regex `{data}` has a doubled backslash (`{got}` is a literal backslash, then "
+                       f"`{got[-1]}`): in single-quoted YAML write one backslash (`\\{got[-1]}`), in double quotes two")
             return None
         try:
             # the text is already lower case: case-insensitive matching (about 2x slower) is only

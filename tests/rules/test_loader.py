@@ -33,6 +33,8 @@ def one(folder: Path, write: object, text: str, name: str = "r.yaml") -> RuleErr
         ("id: a\nseverity: urgent\nmatch: x\n", 2, "severity"),
         ("id: a\nmatch:\n  all:\n    - \"@base\"\n", 4, "unknown list `@base`"),
         ("id: a\nmatch:\n  regex: \"(unclosed\"\n", 3, "bad regular expression"),
+        ("id: a\nmatch:\n  regex: '\\\\bword\\\\b'\n", 3, "doubled backslash"),  # '\\b' in single quotes
+        ("id: a\nmatch:\n  regex: \"x\\\\\\\\wy\"\n", 3, "in single-quoted YAML write one backslash"),
         ("id: a\nmatch:\n  near: [x, y]\n  within: many\n", 4, "`within` must be"),
         ("id: a\nmatch:\n  all:\n    - anyy: [x]\n", 4, "unknown key `anyy`"),
         ("id: a\nmatch:\n  field: body\n  any: [x]\n", 3, "unknown field"),
