@@ -11,7 +11,7 @@ normalised form and wildcard flag), and registers a few *keys* per term in the a
   the article (بال، وال، لل …: للجنة matches اللجنة);
 - for an indefinite Arabic phrase of 2-3 words (قاعدة عسكرية): its definite form (القاعدة العسكرية),
   every later word with ال and the first after an article-carrying proclitic; and, unless a word before
-  the last ends in ة, ا, ى or ء, its accusative with the tanween alef (قصفا إسرائيليا for قصف إسرائيلي:
+  the last ends in ة, ا or ء, its accusative with the tanween alef (قصفا إسرائيليا for قصف إسرائيلي:
   the earlier words take ا in the key, the last as a suffix).
 
 ``scan(text)`` runs the automaton over a normalised field and keeps a hit only when it sits on word
@@ -111,8 +111,9 @@ def parse_term(raw: str) -> tuple[str, bool]:
     return key, prefix
 
 
-#: endings of an (folded) Arabic word that take no written tanween alef: ة (folded to ه), ا, ى, ء
-_NO_TANWEEN_ALEF = ("ه", "ا", "ى", "ء")
+#: endings of a folded Arabic word that take no written tanween alef: ة (folded to ه), ا, ء (ى is folded to ي,
+#: which does take it: the extra key of a word written with ى never occurs, which is harmless)
+_NO_TANWEEN_ALEF = ("ه", "ا", "ء")
 
 
 class TermTable:
