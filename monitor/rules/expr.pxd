@@ -26,6 +26,12 @@ cdef class Ctx:
     cdef public dict places
     cdef public dict tsents
     cdef public dict scope_bits
+    cdef object _runs_scope
+    cdef dict _runs_last
+    cdef object _known_scope
+    cdef dict _known_last
+    cdef object _placed_scope
+    cdef dict _placed_last
 
     @cython.locals(got=dict)
     cpdef dict results(self, frozenset fields)

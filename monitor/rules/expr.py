@@ -70,26 +70,46 @@ class Ctx:
         self.places: dict[frozenset[int], dict[Node, Any]] = {}
         self.tsents: dict[int, int] = {}
         self.scope_bits: dict[frozenset[int], int] = {}
+        #: the scope last asked of ``results``, ``known`` and ``placed`` and its memo: most calls ask the scope of
+        #: the call before (scopes are shared objects, ``scope_of``), found by identity without a dict look-up
+        self._runs_scope: Any = None
+        self._runs_last: dict[Node, Any] = {}
+        self._known_scope: Any = None
+        self._known_last: dict[Node, bool] = {}
+        self._placed_scope: Any = None
+        self._placed_last: dict[Node, Any] = {}
 
     def results(self, fields: frozenset[int]) -> dict[Node, Any]:
         """The memo of node results for one field scope (``Node.run``)."""
+        if fields is self._runs_scope:
+            return self._runs_last
         got = self.runs.get(fields)
         if got is None:
             got = self.runs[fields] = {}
+        self._runs_scope = fields
+        self._runs_last = got
         return got
 
     def known(self, fields: frozenset[int]) -> dict[Node, bool]:
         """The memo of ``holds`` answers for one field scope."""
+        if fields is self._known_scope:
+            return self._known_last
         got = self.truths.get(fields)
         if got is None:
             got = self.truths[fields] = {}
+        self._known_scope = fields
+        self._known_last = got
         return got
 
     def placed(self, fields: frozenset[int]) -> dict[Node, Any]:
         """The memo of ``where`` answers for one field scope."""
+        if fields is self._placed_scope:
+            return self._placed_last
         got = self.places.get(fields)
         if got is None:
             got = self.places[fields] = {}
+        self._placed_scope = fields
+        self._placed_last = got
         return got
 
     def sentence_base(self, f: int) -> int:
@@ -562,6 +582,10 @@ class AllNode(AnyNode):
         """As ``eval``, stopping at the first child that does not hold, without any evidence."""
         if type(self) is not AllNode:
             return Node.holds(self, ctx, fields)
+        # a needed term that did not occur answers before the memos are looked up (most alternatives of a
+        # rule's ``any`` stop here; a memoised answer could only be the same)
+        if missing(self.needs, ctx, self.codes):
+            return False
         got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
@@ -572,8 +596,7 @@ class AllNode(AnyNode):
         return truth  # type: ignore[no-any-return]
 
     def _holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
-        if missing(self.needs, ctx, self.codes):
-            return False
+        """``holds`` once ``needs`` have a hit."""
         guard: Node
         for guard in self.guards:
             if guard.holds(ctx, fields):
@@ -587,24 +610,25 @@ class AllNode(AnyNode):
     def where(self, ctx: Ctx, fields: frozenset[int]) -> Any:
         if type(self) is not AllNode:
             return Node.where(self, ctx, fields)
+        if missing(self.needs, ctx, self.codes):  # as in ``holds``: before the memo
+            return None
         places = ctx.placed(fields)
         got = places.get(self, _MISSING)
         if got is not _MISSING:
             return got
         out: Any = None
-        if not missing(self.needs, ctx, self.codes):
-            guard: Node
-            for guard in self.guards:
-                if guard.holds(ctx, fields):
+        guard: Node
+        for guard in self.guards:
+            if guard.holds(ctx, fields):
+                break
+        else:
+            child: Node
+            for child in self.children:
+                w = child.where(ctx, fields)
+                if w is None:
+                    out = None
                     break
-            else:
-                child: Node
-                for child in self.children:
-                    w = child.where(ctx, fields)
-                    if w is None:
-                        out = None
-                        break
-                    out = w if out is None else out | w
+                out = w if out is None else out | w
         places[self] = out
         return out
 

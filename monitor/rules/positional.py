@@ -88,6 +88,8 @@ class NearNode(AllNode):
 
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """As ``eval``, but stops at the first pair of hits near enough (inside ``none``)."""
+        if missing(self.needs, ctx, self.codes):  # a needed term did not occur: before the memos
+            return False
         got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
@@ -231,6 +233,8 @@ class SentenceNode(AllNode):
     def holds(self, ctx: Ctx, fields: frozenset[int]) -> bool:
         """As ``eval``, without gathering the evidence (inside ``none``, and the boolean first pass):
         ``where``, from the sentences of each item's hits."""
+        if missing(self.needs, ctx, self.codes):  # an item's term did not occur: before the memos
+            return False
         got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
@@ -239,6 +243,8 @@ class SentenceNode(AllNode):
     def where(self, ctx: Ctx, fields: frozenset[int]) -> Any:
         """``_sentences``' common sentences (those its evidence lies in) as a mask, from the items' ``where``:
         the sentences of their hits, no evidence and no grouping built."""
+        if missing(self.needs, ctx, self.codes):  # as in ``holds``
+            return None
         places = ctx.placed(fields)
         got = places.get(self, _MISSING)
         if got is _MISSING:
@@ -246,9 +252,8 @@ class SentenceNode(AllNode):
         return got
 
     def _where(self, ctx: Ctx, fields: frozenset[int]) -> int | None:
-        # the same steps as ``_sentences``, on masks of sentences in place of hits grouped by sentence
-        if missing(self.needs, ctx, self.codes):
-            return None
+        # the same steps as ``_sentences``, on masks of sentences in place of hits grouped by sentence (once
+        # ``where`` found that ``needs`` have a hit)
         items = self.items
         common: Any = None
         for i in self.order:
