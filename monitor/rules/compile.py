@@ -125,6 +125,29 @@ def all_of(children: list[Node]) -> Node:
     return flat[0] if len(flat) == 1 else AllNode(flat)
 
 
+def per_sentence(node: Node) -> Node:
+    """An item of a ``sentence`` (or what its ``{none: [...]}`` excludes) as read inside one sentence: a
+    mapping or ``all`` that holds a ``none`` (``{any: [A], none: [B]}``) becomes a nested sentence, so that
+    B is ruled out in the sentence where A is, not in the whole article; the same inside ``any``
+    alternatives, ``field`` and the exclusions themselves. Other nodes are returned as they are."""
+    kind = type(node)
+    if kind is AllNode:
+        children: list[Node] = node.children  # type: ignore[attr-defined]
+        if any(type(c) is NoneNode for c in children) and any(type(c) is not NoneNode for c in children):
+            return SentenceNode([per_sentence(c) for c in children])
+        return node
+    if kind is NoneNode or kind is AnyNode:
+        alts: list[Node] = node.children  # type: ignore[attr-defined]
+        read = [per_sentence(c) for c in alts]
+        if all(a is b for a, b in zip(read, alts, strict=True)):
+            return node
+        return kind(read)  # type: ignore[no-any-return]
+    if kind is FieldNode:
+        inner = per_sentence(node.child)  # type: ignore[attr-defined]
+        return node if inner is node.child else FieldNode(node.fields, inner)  # type: ignore[attr-defined]
+    return node
+
+
 def _cheap(node: Node) -> bool:
     """A node evaluated without positions: terms (a set test), language, source, or ``any`` of these."""
     if type(node) is AnyNode:
@@ -246,7 +269,7 @@ class Compiler:
                 self.error(kl.get("sentence", line), "`sentence` needs at least two items")
             elif items and all(type(i) is NoneNode for i in items):
                 self.error(kl.get("sentence", line), "`sentence` needs an item besides `{none: ...}`")
-            parts.append(SentenceNode(items))
+            parts.append(SentenceNode([per_sentence(i) for i in items]))
         if "quantity" in data:
             q = self.quantity(data["quantity"], kl.get("quantity", line))
             if q is not None:

@@ -210,6 +210,31 @@ def test_none_inside_sentence_rules_out_only_that_sentence(tmp_path: Path) -> No
     assert rules_of(rs.match(art("A rocket hit the base."))) == {"s"}
 
 
+@pytest.mark.parametrize("item", [
+    "{any: [rocket], none: [\"last week\"]}",  # a mapping with a `none` as an item
+    "{all: [rocket, {none: [\"last week\"]}]}",  # an `all` holding a `none`
+    "{any: [mortar, {any: [rocket], none: [\"last week\"]}]}",  # inside an `any` alternative
+])
+def test_a_none_nested_in_a_sentence_item_is_read_in_that_sentence(tmp_path: Path, item: str) -> None:
+    (tmp_path / "r.yaml").write_text(f"id: s\ntitle: t\nmatch:\n  sentence: [{item}, base]\n", encoding="utf-8")
+    rs = load_rules(tmp_path)
+    # "last week" in another sentence does not rule out the fresh one (it did when read over the article)
+    m = rs.match(art("A rocket hit the base on Tuesday. Another one had hit it last week."))
+    assert rules_of(m) == {"s"}
+    assert {e.matched for e in m[0].evidence} == {"rocket", "base"}
+    assert rs.match(art("A rocket hit the base last week.")) == []  # in the same sentence it does
+
+
+def test_a_none_nested_in_an_exclusion_is_read_in_that_sentence(tmp_path: Path) -> None:
+    # rule out the sentences with "last week", unless that sentence also says "again"
+    (tmp_path / "r.yaml").write_text(
+        "id: s\ntitle: t\nmatch:\n  sentence: [rocket, base, {none: [{any: [\"last week\"], none: [again]}]}]\n",
+        encoding="utf-8")
+    rs = load_rules(tmp_path)
+    assert rs.match(art("A rocket hit the base last week. It was hit again by a mortar.")) == []
+    assert rules_of(rs.match(art("A rocket hit the base again last week."))) == {"s"}
+
+
 def test_a_positionless_exclusion_rules_out_every_sentence(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(
         "id: s\ntitle: t\nmatch:\n  sentence: [rocket, base, {none: {language: en}}]\n", encoding="utf-8")
