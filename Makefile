@@ -28,7 +28,7 @@ run: $(VENV)/.stamp-embedded
 test: $(VENV)/.stamp-dev
 	$(PY) -m ruff check monitor tests bench
 	$(PY) -m mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadfile
 
 lint: $(VENV)/.stamp-dev
 	$(PY) -m ruff check monitor tests bench
