@@ -244,7 +244,7 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> l
     seen: set[tuple[int, int, int]] = set()
     per_term: dict[tuple[int, str], int] = {}
     # the field of the evidence before and what mapping back to the original reads of it (as
-    # ``Normalized.span``, inlined: its two ``to_original`` calls were a third of this function's time)
+    # ``Normalized.span``, inlined: its two ``to_original`` calls were half of this function's instructions)
     last = -1
     pos: Any = None
     size = 0
