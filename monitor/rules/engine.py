@@ -243,6 +243,12 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> l
     out: list[dict[str, Any]] = []
     seen: set[tuple[int, int, int]] = set()
     per_term: dict[tuple[int, str], int] = {}
+    # the field of the evidence before and what mapping back to the original reads of it (as
+    # ``Normalized.span``, inlined: its two ``to_original`` calls were half of this function's instructions)
+    last = -1
+    pos: Any = None
+    size = 0
+    original = ""
     for f, a, b, written, lst, ent in sorted(evs, key=_EV_ORDER):
         if (f, a, b) in seen:
             continue
@@ -251,8 +257,12 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> l
         if n >= PER_TERM:  # a few occurrences of each term per field say enough; keeps room for others
             continue
         per_term[(f, written)] = n + 1
-        original = raw[f]
-        start, end = norms[f].span(a, b)
+        if f != last:
+            last = f
+            original = raw[f]
+            size = len(norms[f].text)
+            pos = norms[f].pos if size else None
+        start, end = _span(pos, size, len(original), a, b)
         lo = max(0, start - SNIPPET)
         hi = min(len(original), end + SNIPPET)
         snippet = " ".join(original[lo:hi].split())
@@ -265,6 +275,22 @@ def _evidence(evs: list[Ev], norms: list[Normalized], raw: tuple[str, ...]) -> l
         if len(out) >= MAX_EVIDENCE:
             break
     return out
+
+
+def _span(pos: Any, size: int, length: int, a: int, b: int) -> tuple[int, int]:
+    """``Normalized.span(a, b)`` from the field's ``pos`` (``size``: the normalised text's length, ``length``:
+    the original's): the same clamping and the same ends as ``Normalized.to_original``."""
+    if size == 0:
+        return 0, length
+    i = a if a < size else size
+    if i < 0:
+        i = 0
+    start = int(pos[i]) if i < size else length
+    j = b if b < size else size
+    if j < 0:
+        j = 0
+    end = int(pos[j - 1]) + 1 if j > 0 else 0
+    return start, end if end > start else start
 
 
 def _entities(evs: list[Ev]) -> dict[str, tuple[str, ...]]:

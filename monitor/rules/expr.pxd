@@ -84,8 +84,11 @@ cdef class TermNode(Node):
     cpdef bint absent(self, Ctx ctx) except -1
 
 
+cdef class FieldNode
+
+
 cdef class AnyNode(Node):
-    @cython.locals(child=Node, shared=bint, sub=AnyNode)
+    @cython.locals(child=Node, shared=bint, sub=AnyNode, scoped=FieldNode)
     cpdef object eval(self, Ctx ctx, frozenset fields)
     @cython.locals(child=Node)
     cpdef bint holds(self, Ctx ctx, frozenset fields) except -1

@@ -478,12 +478,19 @@ class AnyNode(Node):
         shared = True  # ``out`` is still a child's memoised result: copy before extending
         child: Node
         sub: AnyNode
+        scoped: FieldNode
         for child in self.children:
             if isinstance(child, AllNode):
                 # a conjunction (``all``, ``near``, ``sentence``) asked first without its evidence (the
                 # boolean pass, cheaper when it fails); not with a quantity below, which records numbers
                 sub = child
                 if sub._has_quantity is False and not child.holds(ctx, fields):
+                    continue
+            elif type(child) is FieldNode:
+                # the same for a conjunction under ``field`` (a headline's ``sentence``): its ``holds`` leaves
+                # the sentences found for ``run`` to reuse, where ``run`` alone would group every item's hits
+                scoped = child
+                if scoped._has_quantity is False and not child.holds(ctx, fields):
                     continue
             r = child.run(ctx, fields)
             if r is None:

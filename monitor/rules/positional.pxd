@@ -54,6 +54,8 @@ cdef tuple _by_position(Ctx ctx, list evs, Py_ssize_t f)
 @cython.locals(f=Py_ssize_t, starts=list, got=dict, bucket=list, got_bucket=list, ev=tuple, a=Py_ssize_t,
                n=Py_ssize_t, idx=Py_ssize_t, lo=Py_ssize_t, hi=Py_ssize_t)
 cdef dict _by_sentence(Ctx ctx, list evs)
-@cython.locals(by=list, hits=dict, extra=dict, hit=tuple, more=list)
+@cython.locals(by=list, hits=dict, extra=dict, hit=tuple, more=list, starts=list)
 cdef list _field_starts(Ctx ctx, frozenset ids)
+@cython.locals(n=Py_ssize_t, k=Py_ssize_t, i=Py_ssize_t)
+cdef _sort_unique(list xs)
 cdef bint _disjoint(frozenset ids, dict extra) except -1

@@ -93,8 +93,9 @@ class NearNode(AllNode):
         got = ctx.results(fields).get(self, _MISSING)
         if got is not _MISSING:
             return got is not None
-        hkey = ("holds", id(self), fields)
-        known = ctx.memo.get(hkey)
+        # memoised with the ``holds`` answers of ``all`` (``Ctx.known``): a look-up by node, no key tuple to build
+        truths = ctx.known(fields)
+        known = truths.get(self)
         if known is None:
             per_item = _all_children(self, ctx, fields)
             if per_item is None:
@@ -103,7 +104,7 @@ class NearNode(AllNode):
                 known = self._pair(ctx, fields, per_item[0], per_item[1], True) is not None
             else:
                 known = self.run(ctx, fields) is not None
-            ctx.memo[hkey] = known
+            truths[self] = known
         return known  # type: ignore[no-any-return]
 
     def _pair(self, ctx: Ctx, fields: frozenset[int], xs: list[Ev], ys: list[Ev],
@@ -515,20 +516,41 @@ def _field_starts(ctx: Ctx, ids: frozenset[int]) -> list[list[int]]:
     key = ("starts", ids)
     got = ctx.memo.get(key)
     if got is None:
-        by: list[set[int]] = [set() for _ in range(len(FIELD_NAMES))]
+        # lists, sorted and rid of repeats at the end, not sets: a few hits each (~3 per article and set on
+        # the real excerpts), where three sets and their sorted copies cost more than the walk
+        by: list[list[int]] = [[] for _ in range(len(FIELD_NAMES))]
         hits = ctx.hits
         for tid in ids & ctx.hit_ids:
             for hit in hits[tid]:
-                by[hit[0]].add(hit[1])
+                by[hit[0]].append(hit[1])
         extra = ctx.extra
         if extra:
             for tid in ids:  # a few ids, many more prefilter hits: the ids are looked up
                 more = extra.get(tid)
                 if more is not None:
                     for hit in more:
-                        by[hit[0]].add(hit[1])
-        got = ctx.memo[key] = [sorted(s) for s in by]
+                        by[hit[0]].append(hit[1])
+        for starts in by:
+            if len(starts) > 1:
+                _sort_unique(starts)
+        got = ctx.memo[key] = by
     return got  # type: ignore[no-any-return]
+
+
+def _sort_unique(xs: list[int]) -> None:
+    """Sort ``xs`` in place and drop its repeats (``sorted(set(xs))``, in place)."""
+    xs.sort()
+    n = len(xs)
+    k = 1
+    prev = xs[0]
+    for i in range(1, n):
+        x = xs[i]
+        if x != prev:
+            xs[k] = x
+            k += 1
+            prev = x
+    if k < n:
+        del xs[k:]
 
 
 def _disjoint(ids: frozenset[int], extra: dict[int, Any]) -> bool:
