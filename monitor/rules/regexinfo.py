@@ -24,6 +24,7 @@ random texts.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from monitor.text import fold
@@ -260,14 +261,23 @@ def _can_newline(items: list[Any], c: Any, dotall: bool) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=512)
+def _parsed(pattern: str) -> Any:
+    """``re``'s parse tree of ``pattern``, shared by the analyses below (each used to parse it again; the
+    trees are only read, and ``getwidth`` caches a width that depends on the tree alone). Raises what
+    the parser raises (not cached)."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    return _parser.parse(pattern)
+
+
 def one_line(pattern: str) -> bool:
     """True when no match of ``pattern`` can hold a line break (``\\n``): a match then ends before the
     next one, which bounds where the words it needs can be."""
     from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
 
     try:
-        parsed = _parser.parse(pattern)
+        parsed = _parsed(pattern)
     except Exception:
         return False
     return not _can_newline(list(parsed), c, bool(parsed.state.flags & c.SRE_FLAG_DOTALL))
@@ -276,10 +286,9 @@ def one_line(pattern: str) -> bool:
 def required_words(pattern: str) -> frozenset[str] | None:
     """Words of which every match of ``pattern`` contains one at a word start (see the module doc)."""
     from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
 
     try:
-        parsed = _parser.parse(pattern)
+        parsed = _parsed(pattern)
         if parsed.state.flags & (c.SRE_FLAG_IGNORECASE | c.SRE_FLAG_VERBOSE):
             return None
         return _best(_seq(list(parsed)))
@@ -290,10 +299,9 @@ def required_words(pattern: str) -> frozenset[str] | None:
 def max_width(pattern: str) -> int | None:
     """The longest a match of ``pattern`` can be (lookarounds not counted), or None when unbounded or
     unknown."""
-    from re import _parser  # type: ignore[attr-defined]
 
     try:
-        hi = int(_parser.parse(pattern).getwidth()[1])
+        hi = int(_parsed(pattern).getwidth()[1])
     except Exception:
         return None
     return hi if hi < UNBOUNDED else None
@@ -350,10 +358,9 @@ def max_steps(pattern: str) -> float:
     matcher tries each way of each part once), or infinity when a part repeats without bound. A pattern
     with a small bound cannot backtrack catastrophically, so it needs no time-out per attempt."""
     from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
 
     try:
-        return _steps_seq(list(_parser.parse(pattern)), c)[0]
+        return _steps_seq(list(_parsed(pattern)), c)[0]
     except Exception:
         return INF
 
@@ -366,10 +373,9 @@ def opening_words(pattern: str) -> frozenset[str] | None:
     tried at the hits of ``word*`` only, like ``positional.boundary_prefixes`` (which stops at the
     first alternation, so gives a single letter here)."""
     from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
 
     try:
-        parsed = _parser.parse(pattern)
+        parsed = _parsed(pattern)
         if parsed.state.flags & (c.SRE_FLAG_IGNORECASE | c.SRE_FLAG_VERBOSE):
             return None
         run = _lead(list(parsed), c)
@@ -423,12 +429,11 @@ def at_start(pattern: str) -> bool:
     or ``\\A``, outside any alternation, and has no multi-line flag): one anchored match is all that
     ``finditer`` could find."""
     from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
 
     if "(?m" in pattern:
         return False
     try:
-        parsed = _parser.parse(pattern)
+        parsed = _parsed(pattern)
     except Exception:
         return False
     if parsed.state.flags & c.SRE_FLAG_MULTILINE or not len(parsed):
