@@ -23,8 +23,9 @@ first rate over the second) to each line: a regression is read from the same run
 ``monitor`` from DIR, and says so in ``monitor_from``; build its compiled cores there first, e.g.
 ``git worktree add --detach /tmp/old REV`` then ``python setup.py build_ext --inplace`` in it) with its
 ``rules/``, adding ``checkout_articles_per_s``, ``checkout_mean_articles_per_s``, ``checkout_core`` and
-``checkout_ratio``: the matcher as shipped then against the matcher now. Every child reads one corpus,
-written once by the parent.
+``checkout_ratio``: the matcher as shipped then against the matcher now. Both second sides also add their
+fastest ``load_s`` (``compare_load_s``, ``checkout_load_s``: with a checkout, its loader on its own rules).
+Every child reads one corpus, written once by the parent.
 Rates are articles per CPU second of the measuring process (``time.process_time``), so other load on a
 shared machine skews them less than wall time would (it still costs cache and hyper-thread contention):
 ``articles_per_s`` is the fastest of the rounds (one pass over the corpus each; ``timeit``'s minimum),
@@ -376,6 +377,7 @@ def main() -> None:
                                      f"not {checkout}")
                 got[f"{side}_articles_per_s"] = best["articles_per_s"]
                 got[f"{side}_mean_articles_per_s"] = best["mean_articles_per_s"]
+                got[f"{side}_load_s"] = min(float(r["load_s"]) for r in side_runs)  # its loader, its rules
                 ratio = round(float(got["articles_per_s"]) / float(best["articles_per_s"]), 3)
                 got["ratio" if side == "compare" else f"{side}_ratio"] = ratio
                 if side == "checkout":
