@@ -149,11 +149,12 @@ def build_folder(n: int, tmp: Path, src: Path | None = None, name: str = "rules"
         print(f"bench: shipped rules skipped ({len(exc.errors)} errors)", file=sys.stderr)
         src = folder / "-none-"
     if src.is_dir():
-        for p in src.rglob("*.y*ml"):
+        for p in [*src.rglob("*.y*ml"), *src.rglob("*.json.gz")]:  # rules, lists, the learned check's model
             dest = folder / p.relative_to(src)
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(p.read_bytes())
-            if "lists" not in p.parts and not p.name.endswith((".examples.yaml", ".examples.yml")):
+            if p.suffix in (".yaml", ".yml") and "lists" not in p.parts and p.name != "learned.yaml" \
+                    and not p.name.endswith((".examples.yaml", ".examples.yml")):
                 shipped += 1
     generate_rules(max(0, n - shipped), folder / "bench")
     return folder

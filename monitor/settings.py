@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     feeds: Path = Field(default=PROJECT_ROOT / "seeds" / "feeds.yaml", description="feeds YAML file")
     rules: Path = Field(default=PROJECT_ROOT / "rules", description="rules folder")
     rules_reload: bool = Field(default=True, description="watch the rules folder and hot-reload")
+    learned: Literal["off", "veto", "both"] | None = Field(
+        default=None, description="the learned check's mode (off, veto, both) instead of the one the rules "
+        "folder's learned file names; unset: as named (docs/rules.md, The learned check)")
     rules_reload_interval: float = 2.0
 
     # --- polling (ingest) -----------------------------------------------------------------------

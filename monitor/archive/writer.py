@@ -57,7 +57,7 @@ def note_of(value: bytes | None) -> Note | None:
 
 def load_rules_or_none(settings: Settings) -> RuleSet | None:
     try:
-        return load_rules(settings.rules)
+        return load_rules(settings.rules, learned=settings.learned)
     except RulesInvalid as exc:
         log.error("archiver: the rules folder has errors; archiving without matches until it is fixed: %s",
                   "; ".join(str(e) for e in exc.errors[:5]))
@@ -74,7 +74,7 @@ class ArchiveWriter:
         self.rules = rules
         self.journal = journal
         self.metrics = metrics
-        self.watcher = RuleWatcher(settings.rules) if settings.rules_reload else None
+        self.watcher = RuleWatcher(settings.rules, learned=settings.learned) if settings.rules_reload else None
         self._stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self._last_reload = time.monotonic()

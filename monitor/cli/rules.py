@@ -1,4 +1,4 @@
-"""``monitor rules check|test|eval`` and ``monitor match``: the rule engine from the command line.
+"""``monitor rules check|test|eval|learn`` and ``monitor match``: the rule engine from the command line.
 
 Same engine as the stream processor (``monitor.rules``), no Kafka. Errors are printed as
 ``file:line: message`` (never a traceback); exit status 1 means something was wrong.
@@ -16,8 +16,18 @@ from pydantic import ValidationError
 
 from monitor.models import Article, Match
 from monitor.rules import RuleSet, RulesInvalid, article_from, load_rules, matcher_core, matcher_hint
-from monitor.rules.evaluate import ALL, Evaluation, Outcome, evaluate, read_labelled, rule_tags
+from monitor.rules.evaluate import (
+    ALL,
+    Evaluation,
+    LabelError,
+    LabelledItem,
+    Outcome,
+    evaluate,
+    read_labelled,
+    rule_tags,
+)
 from monitor.rules.examples import run_examples
+from monitor.rules.learned import MODES, Mode
 
 
 def _default_rules() -> Path:
@@ -26,10 +36,14 @@ def _default_rules() -> Path:
     return Settings().rules
 
 
-def _load(folder: Path | None) -> RuleSet:
+def _load(folder: Path | None, learned: Mode | None = None) -> RuleSet:
+    """The rules of ``folder`` (default: MONITOR_RULES); the learned check's mode ``learned``, else
+    MONITOR_LEARNED, else the one the folder's learned file names."""
+    from monitor.settings import Settings
+
     folder = folder or _default_rules()
     try:
-        return load_rules(folder)
+        return load_rules(folder, learned=learned or Settings().learned)
     except RulesInvalid as exc:
         for e in exc.errors:
             click.echo(str(e), err=True)
@@ -38,6 +52,10 @@ def _load(folder: Path | None) -> RuleSet:
 
 
 _DIR = click.argument("folder", required=False, type=click.Path(path_type=Path, exists=False))
+_LEARNED = click.option(
+    "--learned", type=click.Choice(MODES), default=None,
+    help="The learned check's mode: off (rules only), veto (it may withdraw a rule's match), both (and add "
+    "a tag no rule found). Default: MONITOR_LEARNED, else the rules folder's learned file.")
 
 
 @click.group("rules", context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,6 +68,7 @@ def rules() -> None:
       monitor rules check rules/        # every error as file:line: message, exit 1 if any
       monitor rules test rules/         # run each rule's positive/negative examples
       monitor rules eval labelled.jsonl # precision/recall on labelled articles
+      monitor rules learn --out rules/learned/model.json.gz fresh.jsonl   # train the learned check
     """
 
 
@@ -80,6 +99,10 @@ def check(folder: Path | None) -> None:
     if hint:
         click.echo(f"note: {hint}", err=True)
     click.echo(f"{len(rs.rules)} rules{extra}, {len(rs.lists)} lists OK (matcher: {core})")
+    if rs.learned is not None:
+        m = rs.learned
+        click.echo(f"learned check: mode {m.mode}, model {m.version} ({len(m.table)} features; tags "
+                   f"{', '.join(m.tags)})")
 
 
 @rules.command("test")
@@ -146,6 +169,12 @@ def _explain(out: TextIO, article: Article, rs: RuleSet, color: bool) -> None:
     head = f"== {article.id}  lang={analysis.lang or '?'}  {article.title[:80]!r}"
     click.echo(click.style(head, bold=True) if color else head, file=out)
     click.echo(f"   evaluated {len(analysis.evaluated)} of {len(rs.rules)} rules", file=out)
+    if analysis.probabilities:
+        probs = ", ".join(f"{t} {p:.2f}" for t, p in analysis.probabilities.items())
+        click.echo(f"   learned check ({rs.learned.mode if rs.learned else '?'}): {probs}", file=out)
+    for m in analysis.vetoed:
+        click.echo(f"   VETOED {m.rule} (the learned check's probability of {', '.join(m.tags)} is below its "
+                   f"veto threshold)", file=out)
     if not analysis.matches:
         click.echo("   no match", file=out)
     for m in analysis.matches:
@@ -161,8 +190,9 @@ def _explain(out: TextIO, article: Article, rs: RuleSet, color: bool) -> None:
               help="Rules folder (default: MONITOR_RULES, ./rules).")
 @click.option("--explain", is_flag=True, help="Print a readable report with matched terms highlighted "
               "instead of JSON Lines.")
+@_LEARNED
 @click.argument("input_file", required=False, default="-", type=click.File("rb"))
-def match(rules_dir: Path | None, explain: bool, input_file: Any) -> None:
+def match(rules_dir: Path | None, explain: bool, learned: Mode | None, input_file: Any) -> None:
     """Backtest rules on articles given as JSON Lines (FILE, or - for stdin).
 
     Each input line is a JSON object with `id` (required) and optionally `title`, `summary`,
@@ -179,8 +209,9 @@ def match(rules_dir: Path | None, explain: bool, input_file: Any) -> None:
     Examples:
       monitor match --rules rules/ articles.jsonl > matches.jsonl
       echo '{"id":"1","title":"Rockets hit Ain al-Asad"}' | monitor match --explain -
+      monitor match --learned off articles.jsonl      # the rules alone
     """
-    rs = _load(rules_dir)
+    rs = _load(rules_dir, learned)
     out = click.get_text_stream("stdout")
     color = explain and out.isatty()
     bad = 0
@@ -258,9 +289,10 @@ def _report(ev: Evaluation, color: bool) -> None:
 @click.option("--min", "minimum", type=click.FloatRange(0, 1), default=None, metavar="P",
               help="Exit 1 when a precision or recall (per tag, overall or per language) is below P.")
 @click.option("--json", "as_json", is_flag=True, help="Write one JSON document instead of the report.")
+@_LEARNED
 @click.argument("input_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 def eval_(rules_dir: Path | None, split: str | None, only_tags: tuple[str, ...], minimum: float | None,
-          as_json: bool, input_file: Path) -> None:
+          as_json: bool, learned: Mode | None, input_file: Path) -> None:
     """Score the rules on labelled articles (JSON Lines): precision and recall per tag and language.
 
     Each line is a `monitor match` input article (`id`, `title`, `summary`, `content` or `text`,
@@ -279,8 +311,9 @@ def eval_(rules_dir: Path | None, split: str | None, only_tags: tuple[str, ...],
       monitor rules eval --rules rules/ labelled.jsonl
       monitor rules eval --split dev --tag ceasefire labelled.jsonl
       monitor rules eval --min 0.9 --json labelled.jsonl > scores.json
+      monitor rules eval --learned off labelled.jsonl   # the rules without the learned check
     """
-    rs = _load(rules_dir)
+    rs = _load(rules_dir, learned)
     known = rule_tags(rs, enabled_only=False)
     missing = [t for t in only_tags if t not in known]
     if missing:
@@ -298,6 +331,7 @@ def eval_(rules_dir: Path | None, split: str | None, only_tags: tuple[str, ...],
     below = ev.below(minimum) if minimum is not None else []
     if as_json:
         doc = {"file": str(input_file), "split": split, "articles": ev.articles, "skipped": ev.skipped,
+               "learned": rs.learned.mode if rs.learned is not None else None,
                "scores": {t: {lang: c.as_dict() for lang, c in by.items()} for t, by in ev.counts.items()},
                "min": minimum, "passed": not below,
                "below_min": [{"tag": t, "lang": lang, "measure": k, "value": v} for t, lang, k, v in below],
@@ -313,3 +347,93 @@ def eval_(rules_dir: Path | None, split: str | None, only_tags: tuple[str, ...],
         click.echo(f"no article to score in {input_file}" + (f" with split {split!r}" if split else ""), err=True)
     if below:
         sys.exit(1)
+
+
+@rules.command("learn")
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=None,
+              help="Rules folder (default: MONITOR_RULES, ./rules); its learned check is not used.")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The model file to write (gzip when it ends in .gz).")
+@click.option("--extra", "extra", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Labelled articles that only add to the training (e.g. ones the rules were written "
+              "on): never scored, never used for the thresholds. Repeatable.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+              help="Cross-validation folds for the thresholds and the figures.")
+@click.option("--c", "c", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True,
+              help="Inverse regularisation strength of the logistic regressions.")
+@click.option("--min-df", type=click.IntRange(1), default=2, show_default=True,
+              help="Keep the features found in at least this many articles.")
+@click.option("--json", "as_json", is_flag=True, help="Write the figures as one JSON document.")
+@click.argument("input_files", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: int, c: float, min_df: int,
+           as_json: bool, input_files: tuple[Path, ...]) -> None:
+    """Train the learned check on labelled articles (JSON Lines, as for `monitor rules eval`).
+
+    One logistic regression per tag of the rules, over the words of each article's normalised text; each
+    tag's veto and rescue thresholds are chosen on cross-validated probabilities against the rules' own
+    calls, so train on articles the rules were NOT tuned on (freshly collected and labelled), or the
+    thresholds will be too timid. Prints, per tag, the cross-validated precision and recall of the rules
+    alone, with the veto, and with both; writes the model to --out. To use it, name it in the rules
+    folder's learned file (see docs/rules.md, The learned check):
+
+    \b
+      # rules/learned.yaml
+      learned: {model: learned/model.json.gz, mode: both}
+
+    Needs scikit-learn: pip install -e '.[train]'.
+
+    \b
+    Example:
+      monitor rules learn --out rules/learned/model.json.gz fresh-*.jsonl
+    """
+    try:
+        from monitor.rules.learn import learn
+    except ImportError as exc:  # pragma: no cover - the dev extra has it
+        click.echo(f"training needs scikit-learn ({exc}): pip install -e '.[train]'", err=True)
+        sys.exit(1)
+    from datetime import UTC, datetime
+
+    from monitor.rules.learned import Options, write_model
+
+    rs = _load(rules_dir, "off")
+    tags = rule_tags(rs)
+    items: list[LabelledItem] = []
+    more: list[LabelledItem] = []
+    errors: list[LabelError] = []
+    for files, into in ((input_files, items), (extra, more)):
+        for f in files:
+            got, bad = read_labelled(f, tags)
+            into.extend(got)
+            errors.extend(bad)
+    if errors:
+        for e in errors:
+            click.echo(str(e), err=True)
+        click.echo(f"{len(errors)} bad line(s): nothing trained", err=True)
+        sys.exit(1)
+    scored = [i for i in items if not i.ambiguous]
+    short = [t for t in tags if sum(t in i.labels for i in scored) < folds]
+    if len(scored) < 10 * folds or short:
+        click.echo(f"too few labelled articles to train ({len(scored)}; each tag needs at least {folds} "
+                   f"positives{': ' + ', '.join(short) + ' has fewer' if short else ''})", err=True)
+        sys.exit(1)
+    click.echo(f"training on {len(scored)} articles (+{len(more)} extra), {folds} folds…", err=True)
+    trained = learn(rs, items, tags, extra=more, folds=folds, c=c, min_df=min_df)
+    cv = {t: {k: f.as_dict() for k, f in by.items()} for t, by in trained.cv.items()}
+    about = {"trained": datetime.now(UTC).strftime("%Y-%m-%d"), "articles": trained.items,
+             "files": [p.name for p in (*input_files, *extra)], "folds": trained.folds, "c": c,
+             "min_df": min_df, "cv": cv}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_model(out, tags=trained.tags, bias=trained.bias, veto=trained.veto, rescue=trained.rescue,
+                table=trained.table, options=Options(), about=about)
+    if as_json:
+        click.echo(orjson.dumps({"out": str(out), "features": len(trained.table), "tags": list(trained.tags),
+                                 "veto": trained.veto, "rescue": trained.rescue, **about}).decode())
+        return
+    click.echo(f"{'tag':<26} {'veto':>5} {'rescue':>6}   rules P / R      veto P / R       both P / R")
+    for i, t in enumerate(trained.tags):
+        row = trained.cv[t]
+        figs = "   ".join(f"{row[k].precision:.3f} / {row[k].recall:.3f}" for k in ("rules", "veto", "both"))
+        rescue = "never" if trained.rescue[i] > 1 else f"{trained.rescue[i]:.3f}"
+        click.echo(f"{t:<26} {trained.veto[i]:>5.2f} {rescue:>6}   {figs}")
+    click.echo(f"wrote {out} ({len(trained.table)} features, {out.stat().st_size:,} bytes)")

@@ -44,7 +44,7 @@ def _load_rules(settings: Settings, console: Console) -> Any:
     if hint:
         logging.getLogger("monitor.rules").warning(hint)
     try:
-        return load_rules(settings.rules)
+        return load_rules(settings.rules, learned=settings.learned)
     except RulesInvalid as exc:
         for err in exc.errors:
             console.error(str(err))
@@ -155,7 +155,7 @@ def _run_workers(settings: Settings, components: Components, console: Console, r
             for err in getattr(exc, "errors", [exc]):
                 console.error(f"rules not reloaded: {err}")
 
-        watcher = RuleWatcher(settings.rules, on_error=on_error)
+        watcher = RuleWatcher(settings.rules, on_error=on_error, learned=settings.learned)
         from monitor.cluster import Clustering
         from monitor.process.policy import EventAlerts
 

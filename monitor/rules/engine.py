@@ -13,20 +13,24 @@ Per article, in order:
    the threshold;
 6. a ``Match`` carries the evidence mapped back to original offsets, the entities of named lists
    (canonical ids), the quantities read, and the score (weighted sum, or the number of distinct
-   matched terms when the rule has no ``score``).
+   matched terms when the rule has no ``score``);
+7. when the folder has a learned check (``monitor.rules.learned``), it reads the normalised text and may
+   withdraw matches (``Analysis.vetoed``) or add ``<tag>.learned`` matches for tags no rule found.
 
 Pure: no I/O, no clocks, no global state; safe to share between threads (nothing is mutated).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from monitor.models import Article, Match
+from monitor.models import SEVERITY_ORDER, Article, Match
 from monitor.rules.expr import FIELD_NAMES, Ctx, Ev, Node, TermNode, missing, needs_codes, scope_of
+from monitor.rules.learned import LearnedModel
 from monitor.rules.schema import EventSpec, ExamplesSpec, SeverityBoost, VolumeSpec
 from monitor.rules.terms import TermTable
 from monitor.text import warm
@@ -94,14 +98,19 @@ class Analysis:
     text: str
     #: ids of the rules the presearcher let through (evaluated), in rule order
     evaluated: tuple[str, ...] = ()
+    #: matches the learned check withdrew, and its probability for each tag it knows (empty without one)
+    vetoed: tuple[Match, ...] = ()
+    probabilities: dict[str, float] = field(default_factory=dict)
 
 
 class RuleSet:
     """Rules and lists loaded from a folder, compiled into one automaton. Build with ``load_rules``."""
 
     def __init__(self, rules: list[Rule], lists: dict[str, TermList], table: TermTable,
-                 source_hash: str = "") -> None:
+                 source_hash: str = "", learned: LearnedModel | None = None) -> None:
         warm()
+        #: the learned check (None: the folder has none); ``learned.mode`` may be ``off``
+        self.learned = learned
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.lists = lists
         self.source_hash = source_hash
@@ -120,6 +129,13 @@ class RuleSet:
                 for tid in rule.triggers:
                     self._by_term.setdefault(tid, []).append(i)
         self._always = frozenset(always)
+        # a rescued tag's severity: the highest of the enabled rules carrying it
+        self._severity: dict[str, str] = {}
+        for rule in self.rules:
+            for t in rule.tags if rule.enabled else ():
+                old = self._severity.get(t)
+                if old is None or SEVERITY_ORDER[rule.severity] > SEVERITY_ORDER[old]:
+                    self._severity[t] = rule.severity
 
     @property
     def enabled(self) -> tuple[Rule, ...]:
@@ -181,8 +197,34 @@ class RuleSet:
             m = self._evaluate(rule, ctx, norms, raw)
             if m is not None:
                 matches.append(m)
-        return Analysis(lang=lang, matches=matches, text="\n".join(t for t in texts if t),
-                        evaluated=tuple(evaluated))
+        text = "\n".join(t for t in texts if t)
+        learned = self.learned
+        if learned is not None and learned.mode != "off" and only is None:
+            def rescued(tag: str, p: float, words: list[str]) -> Match:
+                return self._rescued(learned, tag, p, words, norms, raw)
+
+            verdict = learned.apply(text, matches, rescued)
+            return Analysis(lang=lang, matches=verdict.matches, text=text, evaluated=tuple(evaluated),
+                            vetoed=verdict.vetoed, probabilities=verdict.probabilities)
+        return Analysis(lang=lang, matches=matches, text=text, evaluated=tuple(evaluated))
+
+    def _rescued(self, learned: LearnedModel, tag: str, p: float, words: list[str], norms: list[Normalized],
+                 raw: tuple[str, ...]) -> Match:
+        """The match of a tag the learned check added: rule ``<tag>.learned``, the probability as its
+        score, the words that weighed most as its evidence (their first occurrence in each field)."""
+        evs: list[Ev] = []
+        for word in words:
+            pattern = re.compile(r"(?<![^\W_])" + re.escape(word) + r"(?![^\W_])")
+            for f, norm in enumerate(norms):
+                hit = pattern.search(norm.text)
+                if hit:
+                    evs.append((f, hit.start(), hit.end(), word, None, None))
+                    break
+        return _MATCH({
+            "rule": f"{tag}.learned", "rule_version": learned.version,
+            "title": f"Learned check: {tag}", "tags": (tag,), "severity": self._severity.get(tag, "medium"),
+            "score": round(p, 4), "evidence": _evidence(evs, norms, raw), "entities": {}, "numbers": (),
+        })
 
     def _evaluate(self, rule: Rule, ctx: Ctx, norms: list[Normalized], raw: tuple[str, ...]) -> Match | None:
         scope = rule.scope

@@ -5,7 +5,10 @@ Every ``*.yaml`` / ``*.yml`` file under the folder (nested folders allowed, hidd
 - a list file: a mapping with ``list:`` (conventionally under ``lists/``);
 - a rule file: a mapping with ``id:`` (one rule) or ``rules: [...]`` (several);
 - an examples file ``<rule-file-stem>.examples.yaml`` beside a rule file: ``positive``/``negative``
-  for its rule, or ``{rule-id: {positive, negative}}`` when the rule file holds several rules.
+  for its rule, or ``{rule-id: {positive, negative}}`` when the rule file holds several rules;
+- the learned check's file (at most one): a mapping with ``learned: {model: FILE, mode: off|veto|both}``,
+  the model read from FILE beside it (``monitor.rules.learned``); ``load_rules(folder, learned=MODE)``
+  overrides its mode (``MONITOR_LEARNED``).
 
 All files are read and checked before anything is compiled; every error (YAML syntax, unknown or
 missing keys, wrong types, bad terms or regexes, duplicate rule ids or list names, unknown list
@@ -28,7 +31,8 @@ from monitor.rules.compile import CompiledList, Compiler, compile_list, intern, 
 from monitor.rules.engine import Entity, Rule, RuleSet, TermList
 from monitor.rules.errors import RuleError, RulesInvalid
 from monitor.rules.expr import Node, TermNode
-from monitor.rules.schema import ExamplesSpec, ListFile, RuleFile, RuleSpec
+from monitor.rules.learned import LearnedModel, Mode, ModelInvalid
+from monitor.rules.schema import ExamplesSpec, LearnedFile, ListFile, RuleFile, RuleSpec
 from monitor.rules.terms import TermTable
 from monitor.rules.yamlload import LDict, error_line, line_of, load_yaml
 
@@ -94,6 +98,8 @@ class _Loader:
         self.specs: list[tuple[RuleSpec, Any, str, Path]] = []  # (spec, raw data, file, path)
         self.examples: dict[Path, tuple[Any, str]] = {}
         self.digest = hashlib.sha256()
+        self.learned: LearnedModel | None = None
+        self.learned_file: tuple[str, int | None] | None = None
 
     def err(self, file: str, line: int | None, message: str) -> None:
         self.errors.append(RuleError(file, line, message))
@@ -131,6 +137,8 @@ class _Loader:
             return
         if "list" in data:
             self.read_list(data, file)
+        elif "learned" in data:
+            self.read_learned(data, file, path)
         elif "rules" in data:
             try:
                 several = RuleFile.model_validate(data)
@@ -143,8 +151,28 @@ class _Loader:
         elif "id" in data:
             self.read_rule(data, file, path, getattr(data, "line", None))
         else:
-            self.err(file, getattr(data, "line", 1), "not a rule (needs `id`, or `rules: [...]`) "
-                     "nor a list (needs `list`)")
+            self.err(file, getattr(data, "line", 1), "not a rule (needs `id`, or `rules: [...]`), "
+                     "a list (needs `list`) nor the learned check (needs `learned`)")
+
+    def read_learned(self, data: Any, file: str, path: Path) -> None:
+        try:
+            spec = LearnedFile.model_validate(data)
+        except ValidationError as exc:
+            self.errors += _pydantic_errors(exc, data, file)
+            return
+        line = line_of(data, ("learned",))
+        if self.learned_file is not None:
+            other, oline = self.learned_file
+            self.err(file, line, f"a second learned check (the first is in {other}:{oline})")
+            return
+        self.learned_file = (file, line)
+        model = path.parent / spec.learned.model
+        try:
+            self.learned = LearnedModel.load(model, mode=spec.learned.mode)
+        except ModelInvalid as exc:
+            self.err(file, line_of(data, ("learned", "model"), line), str(exc))
+            return
+        self.digest.update(f"{spec.learned.model}\0{self.learned.version}\0".encode())
 
     def read_list(self, data: Any, file: str) -> None:
         try:
@@ -282,7 +310,7 @@ class _Loader:
                            file=self.list_files[name][0])
             for name, cl in self.lists.items()
         }
-        return RuleSet(rules, lists, self.table, source_hash=self.digest.hexdigest())
+        return RuleSet(rules, lists, self.table, source_hash=self.digest.hexdigest(), learned=self.learned)
 
 
 def _merge(a: ExamplesSpec | None, b: ExamplesSpec | None) -> ExamplesSpec | None:
@@ -291,8 +319,10 @@ def _merge(a: ExamplesSpec | None, b: ExamplesSpec | None) -> ExamplesSpec | Non
     return ExamplesSpec(positive=(*a.positive, *b.positive), negative=(*a.negative, *b.negative))
 
 
-def load_rules(path: Path | str) -> RuleSet:
-    """Load a rules folder (or a single rule file); raise ``RulesInvalid`` listing every error."""
+def load_rules(path: Path | str, *, learned: Mode | None = None) -> RuleSet:
+    """Load a rules folder (or a single rule file); raise ``RulesInvalid`` listing every error.
+    ``learned``: the learned check's mode instead of the one its file names (``None``: as named; a
+    folder without the check has none whatever the mode)."""
     path = Path(path)
     if not path.exists():
         raise RulesInvalid([RuleError(str(path), None, "no such file or folder")])
@@ -304,6 +334,8 @@ def load_rules(path: Path | str) -> RuleSet:
         files = rule_files(path)
     for f in files:
         loader.read(f)
+    if loader.learned is not None and learned is not None:
+        loader.learned = loader.learned.with_mode(learned)
     return loader.build()
 
 

@@ -206,3 +206,22 @@ class RuleFile(Spec):
     """A file holding several rules."""
 
     rules: list[Any] = Field(min_length=1)
+
+
+class LearnedBody(Spec):
+    """The learned check of a rules folder: a model file written by ``monitor rules learn``."""
+
+    model: Annotated[str, Field(min_length=1)]  # path relative to the file that names it
+    mode: Literal["off", "veto", "both"] = "both"
+    description: str = ""
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
+
+
+class LearnedFile(Spec):
+    """A file with ``learned: {model, mode}`` (at most one per rules folder)."""
+
+    learned: LearnedBody

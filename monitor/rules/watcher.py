@@ -1,7 +1,7 @@
 """Hot reload: ``RuleWatcher(folder, on_error).poll()`` returns a new ``RuleSet`` when the folder changed.
 
-Pure and thread-free: the worker calls ``poll()`` every few seconds. A poll lists the YAML files with
-their modification time and size (cheap); only when that listing changed does it read the files and
+Pure and thread-free: the worker calls ``poll()`` every few seconds. A poll lists the YAML files and the
+learned check's model files (``*.json``, ``*.json.gz``) with their modification time and size (cheap); only when that listing changed does it read the files and
 hash their content, and only when the content changed does it load them. A valid change returns the
 new set; an invalid one calls ``on_error(RulesInvalid)`` once per distinct content and returns
 ``None``, so the caller keeps running the previous set. The watcher takes its snapshot when it is
@@ -17,13 +17,23 @@ from pathlib import Path
 
 from monitor.rules.engine import RuleSet
 from monitor.rules.errors import RuleError, RulesInvalid
+from monitor.rules.learned import Mode
 from monitor.rules.loader import load_rules, rule_files
+
+MODEL_SUFFIXES = (".json", ".json.gz")
+
+
+def watched_files(folder: Path) -> list[Path]:
+    """The rule files and the model files of a rules folder (hidden ones skipped), sorted."""
+    models = [p for p in folder.rglob("*") if p.name.endswith(MODEL_SUFFIXES) and p.is_file()
+              and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    return sorted([*rule_files(folder), *models])
 
 
 def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:
     out = []
     try:
-        files = rule_files(folder) if folder.is_dir() else [folder]
+        files = watched_files(folder) if folder.is_dir() else [folder]
     except OSError:
         return ()
     for p in files:
@@ -53,9 +63,11 @@ class RuleWatcher:
         *,
         initial: bool = False,
         loaded: RuleSet | None = None,
+        learned: Mode | None = None,
     ) -> None:
         self.path = Path(path)
         self.on_error = on_error
+        self.learned = learned  # the learned check's mode instead of the folder's (MONITOR_LEARNED)
         self._listing: tuple[tuple[str, int, int], ...] | None = None
         self._hash: str | None = None
         if not initial:  # ``loaded`` is accepted for clarity; the snapshot is taken either way
@@ -73,7 +85,7 @@ class RuleWatcher:
             return None  # touched, not changed
         self._hash = digest
         try:
-            return load_rules(self.path)
+            return load_rules(self.path, learned=self.learned)
         except RulesInvalid as exc:
             if self.on_error is not None:
                 self.on_error(exc)

@@ -6,6 +6,9 @@
 - Precision and recall on the labelled corpus (``tests/data/labelled``) are at least 0.9 per tag,
   overall and on each split; the figures are printed (``pytest -s``, or ``python -m tests.shipped.corpus``).
 - ``monitor rules check rules/`` is clean and every rule's own examples pass (``monitor rules test``).
+
+The seeds and the labelled corpus are scored as shipped (the rules with their learned check); the third
+blind set, written to hold the rules' phenomena, with the rules alone.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ rules_mod = pytest.importorskip("monitor.rules")
 @pytest.fixture(scope="module")
 def ruleset():  # type: ignore[no-untyped-def]
     return rules_mod.load_rules(RULES)
+
+
+@pytest.fixture(scope="module")
+def rules_alone():  # type: ignore[no-untyped-def]
+    return rules_mod.load_rules(RULES, learned="off")
 
 
 SEED_EXPECTED = {  # file stem prefix -> (negotiation-round expected, or None when borderline)
@@ -131,14 +139,14 @@ def test_attack_or_weapon_is_the_union_of_attack_acts_and_weapons() -> None:
 
 
 @pytest.mark.parametrize("tag", MAIN_TAGS)
-def test_blind3_precision_and_recall(ruleset, tag: str) -> None:  # type: ignore[no-untyped-def]
+def test_blind3_precision_and_recall(rules_alone, tag: str) -> None:  # type: ignore[no-untyped-def]
     """The third blind set (``blind3-<tag>.jsonl``), kept apart from the tuned corpus: >= 0.9 per tag and
     per language. First-look figures (before any rule change) are in docs/rule-sets.md."""
     items = load(tag, BLIND3)
     assert len({i.id for i in items}) == len(items), f"{tag}: duplicate ids"
     assert {i.split for i in items} == {"blind3"}
     assert all(i.title and i.content and i.note for i in items)
-    pairs = list(predictions(ruleset, tag, items))
+    pairs = list(predictions(rules_alone, tag, items))
     for lang in ("ar", "en"):
         assert sum(1 for i, _ in pairs if i.lang == lang and i.label) >= 15, f"{tag}/{lang}: positives"
         assert sum(1 for i, _ in pairs if i.lang == lang and not i.label) >= 15, f"{tag}/{lang}: negatives"

@@ -1,0 +1,161 @@
+"""Training the learned check (``monitor rules learn``): labelled articles in, a model file out.
+
+Contract: ``learn(ruleset, items, tags, options, ...)`` reads every labelled item through the rule set
+(its normalised text, which the model reads, and the rules' own tags, against which the thresholds are
+chosen), fits one logistic regression per tag on TF-IDF features (``monitor.rules.learned.features``),
+and chooses each tag's ``veto`` and ``rescue`` thresholds on out-of-fold probabilities (shuffled folds
+of the items). It returns the model's numbers and the cross-validated figures of the rules
+alone, with the veto and with both. The thresholds are only honest when the rules have not been fitted on
+these items: train on fresh labelled articles, not on the ones the rules were tuned on.
+
+Needs scikit-learn (``pip install -e '.[train]'``); imported here only, so the matcher does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.rules.engine import RuleSet
+from monitor.rules.evaluate import LabelledItem
+from monitor.rules.learned import Options, features
+
+NEVER = 1.01  # a rescue threshold no probability reaches
+VETO_GRID = tuple(round(0.02 * i, 2) for i in range(0, 26))  # 0 (never veto) .. 0.5
+RESCUE_GRID = (*(round(0.5 + 0.025 * i, 3) for i in range(0, 20)), NEVER)  # 0.5 .. 0.975, never
+
+
+@dataclass(frozen=True)
+class Figures:
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": round(self.precision, 4),
+                "recall": round(self.recall, 4)}
+
+
+@dataclass(frozen=True)
+class Trained:
+    tags: tuple[str, ...]
+    bias: tuple[float, ...]
+    veto: tuple[float, ...]
+    rescue: tuple[float, ...]
+    table: dict[str, tuple[float, ...]]  # feature -> (idf, weight per tag)
+    #: tag -> {"rules": Figures, "veto": Figures, "both": Figures} on out-of-fold probabilities
+    cv: dict[str, dict[str, Figures]]
+    items: int
+    folds: str
+
+
+def figures(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float], veto: float,
+            rescue: float) -> Figures:
+    tp = fp = fn = 0
+    for t, r, p in zip(truth, rules, probs, strict=True):
+        said = (r and p >= veto) or (not r and p >= rescue)
+        tp += t and said
+        fp += (not t) and said
+        fn += t and not said
+    return Figures(tp, fp, fn)
+
+
+def choose(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float]) -> tuple[float, float]:
+    """The (veto, rescue) pair of the grids with the best F1; ties go to the pair that changes fewer of the
+    rules' decisions (the lower veto, the higher rescue)."""
+    best: tuple[float, float, float] | None = None
+    for v in VETO_GRID:
+        for r in RESCUE_GRID:
+            f = figures(truth, rules, probs, v, r).f1
+            key = (f, -v, r)
+            if best is None or key > best:
+                best = key
+    assert best is not None
+    return -best[1], best[2]
+
+
+def _folds(items: Sequence[LabelledItem], n: int, seed: int) -> tuple[list[Any], str]:
+    import numpy as np
+    from sklearn.model_selection import KFold
+
+    return list(KFold(n_splits=n, shuffle=True, random_state=seed).split(np.zeros(len(items)))), \
+        f"{n} shuffled folds"
+
+
+def fit(texts: Sequence[str], ys: Sequence[Sequence[bool]], options: Options, c: float,
+         min_df: int) -> tuple[Any, list[Any]]:
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = TfidfVectorizer(analyzer=lambda t: features(t, options), sublinear_tf=True, min_df=min_df,
+                          dtype=np.float64)
+    x = vec.fit_transform(texts)
+    models = []
+    for y in ys:
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear")
+        clf.fit(x, list(y))
+        models.append(clf)
+    return vec, models
+
+
+def exported(vec: Any, models: Sequence[Any]) -> tuple[dict[str, tuple[float, ...]], tuple[float, ...]]:
+    """A fitted vectoriser's and regressions' numbers as the model file holds them: feature -> (idf,
+    weight per model), and each model's bias."""
+    idf = vec.idf_
+    table = {feat: (float(idf[col]), *(float(m.coef_[0][col]) for m in models))
+             for feat, col in vec.vocabulary_.items()}
+    return table, tuple(float(m.intercept_[0]) for m in models)
+
+
+def learn(ruleset: RuleSet, items: Sequence[LabelledItem], tags: Sequence[str], *,
+          extra: Sequence[LabelledItem] = (), options: Options | None = None, folds: int = 5,
+          c: float = 4.0, min_df: int = 2, seed: int = 0) -> Trained:
+    """``extra``: items that only add to every fold's training (for example articles written to test the
+    rules, which the rules were fitted on): never scored, never used for the thresholds."""
+    options = options or Options()
+    items = [i for i in items if not i.ambiguous]
+    analyses = [ruleset.analyse(i.article) for i in items]
+    texts = [a.text for a in analyses]
+    truth = [[t in i.labels for i in items] for t in tags]
+    said = [[any(t in m.tags for m in a.matches) for a in analyses] for t in tags]
+    more = [i for i in extra if not i.ambiguous]
+    more_texts = [ruleset.analyse(i.article).text for i in more]
+    more_truth = [[t in i.labels for i in more] for t in tags]
+    oof = [[0.0] * len(items) for _ in tags]
+    splits, how = _folds(items, folds, seed)
+    for train, test in splits:
+        vec, models = fit([texts[j] for j in train] + more_texts,
+                           [[y[j] for j in train] + m for y, m in zip(truth, more_truth, strict=True)],
+                           options, c, min_df)
+        x = vec.transform([texts[j] for j in test])
+        for k, clf in enumerate(models):
+            for j, p in zip(test, clf.predict_proba(x)[:, 1], strict=True):
+                oof[k][j] = float(p)
+    veto, rescue, cv = [], [], {}
+    for k, tag in enumerate(tags):
+        v, r = choose(truth[k], said[k], oof[k])
+        veto.append(v)
+        rescue.append(r)
+        cv[tag] = {"rules": figures(truth[k], said[k], oof[k], 0.0, NEVER),
+                   "veto": figures(truth[k], said[k], oof[k], v, NEVER),
+                   "both": figures(truth[k], said[k], oof[k], v, r)}
+    vec, models = fit(texts + more_texts, [y + m for y, m in zip(truth, more_truth, strict=True)], options,
+                       c, min_df)
+    table, bias = exported(vec, models)
+    return Trained(tags=tuple(tags), bias=bias, veto=tuple(veto),
+                   rescue=tuple(rescue), table=table, cv=cv, items=len(items) + len(more), folds=how)

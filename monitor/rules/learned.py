@@ -1,0 +1,238 @@
+"""The learned check: a second reader beside the rules, trained on labelled real news.
+
+Contract. A model file (written by ``monitor rules learn``; JSON, gzip-compressed when its name ends in
+``.gz``) holds, for each tag it knows, a logistic regression over TF-IDF features of an article's
+normalised text (``Analysis.text``: the words of its first ``limit`` characters, their word pairs, the
+headline's words, and the Arabic words without their clitic prefixes), and two probability thresholds
+chosen by cross-validation against the rules' own decisions:
+
+- ``veto``: a rule's match whose tags are all below their ``veto`` threshold is withdrawn (kept in
+  ``Analysis.vetoed`` with the probabilities, so ``--explain`` and ``monitor rules eval`` can show it);
+- ``rescue``: a tag that no remaining match carries is added, as a match of the rule ``<tag>.learned``,
+  when its probability reaches ``rescue``; its evidence is the words that weighed most for the tag.
+
+``mode`` says which of the two run: ``off``, ``veto`` or ``both``. Matches whose tags the model does not
+know are never touched. Pure: no I/O after ``LearnedModel.load``; the features are defined here once, for
+training and for scoring alike, so the scorer equals the trainer's model (``tests/rules/test_learned.py``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+
+from monitor.models import Match
+
+Mode = Literal["off", "veto", "both"]
+MODES: tuple[Mode, ...] = ("off", "veto", "both")
+FORMAT = 1
+#: how many of the words that weighed most become a rescued match's evidence
+EVIDENCE_WORDS = 6
+
+_WORD = re.compile(r"[^\W_]+")
+#: Arabic clitics read off the front of a word for its ``s:`` feature (longest first): the conjunctions
+#: wa/fa, the prepositions bi/li/ka, and the article al, alone or combined
+_PREFIXES = ("وبال", "فبال", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
+#: a word that opens with one of them and keeps at least three letters after it (the alternation is tried
+#: longest first, and falls back to a shorter prefix when the longer would leave too few letters)
+_STEM = re.compile("(?:" + "|".join(_PREFIXES) + r")(.{3,})\Z", re.DOTALL)
+
+
+class ModelInvalid(ValueError):
+    """A model file that cannot be read or does not have the expected shape (not worth retrying)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the features are read from the text (stored in the model file)."""
+
+    limit: int = 1500
+    pairs: bool = True
+    headline: bool = True
+    stems: bool = True
+
+
+DEFAULT_OPTIONS = Options()
+
+
+def features(text: str, options: Options | None = None) -> list[str]:
+    """The features of a normalised text, one string per occurrence: ``w`` a word, ``w w`` a pair of
+    neighbouring words, ``h:w`` a word of the first line (the headline), ``s:w`` an Arabic word without its
+    clitic prefixes."""
+    options = options or DEFAULT_OPTIONS
+    head, _, _ = text.partition("\n")
+    words = _WORD.findall(text[: options.limit])
+    out = list(words)
+    if options.pairs:
+        out.extend(map(" ".join, itertools.pairwise(words)))
+    if options.headline:
+        out.extend(["h:" + w for w in _WORD.findall(head[: options.limit])])
+    if options.stems:
+        stem = _STEM.match
+        out.extend(["s:" + m[1] for m in map(stem, words) if m is not None])
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the learned check did to one article's matches."""
+
+    matches: list[Match]
+    vetoed: tuple[Match, ...] = ()
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class LearnedModel:
+    tags: tuple[str, ...]
+    bias: tuple[float, ...]
+    veto: tuple[float, ...]
+    rescue: tuple[float, ...]
+    #: feature -> (idf, weight for each tag)
+    table: dict[str, tuple[float, tuple[float, ...]]]
+    options: Options = field(default_factory=Options)
+    mode: Mode = "both"
+    version: str = ""
+    about: dict[str, Any] = field(default_factory=dict)
+    # the table as arrays (built once): feature -> row, each row's idf, and its weights (rows x tags)
+    _index: dict[str, int] = field(init=False, repr=False)
+    _idf: Any = field(init=False, repr=False)
+    _weights: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        k = len(self.tags)
+        object.__setattr__(self, "_index", {f: i for i, f in enumerate(self.table)})
+        object.__setattr__(self, "_idf", np.fromiter((r[0] for r in self.table.values()), float, len(self.table)))
+        weights = np.array([r[1] for r in self.table.values()], dtype=float).reshape(len(self.table), k)
+        object.__setattr__(self, "_weights", weights)
+
+    # --- reading and writing ------------------------------------------------------------------
+    @classmethod
+    def from_json(cls, data: Any, *, mode: Mode = "both", version: str = "") -> LearnedModel:
+        try:
+            if data.get("format") != FORMAT:
+                raise ModelInvalid(f"unknown model format {data.get('format')!r} (this monitor reads {FORMAT})")
+            tags = tuple(str(t) for t in data["tags"])
+            k = len(tags)
+            bias, veto, rescue = (tuple(float(x) for x in data[key]) for key in ("bias", "veto", "rescue"))
+            if not tags or any(len(v) != k for v in (bias, veto, rescue)):
+                raise ModelInvalid("tags, bias, veto and rescue must be lists of the same, non-zero length")
+            table: dict[str, tuple[float, tuple[float, ...]]] = {}
+            for feat, row in data["features"].items():
+                if len(row) != k + 1:
+                    raise ModelInvalid(f"feature {feat!r} has {len(row)} numbers, expected {k + 1}")
+                table[feat] = (float(row[0]), tuple(float(x) for x in row[1:]))
+            opts = Options(**data.get("options", {}))
+        except ModelInvalid:
+            raise
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelInvalid(f"not a model file of monitor's learned check: {exc!r}") from exc
+        return cls(tags=tags, bias=bias, veto=veto, rescue=rescue, table=table, options=opts, mode=mode,
+                   version=version, about=dict(data.get("about", {})))
+
+    @classmethod
+    def load(cls, path: Path, *, mode: Mode = "both") -> LearnedModel:
+        try:
+            raw = path.read_bytes()
+            if path.suffix == ".gz":
+                raw = gzip.decompress(raw)
+            data = orjson.loads(raw)
+        except (OSError, EOFError, orjson.JSONDecodeError) as exc:
+            raise ModelInvalid(f"cannot read the model {path}: {exc}") from exc
+        return cls.from_json(data, mode=mode, version=hashlib.sha256(raw).hexdigest()[:10])
+
+    def with_mode(self, mode: Mode) -> LearnedModel:
+        return LearnedModel(self.tags, self.bias, self.veto, self.rescue, self.table, self.options, mode,
+                            self.version, self.about)
+
+    # --- scoring -------------------------------------------------------------------------------
+    def _weigh(self, text: str) -> tuple[Any, Any, Any]:
+        """The tags' decision values, and the known features' rows and TF-IDF values (l2-normalised)."""
+        counts = Counter(features(text, self.options))
+        rows = np.fromiter(map(self._index.get, counts, itertools.repeat(-1)), dtype=np.int64, count=len(counts))
+        known = rows >= 0
+        rows = rows[known]
+        n = np.fromiter(counts.values(), dtype=float, count=len(counts))[known]
+        values = (1.0 + np.log(n)) * self._idf[rows]
+        norm = math.sqrt(float(values @ values)) or 1.0
+        values /= norm
+        return np.asarray(self.bias) + values @ self._weights[rows], rows, values
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        """Each tag's probability for a normalised text (``Analysis.text``)."""
+        decision, _, _ = self._weigh(text)
+        return {t: _sigmoid(float(d)) for t, d in zip(self.tags, decision, strict=True)}
+
+    def reasons(self, text: str, tag: str, n: int = EVIDENCE_WORDS) -> list[str]:
+        """The words and word pairs of ``text`` that weighed most for ``tag`` (headline and prefix-free
+        forms read as their words)."""
+        i = self.tags.index(tag)
+        _, rows, values = self._weigh(text)
+        names = list(self.table)
+        best: dict[str, float] = {}
+        for row, gain in zip(rows.tolist(), (values * self._weights[rows, i]).tolist(), strict=True):
+            if gain <= 0:
+                continue
+            feat = names[row]
+            word = feat.split(":", 1)[1] if feat[:2] in ("h:", "s:") else feat
+            best[word] = best.get(word, 0.0) + gain
+        return [w for w, _ in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+    # --- deciding ------------------------------------------------------------------------------
+    def apply(self, text: str, matches: list[Match],
+              rescued: Callable[[str, float, list[str]], Match]) -> Verdict:
+        """Veto and (mode ``both``) rescue, as the module docstring says. ``rescued(tag, p, words)``
+        builds the match for a rescued tag (the rule set knows its severity and where the words are)."""
+        if self.mode == "off":
+            return Verdict(matches)
+        probs = self.probabilities(text)
+        index = {t: i for i, t in enumerate(self.tags)}
+        kept: list[Match] = []
+        vetoed: list[Match] = []
+        for m in matches:
+            known = [t for t in m.tags if t in index]
+            if known and len(known) == len(m.tags) and all(probs[t] < self.veto[index[t]] for t in known):
+                vetoed.append(m)
+            else:
+                kept.append(m)
+        if self.mode == "both":
+            carried = {t for m in kept for t in m.tags} | {t for m in vetoed for t in m.tags}
+            for t, i in index.items():
+                if t not in carried and probs[t] >= self.rescue[i]:
+                    kept.append(rescued(t, probs[t], self.reasons(text, t)))
+        return Verdict(kept, tuple(vetoed), probs)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def write_model(path: Path, *, tags: Sequence[str], bias: Iterable[float], veto: Iterable[float],
+                rescue: Iterable[float], table: Mapping[str, Sequence[float]], options: Options,
+                about: dict[str, Any], digits: int = 8) -> None:
+    """Write a model file (gzip when ``path`` ends in ``.gz``); numbers rounded to ``digits`` significant
+    digits, features sorted, so the same training writes the same bytes."""
+    def r(x: float) -> float:
+        return float(f"{x:.{digits}g}")
+
+    data = {
+        "format": FORMAT, "tags": list(tags), "bias": [r(x) for x in bias], "veto": [r(x) for x in veto],
+        "rescue": [r(x) for x in rescue], "options": options.__dict__, "about": about,
+        "features": {f: [r(x) for x in table[f]] for f in sorted(table)},
+    }
+    raw = orjson.dumps(data)
+    path.write_bytes(gzip.compress(raw, mtime=0) if path.suffix == ".gz" else raw)
