@@ -232,3 +232,20 @@ def test_a_bare_off_in_yaml_is_off(tmp_path: Path) -> None:
     assert rs.learned is not None and rs.learned.mode == "off"
     a = rs.analyse(article_from({"id": "1", "title": "Drill and beta"}))
     assert [m.rule for m in a.matches] == ["drills.report"] and a.probabilities == {}
+
+
+def test_the_watcher_reloads_a_new_model(tmp_path: Path) -> None:
+    from monitor.rules import RuleWatcher
+
+    root = _folder(tmp_path, "learned:\n  model: model.json.gz\n", _model())
+    first = load_rules(root)
+    watcher = RuleWatcher(root, loaded=first)
+    assert watcher.poll() is None
+    newer = _model(veto=0.1)
+    write_model(root / "model.json.gz", tags=newer.tags, bias=newer.bias, veto=newer.veto, rescue=newer.rescue,
+                table={f: (idf, *w) for f, (idf, w) in newer.table.items()}, options=newer.options,
+                about={"trained": "later"})
+    got = watcher.poll()
+    assert got is not None and got.learned is not None and first.learned is not None
+    assert got.learned.veto == (0.1, 0.1) and got.learned.version != first.learned.version
+    assert got.source_hash != first.source_hash
