@@ -433,7 +433,7 @@ def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: in
     click.echo(f"{'tag':<26} {'veto':>5} {'rescue':>6}   rules P / R      veto P / R       both P / R")
     for i, t in enumerate(trained.tags):
         row = trained.cv[t]
-        figs = "   ".join(f"{row[k].precision:.3f} / {row[k].recall:.3f}" for k in ("rules", "veto", "both"))
+        figs = "   ".join(f"{_fmt(row[k].precision)} / {_fmt(row[k].recall)}" for k in ("rules", "veto", "both"))
         rescue = "never" if trained.rescue[i] > 1 else f"{trained.rescue[i]:.3f}"
         click.echo(f"{t:<26} {trained.veto[i]:>5.2f} {rescue:>6}   {figs}")
     click.echo(f"wrote {out} ({len(trained.table)} features, {out.stat().st_size:,} bytes)")

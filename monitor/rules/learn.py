@@ -18,36 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.rules.engine import RuleSet
-from monitor.rules.evaluate import LabelledItem
+from monitor.rules.evaluate import Counts, LabelledItem
 from monitor.rules.learned import Options, features
 
 NEVER = 1.01  # a rescue threshold no probability reaches
 VETO_GRID = tuple(round(0.02 * i, 2) for i in range(0, 26))  # 0 (never veto) .. 0.5
 RESCUE_GRID = (*(round(0.5 + 0.025 * i, 3) for i in range(0, 20)), NEVER)  # 0.5 .. 0.975, never
-
-
-@dataclass(frozen=True)
-class Figures:
-    tp: int
-    fp: int
-    fn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": round(self.precision, 4),
-                "recall": round(self.recall, 4)}
 
 
 @dataclass(frozen=True)
@@ -57,21 +33,25 @@ class Trained:
     veto: tuple[float, ...]
     rescue: tuple[float, ...]
     table: dict[str, tuple[float, ...]]  # feature -> (idf, weight per tag)
-    #: tag -> {"rules": Figures, "veto": Figures, "both": Figures} on out-of-fold probabilities
-    cv: dict[str, dict[str, Figures]]
+    #: tag -> {"rules": Counts, "veto": Counts, "both": Counts} on out-of-fold probabilities
+    cv: dict[str, dict[str, Counts]]
     items: int
     folds: str
 
 
 def figures(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float], veto: float,
-            rescue: float) -> Figures:
-    tp = fp = fn = 0
+            rescue: float) -> Counts:
+    """The combined call's counts: a rules tag kept when its probability reaches ``veto``, a missing one
+    added when it reaches ``rescue``."""
+    counts = Counts()
     for t, r, p in zip(truth, rules, probs, strict=True):
-        said = (r and p >= veto) or (not r and p >= rescue)
-        tp += t and said
-        fp += (not t) and said
-        fn += t and not said
-    return Figures(tp, fp, fn)
+        counts.add(t, (r and p >= veto) or (not r and p >= rescue))
+    return counts
+
+
+def f1(c: Counts) -> float:
+    p, r = c.precision or 0.0, c.recall or 0.0
+    return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def choose(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float]) -> tuple[float, float]:
@@ -80,7 +60,7 @@ def choose(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float])
     best: tuple[float, float, float] | None = None
     for v in VETO_GRID:
         for r in RESCUE_GRID:
-            f = figures(truth, rules, probs, v, r).f1
+            f = f1(figures(truth, rules, probs, v, r))
             key = (f, -v, r)
             if best is None or key > best:
                 best = key
