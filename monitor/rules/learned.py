@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from monitor.models import Match
@@ -105,14 +106,16 @@ class LearnedModel:
     mode: Mode = "both"
     version: str = ""
     about: dict[str, Any] = field(default_factory=dict)
-    # the table as arrays (built once): feature -> row, each row's idf, and its weights (rows x tags)
+    # the table as arrays (built once): feature -> row and back, each row's idf, its weights (rows x tags)
     _index: dict[str, int] = field(init=False, repr=False)
-    _idf: Any = field(init=False, repr=False)
-    _weights: Any = field(init=False, repr=False)
+    _names: tuple[str, ...] = field(init=False, repr=False)
+    _idf: npt.NDArray[np.float64] = field(init=False, repr=False)
+    _weights: npt.NDArray[np.float64] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         k = len(self.tags)
         object.__setattr__(self, "_index", {f: i for i, f in enumerate(self.table)})
+        object.__setattr__(self, "_names", tuple(self.table))
         object.__setattr__(self, "_idf", np.fromiter((r[0] for r in self.table.values()), float, len(self.table)))
         weights = np.array([r[1] for r in self.table.values()], dtype=float).reshape(len(self.table), k)
         object.__setattr__(self, "_weights", weights)
@@ -157,7 +160,7 @@ class LearnedModel:
                             self.version, self.about)
 
     # --- scoring -------------------------------------------------------------------------------
-    def _weigh(self, text: str) -> tuple[Any, Any, Any]:
+    def _weigh(self, text: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """The tags' decision values, and the known features' rows and TF-IDF values (l2-normalised)."""
         counts = Counter(features(text, self.options))
         rows = np.fromiter(map(self._index.get, counts, itertools.repeat(-1)), dtype=np.int64, count=len(counts))
@@ -179,7 +182,7 @@ class LearnedModel:
         forms read as their words)."""
         i = self.tags.index(tag)
         _, rows, values = self._weigh(text)
-        names = list(self.table)
+        names = self._names
         best: dict[str, float] = {}
         for row, gain in zip(rows.tolist(), (values * self._weights[rows, i]).tolist(), strict=True):
             if gain <= 0:
