@@ -215,11 +215,6 @@ class LearnedBody(Spec):
     mode: Literal["off", "veto", "both"] = "both"
     description: str = ""
 
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _yaml_off(cls, value: Any) -> Any:
-        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
-
 
 class LearnedFile(Spec):
     """A file with ``learned: {model, mode}`` (at most one per rules folder)."""

@@ -3,7 +3,9 @@
 ``load_yaml(text)`` composes with libyaml (``CSafeLoader`` when available), converts the node tree itself
 (safe scalars through PyYAML's ``SafeConstructor``) and returns plain data whose
 mappings are ``LDict`` (a dict with ``line`` and ``key_lines``) and whose sequences are ``LList`` (a list
-with ``line`` and ``item_lines``), so later stages can report ``file:line`` for any key or item.
+with ``line`` and ``item_lines``), so later stages can report ``file:line`` for any key or item. Booleans
+are YAML 1.2's, `true` and `false` only: YAML 1.1's `yes`/`no`/`on`/`off` stay strings (a term `no`, a
+mode `off`); a boolean field still takes them (the schema's models parse `yes`/`no` as booleans).
 ``line_of(data, path)`` walks a pydantic error location to the nearest known line. Lines are 1-based.
 
 Aliases: before converting, ``check_aliases`` measures how many nodes the aliases would add when
@@ -34,6 +36,7 @@ class LList(list[Any]):
 ALIAS_BUDGET = 50_000
 
 _STR = "tag:yaml.org,2002:str"
+_BOOL = "tag:yaml.org,2002:bool"
 _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 _Composer: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -41,8 +44,8 @@ _Composer: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def _convert(node: yaml.Node, sc: Any) -> Any:
     """Plain data from a composed node: about twice as fast as the constructor machinery."""
     if isinstance(node, yaml.ScalarNode):
-        if node.tag == _STR:
-            return node.value
+        if node.tag == _STR or (node.tag == _BOOL and node.value.lower() not in ("true", "false")):
+            return node.value  # YAML 1.2's booleans only: `off`, `no`, `on`, `yes` stay the words they are
         return sc.construct_object(node, deep=True)
     if node.tag not in _PLAIN_TAGS and not isinstance(node, yaml.ScalarNode):
         raise yaml.constructor.ConstructorError(
