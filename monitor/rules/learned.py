@@ -155,10 +155,6 @@ class LearnedModel:
             raise ModelInvalid(f"cannot read the model {path}: {exc}") from exc
         return cls.from_json(data, mode=mode, version=hashlib.sha256(raw).hexdigest()[:10])
 
-    def with_mode(self, mode: Mode) -> LearnedModel:
-        return LearnedModel(self.tags, self.bias, self.veto, self.rescue, self.table, self.options, mode,
-                            self.version, self.about)
-
     # --- scoring -------------------------------------------------------------------------------
     def _weigh(self, text: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """The tags' decision values, and the known features' rows and TF-IDF values (l2-normalised)."""
@@ -172,16 +168,20 @@ class LearnedModel:
         values /= norm
         return np.asarray(self.bias) + values @ self._weights[rows], rows, values
 
+    def _probabilities(self, decision: npt.NDArray[np.float64]) -> dict[str, float]:
+        return {t: _sigmoid(float(d)) for t, d in zip(self.tags, decision, strict=True)}
+
     def probabilities(self, text: str) -> dict[str, float]:
         """Each tag's probability for a normalised text (``Analysis.text``)."""
-        decision, _, _ = self._weigh(text)
-        return {t: _sigmoid(float(d)) for t, d in zip(self.tags, decision, strict=True)}
+        return self._probabilities(self._weigh(text)[0])
 
     def reasons(self, text: str, tag: str, n: int = EVIDENCE_WORDS) -> list[str]:
         """The words and word pairs of ``text`` that weighed most for ``tag`` (headline and prefix-free
         forms read as their words)."""
-        i = self.tags.index(tag)
         _, rows, values = self._weigh(text)
+        return self._reasons(rows, values, self.tags.index(tag), n)
+
+    def _reasons(self, rows: npt.NDArray[np.int64], values: npt.NDArray[np.float64], i: int, n: int) -> list[str]:
         names = self._names
         best: dict[str, float] = {}
         for row, gain in zip(rows.tolist(), (values * self._weights[rows, i]).tolist(), strict=True):
@@ -199,7 +199,8 @@ class LearnedModel:
         builds the match for a rescued tag (the rule set knows its severity and where the words are)."""
         if self.mode == "off":
             return Verdict(matches)
-        probs = self.probabilities(text)
+        decision, rows, values = self._weigh(text)  # once: the probabilities and any rescue's words
+        probs = self._probabilities(decision)
         index = {t: i for i, t in enumerate(self.tags)}
         kept: list[Match] = []
         vetoed: list[Match] = []
@@ -213,7 +214,7 @@ class LearnedModel:
             carried = {t for m in kept for t in m.tags} | {t for m in vetoed for t in m.tags}
             for t, i in index.items():
                 if t not in carried and probs[t] >= self.rescue[i]:
-                    kept.append(rescued(t, probs[t], self.reasons(text, t)))
+                    kept.append(rescued(t, probs[t], self._reasons(rows, values, i, EVIDENCE_WORDS)))
         return Verdict(kept, tuple(vetoed), probs)
 
 

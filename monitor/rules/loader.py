@@ -89,8 +89,9 @@ def _version(data: dict[str, Any]) -> str:
 
 
 class _Loader:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, learned: Mode | None = None) -> None:
         self.folder = folder
+        self.learned_mode = learned  # overrides the mode the learned file names
         self.errors: list[RuleError] = []
         self.table = TermTable()
         self.lists: dict[str, CompiledList] = {}
@@ -168,7 +169,7 @@ class _Loader:
         self.learned_file = (file, line)
         model = path.parent / spec.learned.model
         try:
-            self.learned = LearnedModel.load(model, mode=spec.learned.mode)
+            self.learned = LearnedModel.load(model, mode=self.learned_mode or spec.learned.mode)
         except ModelInvalid as exc:
             self.err(file, line_of(data, ("learned", "model"), line), str(exc))
             return
@@ -327,15 +328,13 @@ def load_rules(path: Path | str, *, learned: Mode | None = None) -> RuleSet:
     if not path.exists():
         raise RulesInvalid([RuleError(str(path), None, "no such file or folder")])
     if path.is_file():
-        loader = _Loader(path.parent)
+        loader = _Loader(path.parent, learned)
         files = [path]
     else:
-        loader = _Loader(path)
+        loader = _Loader(path, learned)
         files = rule_files(path)
     for f in files:
         loader.read(f)
-    if loader.learned is not None and learned is not None:
-        loader.learned = loader.learned.with_mode(learned)
     return loader.build()
 
 
