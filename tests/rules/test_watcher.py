@@ -69,3 +69,19 @@ def test_snapshot_at_creation(tmp_path: Path) -> None:
     bump(rule, "id: r\nmatch: y\n")
     got = w.poll()
     assert got is not None and got.rules[0].id == "r"
+
+
+def test_hidden_and_foreign_files_do_not_reload(tmp_path: Path) -> None:
+    """The listing skips hidden files and folders (an editor's swap file, a .git folder) and files that are
+    neither rules nor models, as the loader does; a nested rule file counts."""
+    bump(tmp_path / "r.yaml", "id: r\nmatch: صاروخ\n")
+    w = RuleWatcher(tmp_path, loaded=load_rules(tmp_path))
+    (tmp_path / ".git").mkdir()
+    bump(tmp_path / ".git" / "x.yaml", "id: x\nmatch: هاون\n")
+    bump(tmp_path / ".r.yaml.swp", "junk")
+    bump(tmp_path / "notes.txt", "junk")
+    assert w.poll() is None
+    (tmp_path / "sub").mkdir()
+    bump(tmp_path / "sub" / "s.yaml", "id: s\nmatch: هاون\n")
+    got = w.poll()
+    assert got is not None and sorted(r.id for r in got.rules) == ["r", "s"]
