@@ -101,7 +101,7 @@ def check(folder: Path | None) -> None:
     click.echo(f"{len(rs.rules)} rules{extra}, {len(rs.lists)} lists OK (matcher: {core})")
     if rs.learned is not None:
         m = rs.learned
-        click.echo(f"learned check: mode {m.mode}, model {m.version} ({len(m.table)} features; tags "
+        click.echo(f"learned check: mode {m.describe()}, model {m.version} ({len(m.table)} features; tags "
                    f"{', '.join(m.tags)})")
 
 
@@ -171,7 +171,7 @@ def _explain(out: TextIO, article: Article, rs: RuleSet, color: bool) -> None:
     click.echo(f"   evaluated {len(analysis.evaluated)} of {len(rs.rules)} rules", file=out)
     if analysis.probabilities:
         probs = ", ".join(f"{t} {p:.2f}" for t, p in analysis.probabilities.items())
-        click.echo(f"   learned check ({rs.learned.mode if rs.learned else '?'}): {probs}", file=out)
+        click.echo(f"   learned check ({rs.learned.describe() if rs.learned else '?'}): {probs}", file=out)
     for m in analysis.vetoed:
         click.echo(f"   VETOED {m.rule} (the learned check's probability of {', '.join(m.tags)} is below its "
                    f"veto threshold)", file=out)
@@ -332,6 +332,7 @@ def eval_(rules_dir: Path | None, split: str | None, only_tags: tuple[str, ...],
     if as_json:
         doc = {"file": str(input_file), "split": split, "articles": ev.articles, "skipped": ev.skipped,
                "learned": rs.learned.mode if rs.learned is not None else None,
+               "learned_tags": dict(rs.learned.tag_modes) if rs.learned is not None else {},
                "scores": {t: {lang: c.as_dict() for lang, c in by.items()} for t, by in ev.counts.items()},
                "min": minimum, "passed": not below,
                "below_min": [{"tag": t, "lang": lang, "measure": k, "value": v} for t, lang, k, v in below],

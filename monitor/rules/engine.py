@@ -199,7 +199,7 @@ class RuleSet:
                 matches.append(m)
         text = "\n".join(t for t in texts if t)
         learned = self.learned
-        if learned is not None and learned.mode != "off" and only is None:
+        if learned is not None and learned.active and only is None:
             def rescued(tag: str, p: float, words: list[str]) -> Match:
                 return self._rescued(learned, tag, p, words, norms, raw)
 

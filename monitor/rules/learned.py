@@ -11,8 +11,10 @@ chosen by cross-validation against the rules' own decisions:
 - ``rescue``: a tag that no remaining match carries is added, as a match of the rule ``<tag>.learned``,
   when its probability reaches ``rescue``; its evidence is the words that weighed most for the tag.
 
-``mode`` says which of the two run: ``off``, ``veto`` or ``both``. Matches whose tags the model does not
-know are never touched. Pure: no I/O after ``LearnedModel.load``; the features are defined here once, for
+``mode`` says which of the two run: ``off``, ``veto`` or ``both``; ``tag_modes`` may name another mode
+for single tags (a tag set to ``off`` is neither withdrawn nor added; a match is withdrawn only when every
+tag it carries is below its threshold and set to ``veto`` or ``both``). Matches whose tags the model does
+not know are never touched. Pure: no I/O after ``LearnedModel.load``; the features are defined here once, for
 training and for scoring alike, so the scorer equals the trainer's model (``tests/rules/test_learned.py``).
 """
 
@@ -52,6 +54,10 @@ _STEM = re.compile("(?:" + "|".join(_PREFIXES) + r")(.{3,})\Z", re.DOTALL)
 
 class ModelInvalid(ValueError):
     """A model file that cannot be read or does not have the expected shape (not worth retrying)."""
+
+
+class UnknownTag(ModelInvalid):
+    """A mode named for a tag the model does not know."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class LearnedModel:
     table: dict[str, tuple[float, tuple[float, ...]]]
     options: Options = field(default_factory=Options)
     mode: Mode = "both"
+    #: a mode for single tags instead of ``mode`` (the learned file's ``tags``)
+    tag_modes: dict[str, Mode] = field(default_factory=dict)
     version: str = ""
     about: dict[str, Any] = field(default_factory=dict)
     # the table as arrays (built once): feature -> row and back, each row's idf, its weights (rows x tags)
@@ -114,6 +122,9 @@ class LearnedModel:
 
     def __post_init__(self) -> None:
         k = len(self.tags)
+        unknown = sorted(set(self.tag_modes) - set(self.tags))
+        if unknown:
+            raise UnknownTag(f"the model knows no tag {', '.join(unknown)} (it knows {', '.join(self.tags)})")
         object.__setattr__(self, "_index", {f: i for i, f in enumerate(self.table)})
         object.__setattr__(self, "_names", tuple(self.table))
         object.__setattr__(self, "_idf", np.fromiter((r[0] for r in self.table.values()), float, len(self.table)))
@@ -122,7 +133,8 @@ class LearnedModel:
 
     # --- reading and writing ------------------------------------------------------------------
     @classmethod
-    def from_json(cls, data: Any, *, mode: Mode = "both", version: str = "") -> LearnedModel:
+    def from_json(cls, data: Any, *, mode: Mode = "both", tag_modes: Mapping[str, Mode] | None = None,
+                  version: str = "") -> LearnedModel:
         try:
             if data.get("format") != FORMAT:
                 raise ModelInvalid(f"unknown model format {data.get('format')!r} (this monitor reads {FORMAT})")
@@ -142,10 +154,10 @@ class LearnedModel:
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ModelInvalid(f"not a model file of monitor's learned check: {exc!r}") from exc
         return cls(tags=tags, bias=bias, veto=veto, rescue=rescue, table=table, options=opts, mode=mode,
-                   version=version, about=dict(data.get("about", {})))
+                   tag_modes=dict(tag_modes or {}), version=version, about=dict(data.get("about", {})))
 
     @classmethod
-    def load(cls, path: Path, *, mode: Mode = "both") -> LearnedModel:
+    def load(cls, path: Path, *, mode: Mode = "both", tag_modes: Mapping[str, Mode] | None = None) -> LearnedModel:
         try:
             raw = path.read_bytes()
             if path.suffix == ".gz":
@@ -153,7 +165,21 @@ class LearnedModel:
             data = orjson.loads(raw)
         except (OSError, EOFError, orjson.JSONDecodeError) as exc:
             raise ModelInvalid(f"cannot read the model {path}: {exc}") from exc
-        return cls.from_json(data, mode=mode, version=hashlib.sha256(raw).hexdigest()[:10])
+        return cls.from_json(data, mode=mode, tag_modes=tag_modes, version=hashlib.sha256(raw).hexdigest()[:10])
+
+    # --- modes ---------------------------------------------------------------------------------
+    def mode_of(self, tag: str) -> Mode:
+        return self.tag_modes.get(tag, self.mode)
+
+    @property
+    def active(self) -> bool:
+        """Whether the check runs at all (some tag's mode is not ``off``)."""
+        return any(self.mode_of(t) != "off" for t in self.tags)
+
+    def describe(self) -> str:
+        """The modes in words: ``both``, or ``off (negotiation-round: both)`` when single tags differ."""
+        own = {t: m for t, m in self.tag_modes.items() if m != self.mode}
+        return self.mode + (f" ({', '.join(f'{t}: {m}' for t, m in sorted(own.items()))})" if own else "")
 
     # --- scoring -------------------------------------------------------------------------------
     def _weigh(self, text: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -197,24 +223,25 @@ class LearnedModel:
               rescued: Callable[[str, float, list[str]], Match]) -> Verdict:
         """Veto and (mode ``both``) rescue, as the module docstring says. ``rescued(tag, p, words)``
         builds the match for a rescued tag (the rule set knows its severity and where the words are)."""
-        if self.mode == "off":
+        if not self.active:
             return Verdict(matches)
         decision, rows, values = self._weigh(text)  # once: the probabilities and any rescue's words
         probs = self._probabilities(decision)
         index = {t: i for i, t in enumerate(self.tags)}
+        mode = {t: self.mode_of(t) for t in self.tags}
         kept: list[Match] = []
         vetoed: list[Match] = []
         for m in matches:
             known = [t for t in m.tags if t in index]
-            if known and len(known) == len(m.tags) and all(probs[t] < self.veto[index[t]] for t in known):
+            if known and len(known) == len(m.tags) and all(
+                    mode[t] != "off" and probs[t] < self.veto[index[t]] for t in known):
                 vetoed.append(m)
             else:
                 kept.append(m)
-        if self.mode == "both":
-            carried = {t for m in kept for t in m.tags} | {t for m in vetoed for t in m.tags}
-            for t, i in index.items():
-                if t not in carried and probs[t] >= self.rescue[i]:
-                    kept.append(rescued(t, probs[t], self._reasons(rows, values, i, EVIDENCE_WORDS)))
+        carried = {t for m in kept for t in m.tags} | {t for m in vetoed for t in m.tags}
+        for t, i in index.items():
+            if mode[t] == "both" and t not in carried and probs[t] >= self.rescue[i]:
+                kept.append(rescued(t, probs[t], self._reasons(rows, values, i, EVIDENCE_WORDS)))
         return Verdict(kept, tuple(vetoed), probs)
 
 

@@ -6,9 +6,9 @@ Every ``*.yaml`` / ``*.yml`` file under the folder (nested folders allowed, hidd
 - a rule file: a mapping with ``id:`` (one rule) or ``rules: [...]`` (several);
 - an examples file ``<rule-file-stem>.examples.yaml`` beside a rule file: ``positive``/``negative``
   for its rule, or ``{rule-id: {positive, negative}}`` when the rule file holds several rules;
-- the learned check's file (at most one): a mapping with ``learned: {model: FILE, mode: off|veto|both}``,
-  the model read from FILE beside it (``monitor.rules.learned``); ``load_rules(folder, learned=MODE)``
-  overrides its mode (``MONITOR_LEARNED``).
+- the learned check's file (at most one): a mapping with ``learned: {model: FILE, mode: off|veto|both}``
+  and optionally ``tags: {TAG: MODE}`` (single tags' own modes), the model read from FILE beside it
+  (``monitor.rules.learned``); ``load_rules(folder, learned=MODE)`` overrides every mode (``MONITOR_LEARNED``).
 
 All files are read and checked before anything is compiled; every error (YAML syntax, unknown or
 missing keys, wrong types, bad terms or regexes, duplicate rule ids or list names, unknown list
@@ -31,7 +31,7 @@ from monitor.rules.compile import CompiledList, Compiler, compile_list, intern, 
 from monitor.rules.engine import Entity, Rule, RuleSet, TermList
 from monitor.rules.errors import RuleError, RulesInvalid
 from monitor.rules.expr import Node, TermNode
-from monitor.rules.learned import LearnedModel, Mode, ModelInvalid
+from monitor.rules.learned import LearnedModel, Mode, ModelInvalid, UnknownTag
 from monitor.rules.schema import ExamplesSpec, LearnedFile, ListFile, RuleFile, RuleSpec
 from monitor.rules.terms import TermTable
 from monitor.rules.yamlload import LDict, error_line, line_of, load_yaml
@@ -169,9 +169,12 @@ class _Loader:
         self.learned_file = (file, line)
         model = path.parent / spec.learned.model
         try:
-            self.learned = LearnedModel.load(model, mode=self.learned_mode or spec.learned.mode)
+            body = spec.learned
+            self.learned = LearnedModel.load(model, mode=self.learned_mode or body.mode,
+                                             tag_modes=None if self.learned_mode else body.tags)
         except ModelInvalid as exc:
-            self.err(file, line_of(data, ("learned", "model"), line), str(exc))
+            where = ("learned", "tags") if isinstance(exc, UnknownTag) else ("learned", "model")
+            self.err(file, line_of(data, where, line), str(exc))
             return
         self.digest.update(f"{spec.learned.model}\0{self.learned.version}\0".encode())
 

@@ -213,6 +213,8 @@ class LearnedBody(Spec):
 
     model: Annotated[str, Field(min_length=1)]  # path relative to the file that names it
     mode: Literal["off", "veto", "both"] = "both"
+    #: a mode for single tags instead of ``mode``
+    tags: dict[str, Literal["off", "veto", "both"]] = Field(default_factory=dict)
     description: str = ""
 
 

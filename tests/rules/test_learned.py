@@ -36,11 +36,12 @@ match:
 
 
 def _model(tags: tuple[str, ...] = ("drill", "parade"), *, mode: str = "both", veto: float = 0.3,
-           rescue: float = 0.8, table: dict[str, list[float]] | None = None) -> LearnedModel:
+           rescue: float = 0.8, table: dict[str, list[float]] | None = None,
+           tag_modes: dict[str, str] | None = None) -> LearnedModel:
     data = {"format": 1, "tags": list(tags), "bias": [0.0] * len(tags), "veto": [veto] * len(tags),
             "rescue": [rescue] * len(tags),
             "features": table if table is not None else {"alpha": [1.0, 8.0, -8.0], "beta": [1.0, -8.0, 8.0]}}
-    return LearnedModel.from_json(data, mode=mode)  # type: ignore[arg-type]
+    return LearnedModel.from_json(data, mode=mode, tag_modes=tag_modes)  # type: ignore[arg-type]
 
 
 def _match(rule: str, *tags: str) -> Match:
@@ -78,6 +79,31 @@ def test_veto_rescue_and_off() -> None:
     # a match with a known and an unknown tag is kept whatever the model says
     mixed = _match("m", "drill", "bench")
     assert _model().apply("beta", [mixed], rescued).vetoed == ()
+
+
+def test_a_mode_per_tag() -> None:
+    def rescued(tag: str, p: float, words: list[str]) -> Match:
+        return Match(rule=f"{tag}.learned", tags=(tag,))
+
+    drill = _match("d", "drill")
+    # off everywhere but parade: "beta" rescues parade; the drill match (its tag off) is not withdrawn
+    m = _model(mode="off", tag_modes={"parade": "both"})
+    assert m.active and m.mode_of("drill") == "off" and m.describe() == "off (parade: both)"
+    v = m.apply("beta", [drill], rescued)
+    assert [x.rule for x in v.matches] == ["d", "parade.learned"] and v.vetoed == ()
+    # both everywhere but parade off: drill is withdrawn, parade is not added
+    v = _model(tag_modes={"parade": "off"}).apply("beta", [drill], rescued)
+    assert v.matches == [] and [x.rule for x in v.vetoed] == ["d"]
+    # a match carrying both tags is withdrawn only when every tag's mode lets it: parade off keeps it
+    both = _match("b", "drill", "parade")
+    low = {"alpha": [1.0, 8.0, -8.0], "beta": [1.0, -8.0, 8.0], "gamma": [1.0, -8.0, -8.0]}  # gamma: neither
+    assert [x.rule for x in _model(table=low).apply("gamma", [both], rescued).vetoed] == ["b"]
+    assert _model(table=low, tag_modes={"parade": "off"}).apply("gamma", [both], rescued).vetoed == ()
+    # every tag off is the check off: nothing scored
+    quiet = _model(mode="both", tag_modes={"drill": "off", "parade": "off"})
+    assert not quiet.active and quiet.apply("beta", [drill], rescued).probabilities == {}
+    with pytest.raises(ModelInvalid, match="knows no tag bench"):
+        _model(tag_modes={"bench": "both"})
 
 
 def test_scorer_equals_scikit_learn(tmp_path: Path) -> None:
@@ -146,6 +172,15 @@ def test_engine_vetoes_and_rescues_with_evidence(tmp_path: Path) -> None:
     # the same folder, the mode overridden (MONITOR_LEARNED): off is the rules alone
     off = load_rules(root, learned="off").analyse(article_from({"id": "1", "title": "Drill and BETA"}))
     assert [m.rule for m in off.matches] == ["drills.report"] and off.vetoed == () and off.probabilities == {}
+    # a mode for one tag (the file's `tags`): parade off, so the drill match is withdrawn and nothing added
+    (root / "learned.yaml").write_text("learned:\n  model: model.json.gz\n  mode: both\n  tags: {parade: off}\n")
+    one = load_rules(root)
+    assert one.learned is not None and one.learned.describe() == "both (parade: off)"
+    a = one.analyse(article_from({"id": "1", "title": "Drill and BETA"}))
+    assert a.matches == [] and [m.rule for m in a.vetoed] == ["drills.report"]
+    # MONITOR_LEARNED overrides the tags' modes too
+    assert load_rules(root, learned="both").learned.tag_modes == {}  # type: ignore[union-attr]
+    (root / "learned.yaml").write_text("learned:\n  model: model.json.gz\n  mode: both\n")
     # examples (``only``) run the rules alone
     only = rs.analyse(article_from({"id": "1", "title": "Drill and beta"}), only=frozenset({"drills.report"}))
     assert [m.rule for m in only.matches] == ["drills.report"]
@@ -157,6 +192,8 @@ def test_engine_vetoes_and_rescues_with_evidence(tmp_path: Path) -> None:
     ("learned:\n  model: model.json.gz\n  mode: on\n", True, "learned.mode"),
     ("learned:\n  mode: both\n", True, "missing required key `learned.model`"),
     ("learned:\n  model: model.json.gz\n  typo: 1\n", True, "unknown key `typo`"),
+    ("learned:\n  model: model.json.gz\n  tags:\n    drill: sometimes\n", True, "learned.tags.drill"),
+    ("learned:\n  model: model.json.gz\n  tags:\n    bench: both\n", True, "the model knows no tag bench"),
 ])
 def test_learned_file_errors(tmp_path: Path, text: str, model: bool, message: str) -> None:
     root = _folder(tmp_path, text, _model() if model else None)
@@ -218,6 +255,14 @@ def test_cli_learn_then_eval(tmp_path: Path) -> None:
     assert scores["off"]["parade"]["all"]["tp"] == 0 < scores["both"]["parade"]["all"]["tp"]
     got = runner.invoke(main, ["rules", "check", str(root)])
     assert got.exit_code == 0 and "learned check: mode both" in got.output
+    # a tag's own mode: the file's `tags`, shown by `rules check` and in eval's JSON
+    (root / "learned.yaml").write_text("learned:\n  model: learned/model.json.gz\n  mode: off\n"
+                                       "  tags: {parade: both}\n", encoding="utf-8")
+    got = runner.invoke(main, ["rules", "check", str(root)])
+    assert got.exit_code == 0 and "learned check: mode off (parade: both)" in got.output
+    doc = json.loads(runner.invoke(main, ["rules", "eval", "--rules", str(root), "--json", str(data)]).output)
+    assert doc["learned"] == "off" and doc["learned_tags"] == {"parade": "both"}
+    assert doc["scores"]["parade"]["all"]["tp"] == scores["both"]["parade"]["all"]["tp"]
     got = runner.invoke(main, ["rules", "learn", "--rules", str(root), "--out", str(out), str(tmp_path / "x")])
     assert got.exit_code != 0
     few = tmp_path / "few.jsonl"
