@@ -7,7 +7,9 @@ headline's words, and the Arabic words without their clitic prefixes), and two p
 chosen by cross-validation against the rules' own decisions:
 
 - ``veto``: a rule's match whose tags are all below their ``veto`` threshold is withdrawn (kept in
-  ``Analysis.vetoed`` with the probabilities, so ``--explain`` and ``monitor rules eval`` can show it);
+  ``Analysis.vetoed`` with the probabilities, so ``--explain`` and ``monitor rules eval`` can show it) —
+  only when the model read the whole text (no longer than its ``limit``): on a longer page it saw only
+  the start, which may be mastheads and menus, and the rule's call may rest on what it did not read;
 - ``rescue``: a tag that no remaining match carries is added, as a match of the rule ``<tag>.learned``,
   when its probability reaches ``rescue``; its evidence is the words that weighed most for the tag.
 
@@ -231,9 +233,10 @@ class LearnedModel:
         mode = {t: self.mode_of(t) for t in self.tags}
         kept: list[Match] = []
         vetoed: list[Match] = []
+        whole = len(text) <= self.options.limit  # the veto judges only a text it read whole
         for m in matches:
             known = [t for t in m.tags if t in index]
-            if known and len(known) == len(m.tags) and all(
+            if whole and known and len(known) == len(m.tags) and all(
                     mode[t] != "off" and probs[t] < self.veto[index[t]] for t in known):
                 vetoed.append(m)
             else:

@@ -76,6 +76,11 @@ def test_veto_rescue_and_off() -> None:
     assert _model(mode="veto").apply("beta", [], rescued).matches == []
     off = _model(mode="off").apply("beta", [drill], rescued)
     assert off.matches == [drill] and off.probabilities == {}
+    # a text longer than the model reads (its limit, 1,500 characters) is never vetoed: the model saw only
+    # its start; it may still add a tag
+    long = _model().apply("beta " * 400, [drill], rescued)
+    assert long.vetoed == () and [m.rule for m in long.matches] == ["d", "parade.learned"]
+    assert [m.rule for m in _model().apply("beta " * 299, [drill], rescued).vetoed] == ["d"]  # 1,495
     # a match with a known and an unknown tag is kept whatever the model says
     mixed = _match("m", "drill", "bench")
     assert _model().apply("beta", [mixed], rescued).vetoed == ()
