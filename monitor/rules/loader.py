@@ -176,7 +176,7 @@ class _Loader:
             where = ("learned", "tags") if isinstance(exc, UnknownTag) else ("learned", "model")
             self.err(file, line_of(data, where, line), str(exc))
             return
-        self.digest.update(f"{spec.learned.model}\0{self.learned.version}\0".encode())
+        self.digest.update(f"{spec.learned.model}\0{self.learned.version}\0{self.learned.describe()}\0".encode())
 
     def read_list(self, data: Any, file: str) -> None:
         try:

@@ -174,7 +174,8 @@ def test_engine_vetoes_and_rescues_with_evidence(tmp_path: Path) -> None:
     assert m.score > 0.99 and m.rule_version == rs.learned.version
     (ev,) = m.evidence
     assert (ev.term, ev.matched, ev.field, ev.start, ev.end) == ("beta", "BETA", "title", 10, 14)
-    # the same folder, the mode overridden (MONITOR_LEARNED): off is the rules alone
+    # the same folder, the mode overridden (MONITOR_LEARNED): off is the rules alone, and another rule set
+    assert load_rules(root, learned="off").source_hash != rs.source_hash
     off = load_rules(root, learned="off").analyse(article_from({"id": "1", "title": "Drill and BETA"}))
     assert [m.rule for m in off.matches] == ["drills.report"] and off.vetoed == () and off.probabilities == {}
     # a mode for one tag (the file's `tags`): parade off, so the drill match is withdrawn and nothing added
