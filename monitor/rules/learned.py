@@ -121,12 +121,18 @@ class LearnedModel:
     _names: tuple[str, ...] = field(init=False, repr=False)
     _idf: npt.NDArray[np.float64] = field(init=False, repr=False)
     _weights: npt.NDArray[np.float64] = field(init=False, repr=False)
+    # each tag's mode (``tag_modes`` over ``mode``), and whether any is not off (read per article)
+    _modes: dict[str, Mode] = field(init=False, repr=False)
+    _active: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         k = len(self.tags)
         unknown = sorted(set(self.tag_modes) - set(self.tags))
         if unknown:
             raise UnknownTag(f"the model knows no tag {', '.join(unknown)} (it knows {', '.join(self.tags)})")
+        modes = {t: self.tag_modes.get(t, self.mode) for t in self.tags}
+        object.__setattr__(self, "_modes", modes)
+        object.__setattr__(self, "_active", any(m != "off" for m in modes.values()))
         object.__setattr__(self, "_index", {f: i for i, f in enumerate(self.table)})
         object.__setattr__(self, "_names", tuple(self.table))
         object.__setattr__(self, "_idf", np.fromiter((r[0] for r in self.table.values()), float, len(self.table)))
@@ -171,12 +177,12 @@ class LearnedModel:
 
     # --- modes ---------------------------------------------------------------------------------
     def mode_of(self, tag: str) -> Mode:
-        return self.tag_modes.get(tag, self.mode)
+        return self._modes.get(tag, self.mode)
 
     @property
     def active(self) -> bool:
         """Whether the check runs at all (some tag's mode is not ``off``)."""
-        return any(self.mode_of(t) != "off" for t in self.tags)
+        return self._active
 
     def describe(self) -> str:
         """The modes in words: ``both``, or ``off (negotiation-round: both)`` when single tags differ."""
@@ -230,7 +236,7 @@ class LearnedModel:
         decision, rows, values = self._weigh(text)  # once: the probabilities and any rescue's words
         probs = self._probabilities(decision)
         index = {t: i for i, t in enumerate(self.tags)}
-        mode = {t: self.mode_of(t) for t in self.tags}
+        mode = self._modes
         kept: list[Match] = []
         vetoed: list[Match] = []
         whole = len(text) <= self.options.limit  # the veto judges only a text it read whole

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from monitor.rules.learned import Mode
+
 Severity = Literal["info", "low", "medium", "high", "critical"]
 FieldName = Literal["title", "summary", "content"]
 FIELDS: tuple[FieldName, ...] = ("title", "summary", "content")
@@ -212,9 +214,9 @@ class LearnedBody(Spec):
     """The learned check of a rules folder: a model file written by ``monitor rules learn``."""
 
     model: Annotated[str, Field(min_length=1)]  # path relative to the file that names it
-    mode: Literal["off", "veto", "both"] = "both"
+    mode: Mode = "both"
     #: a mode for single tags instead of ``mode``
-    tags: dict[str, Literal["off", "veto", "both"]] = Field(default_factory=dict)
+    tags: dict[str, Mode] = Field(default_factory=dict)
     description: str = ""
 
 
