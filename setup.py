@@ -7,8 +7,9 @@ few times slower; ``monitor rules check`` and the start-up summary say which one
 ``MONITOR_PURE_PYTHON=1`` at run time.
 
 - ``CORES``: hand-written Cython for normalisation (``monitor/text/_fold.pyx``), the term automaton
-  (``monitor/rules/_scan.pyx``) and the near-duplicate fingerprint (``monitor/cluster/_sig.pyx``), each
-  with a pure-Python twin it is property-tested against;
+  (``monitor/rules/_scan.pyx``), the near-duplicate fingerprint (``monitor/cluster/_sig.pyx``) and the
+  learned check's scorer (``monitor/rules/_learned.pyx``), each with a pure-Python twin it is
+  property-tested against;
 - ``COMPILED_SOURCES``: plain Python modules of the rule evaluator (no Cython syntax in them), typed by
   the ``.pxd`` file beside each (Cython's "augmenting" declarations: the nodes and the per-article context
   become extension types; the ``.py`` stays the pure-Python reference). The module file itself is then
@@ -30,6 +31,7 @@ CORES = {
     "monitor.text._fold": "monitor/text/_fold.pyx",
     "monitor.rules._scan": "monitor/rules/_scan.pyx",
     "monitor.cluster._sig": "monitor/cluster/_sig.pyx",
+    "monitor.rules._learned": "monitor/rules/_learned.pyx",
 }
 COMPILED_SOURCES = {
     "monitor.rules.expr": "monitor/rules/expr.py",

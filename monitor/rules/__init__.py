@@ -34,13 +34,14 @@ def matcher_hint(core: str) -> str | None:
 
 
 def matcher_core() -> str:
-    """``compiled`` when normalisation, the term scan and the rule evaluator all run compiled (see
-    ``setup.py``), ``python`` when none does (no C compiler at install, or ``MONITOR_PURE_PYTHON=1``),
-    else ``partial`` (a stale or half-built install)."""
+    """``compiled`` when normalisation, the term scan, the rule evaluator and the learned check's scorer all
+    run compiled (see ``setup.py``), ``python`` when none does (no C compiler at install, or
+    ``MONITOR_PURE_PYTHON=1``), else ``partial`` (a stale or half-built install)."""
+    from monitor.rules.learned import COMPILED as learned_compiled
     from monitor.rules.terms import COMPILED as scan_compiled
     from monitor.text.folding import COMPILED as fold_compiled
 
-    flags = (fold_compiled, scan_compiled, evaluator_compiled())
+    flags = (fold_compiled, scan_compiled, evaluator_compiled(), learned_compiled)
     return "compiled" if all(flags) else "partial" if any(flags) else "python"
 
 __all__ = [

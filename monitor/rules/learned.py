@@ -18,12 +18,18 @@ for single tags (a tag set to ``off`` is neither withdrawn nor added; a match is
 tag it carries is below its threshold and set to ``veto`` or ``both``). Matches whose tags the model does
 not know are never touched. Pure: no I/O after ``LearnedModel.load``; the features are defined here once, for
 training and for scoring alike, so the scorer equals the trainer's model (``tests/rules/test_learned.py``).
+
+Compiled core: where the optional extension ``monitor.rules._learned`` is built (Cython, ``setup.py``), the
+scoring (``_weigh``) runs there — the same features and numbers without a string per feature, several
+times faster; ``_weigh_python`` below is its reference and the fallback (no C compiler at install, or
+``MONITOR_PURE_PYTHON=1``), checked against it in ``tests/rules/test_learned_compiled.py``.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import itertools
 import math
 import re
@@ -31,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +45,7 @@ import numpy.typing as npt
 import orjson
 
 from monitor.models import Match
+from monitor.text.folding import PURE_PYTHON
 
 Mode = Literal["off", "veto", "both"]
 MODES: tuple[Mode, ...] = ("off", "veto", "both")
@@ -52,6 +60,21 @@ _PREFIXES = ("وبال", "فبال", "وال", "فال", "بال", "كال", "ل
 #: a word that opens with one of them and keeps at least three letters after it (the alternation is tried
 #: longest first, and falls back to a shorter prefix when the longer would leave too few letters)
 _STEM = re.compile("(?:" + "|".join(_PREFIXES) + r")(.{3,})\Z", re.DOTALL)
+
+
+def _compiled_core() -> ModuleType | None:
+    """``monitor.rules._learned`` when it is built (and not a stale build), else None."""
+    try:
+        core = importlib.import_module("monitor.rules._learned")
+    except ImportError:  # the extension is not built (no C compiler): pure Python
+        return None
+    return core if hasattr(core, "Scorer") else None
+
+
+_core = _compiled_core()
+
+#: True when ``LearnedModel`` scores with the compiled core (``monitor.rules._learned``).
+COMPILED: bool = _core is not None and not PURE_PYTHON
 
 
 class ModelInvalid(ValueError):
@@ -124,6 +147,8 @@ class LearnedModel:
     # each tag's mode (``tag_modes`` over ``mode``), and whether any is not off (read per article)
     _modes: dict[str, Mode] = field(init=False, repr=False)
     _active: bool = field(init=False, repr=False)
+    # the compiled scorer (None: the Python one runs), see the module docstring
+    _scorer: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         k = len(self.tags)
@@ -138,6 +163,16 @@ class LearnedModel:
         object.__setattr__(self, "_idf", np.fromiter((r[0] for r in self.table.values()), float, len(self.table)))
         weights = np.array([r[1] for r in self.table.values()], dtype=float).reshape(len(self.table), k)
         object.__setattr__(self, "_weights", weights)
+        object.__setattr__(self, "_scorer", self.scorer(compiled=True) if COMPILED else None)
+
+    def scorer(self, *, compiled: bool) -> Any:
+        """The compiled core's scorer for this model (``compiled``; None when the core is not built), or
+        None for the Python one."""
+        if not compiled or _core is None:
+            return None
+        o = self.options
+        return _core.Scorer(*_core_tables(self._names), self._idf, self._weights, np.asarray(self.bias, dtype=float),
+                            o.limit, o.pairs, o.headline, o.stems, _PREFIXES)
 
     # --- reading and writing ------------------------------------------------------------------
     @classmethod
@@ -191,7 +226,15 @@ class LearnedModel:
 
     # --- scoring -------------------------------------------------------------------------------
     def _weigh(self, text: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """The tags' decision values, and the known features' rows and TF-IDF values (l2-normalised)."""
+        """The tags' decision values, and the known features' rows (first occurrence first) and TF-IDF
+        values (l2-normalised)."""
+        if self._scorer is not None:
+            return self._scorer.weigh(text)  # type: ignore[no-any-return]
+        return self._weigh_python(text)
+
+    def _weigh_python(self, text: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64],
+                                                 npt.NDArray[np.float64]]:
+        """``_weigh`` in Python: the reference of the compiled core."""
         counts = Counter(features(text, self.options))
         rows = np.fromiter(map(self._index.get, counts, itertools.repeat(-1)), dtype=np.int64, count=len(counts))
         known = rows >= 0
@@ -252,6 +295,33 @@ class LearnedModel:
             if mode[t] == "both" and t not in carried and probs[t] >= self.rescue[i]:
                 kept.append(rescued(t, probs[t], self._reasons(rows, values, i, EVIDENCE_WORDS)))
         return Verdict(kept, tuple(vetoed), probs)
+
+
+def _core_tables(names: Sequence[str]) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int],
+                                                dict[int, int]]:
+    """The compiled scorer's look-up tables (see ``monitor.rules._learned``) from the features' names, in
+    row order: words, headline words, prefix-free words, the ids of the words in pairs, and the pairs by
+    ``id_a * len(ids) + id_b``."""
+    words: dict[str, int] = {}
+    heads: dict[str, int] = {}
+    stems: dict[str, int] = {}
+    split: list[tuple[str, str, int]] = []
+    for row, feat in enumerate(names):
+        if feat.startswith("h:"):
+            heads[feat[2:]] = row
+        elif feat.startswith("s:"):
+            stems[feat[2:]] = row
+        elif " " in feat:
+            a, b = feat.split(" ")
+            split.append((a, b, row))
+        else:
+            words[feat] = row
+    ids: dict[str, int] = {}
+    for a, b, _ in split:
+        ids.setdefault(a, len(ids))
+        ids.setdefault(b, len(ids))
+    pairs = {ids[a] * len(ids) + ids[b]: row for a, b, row in split}
+    return words, heads, stems, ids, pairs
 
 
 def _sigmoid(x: float) -> float:
