@@ -19,6 +19,7 @@ of them it opens with that leaves at least three letters (the regex ``learned._S
 """
 
 from libc.math cimport log, sqrt
+from libc.stdlib cimport free, malloc
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 import numpy as np
@@ -62,10 +63,9 @@ cdef inline Py_ssize_t _capacity(Py_ssize_t n):
 cdef class Scorer:
     # the strings: code points (flat), each entry's start and length in them, its hash, its four numbers
     cdef int32_t[::1] chars
-    cdef int64_t[::1] ent_start
-    cdef int32_t[::1] ent_len
-    cdef uint64_t[::1] ent_hash
-    cdef int32_t[:, ::1] ent_num
+    # one 32-byte record per entry (one cache line read per look-up): the hash's low and high halves, the
+    # start and length of its chars, its four numbers
+    cdef int32_t[:, ::1] ent
     cdef int32_t[::1] slots  # open addressing: an entry or -1
     cdef uint64_t mask
     # the pairs: key (id_a + 1) << 32 | (id_b + 1), 0 for an empty slot, and the pair's row
@@ -112,18 +112,19 @@ cdef class Scorer:
         cdef Py_ssize_t n = len(numbers), e = 0, cap = _capacity(n), at = 0
         cdef uint64_t h
         self.chars = np.array([ord(c) for text in numbers for c in text] or [0], dtype=np.int32)
-        self.ent_start = np.empty(n, dtype=np.int64)
-        self.ent_len = np.empty(n, dtype=np.int32)
-        self.ent_hash = np.empty(n, dtype=np.uint64)
-        self.ent_num = np.array(list(numbers.values()) or [[-1, -1, -1, -1]], dtype=np.int32)
+        records = np.zeros((max(n, 1), 8), dtype=np.int32)
+        if n:
+            records[:, 4:] = np.array(list(numbers.values()), dtype=np.int32)
+        self.ent = records
         self.slots = np.full(cap, -1, dtype=np.int32)
         self.mask = cap - 1
         for text in numbers:
             PyUnicode_READY(text)
             h = _fnv(PyUnicode_KIND(text), PyUnicode_DATA(text), 0, PyUnicode_GET_LENGTH(text))
-            self.ent_start[e] = at
-            self.ent_len[e] = len(text)
-            self.ent_hash[e] = h
+            self.ent[e, 0] = <int32_t>(h & 0xFFFFFFFFULL)
+            self.ent[e, 1] = <int32_t>(h >> 32)
+            self.ent[e, 2] = at
+            self.ent[e, 3] = len(text)
             at += len(text)
             i = h & self.mask
             while self.slots[i] >= 0:
@@ -156,8 +157,9 @@ cdef class Scorer:
             ent = self.slots[i]
             if ent < 0:
                 return -1
-            if self.ent_hash[ent] == h and self.ent_len[ent] == e - s:
-                start = self.ent_start[ent]
+            if (self.ent[ent, 0] == <int32_t>(h & 0xFFFFFFFFULL) and self.ent[ent, 1] == <int32_t>(h >> 32)
+                    and self.ent[ent, 3] == e - s):
+                start = self.ent[ent, 2]
                 for j in range(e - s):
                     if <uint32_t>self.chars[start + j] != PyUnicode_READ(kind, data, s + j):
                         break
@@ -189,7 +191,7 @@ cdef class Scorer:
                 return s + n
         return -1
 
-    cdef inline void _count(self, int32_t r, int64_t[::1] found, double[::1] counts, Py_ssize_t *n) noexcept:
+    cdef inline void _count(self, int32_t r, int64_t *found, double *counts, Py_ssize_t *n) noexcept:
         cdef int32_t at = self.slot[r]
         if at < 0:
             self.slot[r] = <int32_t>n[0]
@@ -209,13 +211,15 @@ cdef class Scorer:
         cdef int32_t r, prev_id, part
         cdef uint32_t ch
         # at most one word per two chars (a word and a separator), and four features per word
-        starts_arr = np.empty(room, dtype=np.int64)
-        ends_arr = np.empty(room, dtype=np.int64)
-        ents_arr = np.empty(room, dtype=np.int64)
-        found_arr = np.empty(4 * room, dtype=np.int64)
-        counts_arr = np.empty(4 * room, dtype=np.float64)
-        cdef int64_t[::1] starts = starts_arr, ends = ends_arr, ents = ents_arr, found = found_arr
-        cdef double[::1] counts = counts_arr
+        # scratch, one block: each word's start, end and entry; the found features' rows and counts
+        cdef int64_t *block = <int64_t *>malloc(11 * room * sizeof(int64_t))
+        if block == NULL:
+            raise MemoryError()
+        cdef int64_t *starts = block
+        cdef int64_t *ends = block + room
+        cdef int64_t *ents = block + 2 * room
+        cdef int64_t *found = block + 3 * room
+        cdef double *counts = <double *>(block + 7 * room)
         # the words: maximal runs of letters and digits (the regex [^\W_]+) in the first ``limit`` chars;
         # the headline's are those before the first line break (all of them when the window has none)
         while i < end:
@@ -236,13 +240,13 @@ cdef class Scorer:
         try:
             for k in range(n_words):
                 ent = ents[k]
-                if ent >= 0 and self.ent_num[ent, WORD] >= 0:
-                    self._count(self.ent_num[ent, WORD], found, counts, &n)
+                if ent >= 0 and self.ent[ent, 4 + WORD] >= 0:
+                    self._count(self.ent[ent, 4 + WORD], found, counts, &n)
             if self.use_pairs:
                 prev_id = -1
                 for k in range(n_words):
                     ent = ents[k]
-                    part = self.ent_num[ent, PART] if ent >= 0 else -1
+                    part = self.ent[ent, 4 + PART] if ent >= 0 else -1
                     if prev_id >= 0 and part >= 0:
                         r = self._pair(prev_id, part)
                         if r >= 0:
@@ -253,15 +257,15 @@ cdef class Scorer:
                     if starts[k] >= head_end:
                         break
                     ent = ents[k]
-                    if ent >= 0 and self.ent_num[ent, HEAD] >= 0:
-                        self._count(self.ent_num[ent, HEAD], found, counts, &n)
+                    if ent >= 0 and self.ent[ent, 4 + HEAD] >= 0:
+                        self._count(self.ent[ent, 4 + HEAD], found, counts, &n)
             if self.use_stems:
                 for k in range(n_words):
                     start = self._stem_start(kind, data, starts[k], ends[k])
                     if start >= 0:
                         ent = self._find(kind, data, start, ends[k])
-                        if ent >= 0 and self.ent_num[ent, STEM] >= 0:
-                            self._count(self.ent_num[ent, STEM], found, counts, &n)
+                        if ent >= 0 and self.ent[ent, 4 + STEM] >= 0:
+                            self._count(self.ent[ent, 4 + STEM], found, counts, &n)
             rows_arr = np.empty(n, dtype=np.int64)
             values_arr = np.empty(n, dtype=np.float64)
             decision_arr = np.array(self.bias, dtype=np.float64)
@@ -270,8 +274,9 @@ cdef class Scorer:
         finally:
             for j in range(n):
                 self.slot[found[j]] = -1
+            free(block)
 
-    cdef int _fill(self, int64_t[::1] found, double[::1] counts, Py_ssize_t n, int64_t[::1] rows,
+    cdef int _fill(self, int64_t *found, double *counts, Py_ssize_t n, int64_t[::1] rows,
                    double[::1] values, double[::1] decision) except -1:
         cdef Py_ssize_t j, k, n_tags = self.weights.shape[1]
         cdef double norm = 0.0, v
