@@ -55,8 +55,14 @@ DEPS = web.AppKey("deps", ApiDeps)
 
 
 def make_app(deps: ApiDeps) -> web.Application:
+    from monitor.web.tryout import FORM_MAX_BODY
+
+    # the API's JSON routes read their bodies themselves, each under ``api_max_body`` (413 past it); the
+    # app-wide cap is for the console's forms, parsed by aiohttp: a shipped rule file of Arabic, posted
+    # from the try-out page, is several times its size once percent-encoded
     app = web.Application(
-        middlewares=[auth_middleware(deps.settings)], client_max_size=deps.settings.api_max_body
+        middlewares=[auth_middleware(deps.settings)],
+        client_max_size=max(deps.settings.api_max_body, FORM_MAX_BODY),
     )
     app[DEPS] = deps
     for name in ROUTES:

@@ -34,6 +34,10 @@ from monitor.web.state import archive_of, ruleset_of
 
 routes = web.RouteTableDef()
 MAX_TEXT = 256 * 1024
+#: the largest body the console's forms need: the try-out form carries a rule file of up to ``MAX_TEXT``
+#: characters, which a browser sends percent-encoded (an Arabic letter, two bytes of UTF-8, becomes six;
+#: up to nine for a three-byte character), plus an article and the other fields
+FORM_MAX_BODY = 9 * MAX_TEXT + 64 * 1024
 NEW_RULE = """\
 id: my-team.new-rule
 title: A new rule
