@@ -192,6 +192,9 @@ class LearnedModel:
                     raise ModelInvalid(f"feature {feat!r} has {len(row)} numbers, expected {k + 1}")
                 table[feat] = (float(row[0]), tuple(float(x) for x in row[1:]))
             opts = Options(**data.get("options", {}))
+            if type(opts.limit) is not int or opts.limit < 1 or not all(
+                    type(x) is bool for x in (opts.pairs, opts.headline, opts.stems)):
+                raise ModelInvalid(f"options must be a positive limit and three flags, not {data['options']!r}")
         except ModelInvalid:
             raise
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -312,8 +315,9 @@ def _core_tables(names: Sequence[str]) -> tuple[dict[str, int], dict[str, int], 
         elif feat.startswith("s:"):
             stems[feat[2:]] = row
         elif " " in feat:
-            a, b = feat.split(" ")
-            split.append((a, b, row))
+            pair = feat.split(" ")
+            if len(pair) == 2:  # (a feature of more words is never read off a text: ``features`` makes none)
+                split.append((pair[0], pair[1], row))
         else:
             words[feat] = row
     ids: dict[str, int] = {}

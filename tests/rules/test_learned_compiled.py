@@ -100,3 +100,18 @@ def test_compiled_equals_python_with_the_shipped_model() -> None:
     scorer = model.scorer(compiled=True)
     for title, body in texts:
         _same(model, rules.analyse(article_from({"title": title, "content": body})).text, scorer)
+
+
+def test_odd_model_files_are_refused_or_harmless() -> None:
+    """A limit that is not a positive number is a ModelInvalid (the two scorers would read it differently);
+    a feature of three words, which no text yields, is kept in the table and found by neither scorer."""
+    from monitor.rules.learned import ModelInvalid
+
+    data = {"format": 1, "tags": ["a"], "bias": [0.0], "veto": [0.5], "rescue": [0.5],
+            "features": {"convoy": [1.0, 1.0], "convoy drill now": [1.0, 1.0]}, "options": {"limit": -5}}
+    with pytest.raises(ModelInvalid, match="positive limit"):
+        LearnedModel.from_json(data)
+    data["options"] = {"limit": 100}
+    model = LearnedModel.from_json(data)
+    _same(model, "convoy drill now\nconvoy drill now")
+    assert model.scorer(compiled=True).weigh("convoy drill now")[1].tolist() == [0]
