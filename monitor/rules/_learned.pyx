@@ -20,7 +20,7 @@ of them it opens with that leaves at least three letters (the regex ``learned._S
 
 from libc.math cimport log, sqrt
 from libc.stdlib cimport free, malloc
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 import numpy as np
 
@@ -36,6 +36,20 @@ cdef extern from "Python.h":
 cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
 cdef uint64_t FNV_PRIME = 1099511628211ULL
 cdef uint64_t MIX = 11400714819323198485ULL  # 2**64 / golden ratio, for the pairs' slots
+
+# a bit per code point of the Basic Multilingual Plane: whether it is a letter or digit (``str.isalnum``, the
+# regex ``[^\W_]``), built once at import; other planes ask Python
+cdef uint8_t[8192] _ALNUM
+for _c in range(65536):
+    if chr(_c).isalnum():
+        _ALNUM[_c >> 3] |= <uint8_t>(1 << (_c & 7))
+
+
+cdef inline bint _alnum(uint32_t ch) noexcept nogil:
+    if ch < 65536:
+        return (_ALNUM[ch >> 3] >> (ch & 7)) & 1
+    return Py_UNICODE_ISALNUM(ch)
+
 
 cdef enum:  # an entry's four numbers: its rows as a word, a headline word, a prefix-free word; its id in pairs
     WORD = 0
@@ -224,10 +238,10 @@ cdef class Scorer:
         # the headline's are those before the first line break (all of them when the window has none)
         while i < end:
             ch = PyUnicode_READ(kind, data, i)
-            if Py_UNICODE_ISALNUM(ch):
+            if _alnum(ch):
                 s = i
                 i += 1
-                while i < end and Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i)):
+                while i < end and _alnum(PyUnicode_READ(kind, data, i)):
                     i += 1
                 starts[n_words] = s
                 ends[n_words] = i

@@ -28,10 +28,12 @@ if L._core is None:
 
 ROOT = Path(__file__).resolve().parents[2]
 # an invented vocabulary: Latin words, digits, and Arabic words with and without clitic prefixes (some too
-# short to lose one)
+# short to lose one); Arabic-Indic digits, a presentation form, an astral digit, a title-case letter and the
+# Arabic stretching mark (a letter to Python)
 WORDS = ["convoy", "drill", "harbour", "x", "ab", "7", "2024", "قافلة", "والقافلة", "بالقافلة", "للميناء",
-         "الميناء", "وال", "فبالسوق", "كالبحر", "بحر", "لبن", "ولد"]
-SEPARATORS = [" ", "  ", "\n", ", ", " - ", "_", "\t", ".\n", "،"]
+         "الميناء", "وال", "فبالسوق", "كالبحر", "بحر", "لبن", "ولد", "٣٤", "ﻻ", "𝟙𝟚x", "ǅ", "ـ"]
+# separators and marks (not letters or digits), among them right-to-left and no-break marks
+SEPARATORS = [" ", "  ", "\n", ", ", " - ", "_", "\t", ".\n", "،", "\u200f", "\u00a0"]
 
 
 def _table(words: list[str], rnd: np.random.Generator) -> dict[str, tuple[float, tuple[float, ...]]]:
