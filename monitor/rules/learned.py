@@ -163,7 +163,9 @@ class LearnedModel:
         object.__setattr__(self, "_idf", np.fromiter((r[0] for r in self.table.values()), float, len(self.table)))
         weights = np.array([r[1] for r in self.table.values()], dtype=float).reshape(len(self.table), k)
         object.__setattr__(self, "_weights", weights)
-        object.__setattr__(self, "_scorer", self.scorer(compiled=True) if COMPILED else None)
+        # built only when the check runs (a folder loaded with every mode off reads no article with it;
+        # ``probabilities``/``reasons`` then use the Python scorer, with the same results)
+        object.__setattr__(self, "_scorer", self.scorer(compiled=True) if COMPILED and self._active else None)
 
     def scorer(self, *, compiled: bool) -> Any:
         """The compiled core's scorer for this model (``compiled``; None when the core is not built), or
