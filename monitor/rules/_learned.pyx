@@ -6,9 +6,15 @@ text — the tags' decision values, the rows of the known features in the order 
 (words, then word pairs, then headline words, then prefix-free Arabic words), and their l2-normalised
 TF-IDF values — without making a string per feature: the words are found in the text and looked up where
 they stand, in one open-addressing table of every string the model knows (a word, a headline word, a
-prefix-free word or a part of a word pair: its rows for each, and its id as a part of a pair), keyed by a
-64-bit FNV-1a hash of the code points and confirmed char by char; a pair is looked up by its two words'
-ids in a second table. The counts, the logarithms, the norm and the dot products are C loops.
+prefix-free word or a part of a word pair), keyed by a 64-bit FNV-1a hash of the code points and confirmed
+char by char; a pair is looked up by its two words' ids in a second table. The counts, the logarithms, the
+norm and the dot products are C loops.
+
+The layout is for a cold cache (the scorer runs between the rule matcher's passes, which evict it): each
+known string is one 64-byte record on its own cache line — its hash, its chars (inline when they are at
+most ten, all in the BMP), its rows as each kind of feature, its id in pairs, and the article's counting
+state of those rows — so a look-up and the counting read one line after the slot; a pair is one 16-byte
+slot (key, row, state); a feature's idf and weights share one line.
 ``tests/rules/test_learned_compiled.py`` checks it against the Python twin.
 
 The constructor takes the tables ``LearnedModel`` builds from its feature table (``learned._core_tables``):
@@ -20,7 +26,8 @@ of them it opens with that leaves at least three letters (the regex ``learned._S
 
 from libc.math cimport log, sqrt
 from libc.stdlib cimport free, malloc
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memset
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 import numpy as np
 
@@ -51,11 +58,51 @@ cdef inline bint _alnum(uint32_t ch) noexcept nogil:
     return Py_UNICODE_ISALNUM(ch)
 
 
-cdef enum:  # an entry's four numbers: its rows as a word, a headline word, a prefix-free word; its id in pairs
-    WORD = 0
+cdef enum:
+    WORD = 0  # an entry's numbers: its rows as a word, a headline word, a prefix-free word; its id in pairs
     HEAD = 1
     STEM = 2
     PART = 3
+    INLINE = 10  # an entry's chars kept in its record when they are at most this many, all in the BMP
+    LINE = 64  # bytes of a cache line: each record and each feature's numbers start on one
+
+
+# Every string the model knows, one 64-byte record (one cache line read per look-up, and the article's
+# counting state in the same line): its hash and length, its chars (inline, or where they are in the pool),
+# its four numbers, and per article where each of its rows is in the list of found features (-1: not found;
+# reset after each article — ``weigh`` holds the GIL throughout and calls no Python code, so one state per
+# scorer suffices).
+cdef struct Entry:
+    uint64_t hash
+    int32_t length
+    int32_t start  # where its chars are in the pool, or -1 when they are inline
+    int32_t num[4]
+    int32_t at[3]
+    uint16_t chars[INLINE]
+
+
+cdef struct Pair:  # a pair of words: its key (id_a + 1) << 32 | (id_b + 1) (0: an empty slot), row, state
+    uint64_t key
+    int32_t row
+    int32_t at
+
+
+cdef extern from "stdlib.h":
+    int posix_memalign(void **memptr, size_t alignment, size_t size) nogil
+
+
+cdef void *_lines(size_t size) except NULL:
+    """``size`` bytes (at least one line) starting on a cache line, zeroed."""
+    cdef void *p = NULL
+    if size < LINE:
+        size = LINE
+    if posix_memalign(&p, LINE, size) != 0:
+        raise MemoryError()
+    memset(p, 0, size)
+    return p
+
+
+assert sizeof(Entry) == LINE
 
 
 cdef inline uint64_t _fnv(int kind, void *data, Py_ssize_t s, Py_ssize_t e) noexcept nogil:
@@ -75,20 +122,17 @@ cdef inline Py_ssize_t _capacity(Py_ssize_t n):
 
 
 cdef class Scorer:
-    # the strings: code points (flat), each entry's start and length in them, its hash, its four numbers
-    cdef int32_t[::1] chars
-    # one 32-byte record per entry (one cache line read per look-up): the hash's low and high halves, the
-    # start and length of its chars, its four numbers
-    cdef int32_t[:, ::1] ent
-    cdef int32_t[::1] slots  # open addressing: an entry or -1
+    cdef Entry *entries
+    cdef int32_t *pool  # the chars of the entries that do not keep them inline
+    cdef int32_t *slots  # open addressing over the entries: an entry's index or -1
     cdef uint64_t mask
-    # the pairs: key (id_a + 1) << 32 | (id_b + 1), 0 for an empty slot, and the pair's row
-    cdef uint64_t[::1] pair_key
-    cdef int32_t[::1] pair_row
+    cdef Pair *pairs  # open addressing by the key
     cdef uint64_t pair_mask
     cdef int pair_shift
-    cdef double[::1] idf
-    cdef double[:, ::1] weights
+    # each feature's numbers in one line: its idf, then its weight for each tag (``width`` doubles a row)
+    cdef double *numbers
+    cdef Py_ssize_t width
+    cdef Py_ssize_t n_tags
     cdef double[::1] bias
     cdef Py_ssize_t limit
     cdef bint use_pairs
@@ -96,51 +140,75 @@ cdef class Scorer:
     cdef bint use_stems
     cdef int32_t[:, ::1] prefix_chars  # the prefixes' code points, longest first, 0-padded
     cdef int32_t[::1] prefix_len
-    # per feature row: where it is in the article's list of found features, -1 when not found (reset after
-    # each article; ``weigh`` holds the GIL throughout and calls no Python code, so one per scorer suffices)
-    cdef int32_t[::1] slot
 
     def __init__(self, dict words, dict heads, dict stems, dict ids, dict pairs, double[::1] idf,
                  double[:, ::1] weights, double[::1] bias, Py_ssize_t limit, bint use_pairs, bint use_heads,
                  bint use_stems, tuple prefixes):
-        self.idf = idf
-        self.weights = weights
         self.bias = bias
         self.limit = limit
         self.use_pairs = use_pairs
         self.use_heads = use_heads
         self.use_stems = use_stems
-        self.slot = np.full(weights.shape[0], -1, dtype=np.int32)
         width = max((len(p) for p in prefixes), default=1)
         self.prefix_chars = np.array([[ord(c) for c in p] + [0] * (width - len(p)) for p in prefixes] or [[0]],
                                      dtype=np.int32)
         self.prefix_len = np.array([len(p) for p in prefixes] or [0], dtype=np.int32)[:len(prefixes)]
+        self._build_numbers(idf, weights)
         self._build_strings(words, heads, stems, ids)
         self._build_pairs(pairs, len(ids))
+
+    def __dealloc__(self):
+        free(self.entries)
+        free(self.pool)
+        free(self.slots)
+        free(self.pairs)
+        free(self.numbers)
+
+    def _build_numbers(self, double[::1] idf, double[:, ::1] weights):
+        cdef Py_ssize_t r, k, n = weights.shape[0]
+        self.n_tags = weights.shape[1]
+        self.width = self.n_tags + 1
+        if self.width * sizeof(double) <= LINE:
+            self.width = LINE // sizeof(double)  # a row per line
+        self.numbers = <double *>_lines(n * self.width * sizeof(double))
+        for r in range(n):
+            self.numbers[r * self.width] = idf[r]
+            for k in range(self.n_tags):
+                self.numbers[r * self.width + 1 + k] = weights[r, k]
 
     def _build_strings(self, dict words, dict heads, dict stems, dict ids):
         numbers: dict = {}
         for which, table in ((WORD, words), (HEAD, heads), (STEM, stems), (PART, ids)):
             for text, value in table.items():
                 numbers.setdefault(text, [-1, -1, -1, -1])[which] = value
-        cdef Py_ssize_t n = len(numbers), e = 0, cap = _capacity(n), at = 0
-        cdef uint64_t h
-        self.chars = np.array([ord(c) for text in numbers for c in text] or [0], dtype=np.int32)
-        records = np.zeros((max(n, 1), 8), dtype=np.int32)
-        if n:
-            records[:, 4:] = np.array(list(numbers.values()), dtype=np.int32)
-        self.ent = records
-        self.slots = np.full(cap, -1, dtype=np.int32)
+        cdef Py_ssize_t n = len(numbers), e = 0, cap = _capacity(n), at = 0, j
+        cdef uint64_t i
+        cdef Entry *x
+        long = [text for text in numbers if len(text) > INLINE or any(ord(c) > 0xFFFF for c in text)]
+        self.pool = <int32_t *>_lines(sum(len(t) for t in long) * sizeof(int32_t))
+        self.entries = <Entry *>_lines(n * sizeof(Entry))
+        self.slots = <int32_t *>_lines(cap * sizeof(int32_t))
+        memset(self.slots, 0xFF, cap * sizeof(int32_t))  # -1 everywhere
         self.mask = cap - 1
-        for text in numbers:
+        for text, nums in numbers.items():
             PyUnicode_READY(text)
-            h = _fnv(PyUnicode_KIND(text), PyUnicode_DATA(text), 0, PyUnicode_GET_LENGTH(text))
-            self.ent[e, 0] = <int32_t>(h & 0xFFFFFFFFULL)
-            self.ent[e, 1] = <int32_t>(h >> 32)
-            self.ent[e, 2] = at
-            self.ent[e, 3] = len(text)
-            at += len(text)
-            i = h & self.mask
+            x = &self.entries[e]
+            x.hash = _fnv(PyUnicode_KIND(text), PyUnicode_DATA(text), 0, PyUnicode_GET_LENGTH(text))
+            x.length = len(text)
+            for j in range(4):
+                x.num[j] = nums[j]
+            for j in range(3):
+                x.at[j] = -1
+            if len(text) > INLINE or any(ord(c) > 0xFFFF for c in text):
+                x.start = at
+                for j, c in enumerate(text):
+                    self.pool[at + j] = ord(c)
+                at += len(text)
+            else:
+                x.start = -1
+                for j, c in enumerate(text):
+                    x.chars[j] = ord(c)
+            i = x.hash & self.mask
             while self.slots[i] >= 0:
                 i = (i + 1) & self.mask
             self.slots[i] = e
@@ -149,47 +217,54 @@ cdef class Scorer:
     def _build_pairs(self, dict pairs, Py_ssize_t n_ids):
         cdef Py_ssize_t cap = _capacity(len(pairs))
         cdef uint64_t key, i
-        self.pair_key = np.zeros(cap, dtype=np.uint64)
-        self.pair_row = np.full(cap, -1, dtype=np.int32)
+        self.pairs = <Pair *>_lines(cap * sizeof(Pair))
         self.pair_mask = cap - 1
         self.pair_shift = 64 - (cap.bit_length() - 1)
         for joined, row in pairs.items():
             a, b = divmod(joined, n_ids)
             key = ((<uint64_t>a + 1) << 32) | (<uint64_t>b + 1)
             i = (key * MIX) >> self.pair_shift
-            while self.pair_key[i] != 0:
+            while self.pairs[i].key != 0:
                 i = (i + 1) & self.pair_mask
-            self.pair_key[i] = key
-            self.pair_row[i] = row
+            self.pairs[i].key = key
+            self.pairs[i].row = row
+            self.pairs[i].at = -1
 
-    cdef inline Py_ssize_t _find(self, int kind, void *data, Py_ssize_t s, Py_ssize_t e) noexcept:
-        """The entry of the string ``text[s:e]``, or -1 when the model does not know it."""
+    cdef inline Entry *_find(self, int kind, void *data, Py_ssize_t s, Py_ssize_t e) noexcept:
+        """The entry of the string ``text[s:e]``, or NULL when the model does not know it."""
         cdef uint64_t h = _fnv(kind, data, s, e), i = h & self.mask
-        cdef int32_t ent
-        cdef Py_ssize_t j, start
+        cdef int32_t k
+        cdef Entry *x
+        cdef Py_ssize_t j, n = e - s
         while True:
-            ent = self.slots[i]
-            if ent < 0:
-                return -1
-            if (self.ent[ent, 0] == <int32_t>(h & 0xFFFFFFFFULL) and self.ent[ent, 1] == <int32_t>(h >> 32)
-                    and self.ent[ent, 3] == e - s):
-                start = self.ent[ent, 2]
-                for j in range(e - s):
-                    if <uint32_t>self.chars[start + j] != PyUnicode_READ(kind, data, s + j):
-                        break
+            k = self.slots[i]
+            if k < 0:
+                return NULL
+            x = &self.entries[k]
+            if x.hash == h and x.length == n:
+                if x.start < 0:
+                    for j in range(n):
+                        if x.chars[j] != PyUnicode_READ(kind, data, s + j):
+                            break
+                    else:
+                        return x
                 else:
-                    return ent
+                    for j in range(n):
+                        if <uint32_t>self.pool[x.start + j] != PyUnicode_READ(kind, data, s + j):
+                            break
+                    else:
+                        return x
             i = (i + 1) & self.mask
 
-    cdef inline int32_t _pair(self, int32_t a, int32_t b) noexcept:
-        """The row of the pair of the words with ids ``a`` and ``b``, or -1."""
+    cdef inline Pair *_pair(self, int32_t a, int32_t b) noexcept:
+        """The pair of the words with ids ``a`` and ``b``, or NULL."""
         cdef uint64_t key = ((<uint64_t>a + 1) << 32) | (<uint64_t>b + 1)
         cdef uint64_t i = (key * MIX) >> self.pair_shift
-        while self.pair_key[i] != 0:
-            if self.pair_key[i] == key:
-                return self.pair_row[i]
+        while self.pairs[i].key != 0:
+            if self.pairs[i].key == key:
+                return &self.pairs[i]
             i = (i + 1) & self.pair_mask
-        return -1
+        return NULL
 
     cdef inline Py_ssize_t _stem_start(self, int kind, void *data, Py_ssize_t s, Py_ssize_t e) noexcept:
         """Where the prefix-free form of the word ``text[s:e]`` starts, or -1 when it has none."""
@@ -205,35 +280,30 @@ cdef class Scorer:
                 return s + n
         return -1
 
-    cdef inline void _count(self, int32_t r, int64_t *found, double *counts, Py_ssize_t *n) noexcept:
-        cdef int32_t at = self.slot[r]
-        if at < 0:
-            self.slot[r] = <int32_t>n[0]
-            found[n[0]] = r
-            counts[n[0]] = 1.0
-            n[0] += 1
-        else:
-            counts[at] += 1.0
-
     def weigh(self, str text):
         """``(decision values, rows, values)`` as ``LearnedModel._weigh_python`` (numpy arrays)."""
         PyUnicode_READY(text)
         cdef int kind = PyUnicode_KIND(text)
         cdef void *data = PyUnicode_DATA(text)
         cdef Py_ssize_t end = min(PyUnicode_GET_LENGTH(text), self.limit)
-        cdef Py_ssize_t i = 0, s, head_end = end, k, n_words = 0, n = 0, j, start, ent, room = end // 2 + 2
-        cdef int32_t r, prev_id, part
+        cdef Py_ssize_t i = 0, s, head_end = end, k, n_words = 0, j, start, room = end // 2 + 2
+        cdef Py_ssize_t n = 0  # features found so far
+        cdef int32_t prev_id, part
         cdef uint32_t ch
+        cdef Entry *x
+        cdef Pair *pair
         # at most one word per two chars (a word and a separator), and four features per word
-        # scratch, one block: each word's start, end and entry; the found features' rows and counts
-        cdef int64_t *block = <int64_t *>malloc(11 * room * sizeof(int64_t))
+        # scratch, one block: each word's start, end and entry; the found features' rows, counts, and where
+        # their state is (to reset it)
+        cdef int64_t *block = <int64_t *>malloc(15 * room * sizeof(int64_t))
         if block == NULL:
             raise MemoryError()
         cdef int64_t *starts = block
         cdef int64_t *ends = block + room
-        cdef int64_t *ents = block + 2 * room
+        cdef Entry **ents = <Entry **>(block + 2 * room)
         cdef int64_t *found = block + 3 * room
         cdef double *counts = <double *>(block + 7 * room)
+        cdef int32_t **where = <int32_t **>(block + 11 * room)
         # the words: maximal runs of letters and digits (the regex [^\W_]+) in the first ``limit`` chars;
         # the headline's are those before the first line break (all of them when the window has none)
         while i < end:
@@ -253,33 +323,33 @@ cdef class Scorer:
                 i += 1
         try:
             for k in range(n_words):
-                ent = ents[k]
-                if ent >= 0 and self.ent[ent, 4 + WORD] >= 0:
-                    self._count(self.ent[ent, 4 + WORD], found, counts, &n)
+                x = ents[k]
+                if x != NULL and x.num[WORD] >= 0:
+                    _count(x.num[WORD], &x.at[WORD], found, counts, where, &n)
             if self.use_pairs:
                 prev_id = -1
                 for k in range(n_words):
-                    ent = ents[k]
-                    part = self.ent[ent, 4 + PART] if ent >= 0 else -1
+                    x = ents[k]
+                    part = x.num[PART] if x != NULL else -1
                     if prev_id >= 0 and part >= 0:
-                        r = self._pair(prev_id, part)
-                        if r >= 0:
-                            self._count(r, found, counts, &n)
+                        pair = self._pair(prev_id, part)
+                        if pair != NULL:
+                            _count(pair.row, &pair.at, found, counts, where, &n)
                     prev_id = part
             if self.use_heads:
                 for k in range(n_words):
                     if starts[k] >= head_end:
                         break
-                    ent = ents[k]
-                    if ent >= 0 and self.ent[ent, 4 + HEAD] >= 0:
-                        self._count(self.ent[ent, 4 + HEAD], found, counts, &n)
+                    x = ents[k]
+                    if x != NULL and x.num[HEAD] >= 0:
+                        _count(x.num[HEAD], &x.at[HEAD], found, counts, where, &n)
             if self.use_stems:
                 for k in range(n_words):
                     start = self._stem_start(kind, data, starts[k], ends[k])
                     if start >= 0:
-                        ent = self._find(kind, data, start, ends[k])
-                        if ent >= 0 and self.ent[ent, 4 + STEM] >= 0:
-                            self._count(self.ent[ent, 4 + STEM], found, counts, &n)
+                        x = self._find(kind, data, start, ends[k])
+                        if x != NULL and x.num[STEM] >= 0:
+                            _count(x.num[STEM], &x.at[STEM], found, counts, where, &n)
             rows_arr = np.empty(n, dtype=np.int64)
             values_arr = np.empty(n, dtype=np.float64)
             decision_arr = np.array(self.bias, dtype=np.float64)
@@ -287,18 +357,17 @@ cdef class Scorer:
             return decision_arr, rows_arr, values_arr
         finally:
             for j in range(n):
-                self.slot[found[j]] = -1
+                where[j][0] = -1
             free(block)
 
     cdef int _fill(self, int64_t *found, double *counts, Py_ssize_t n, int64_t[::1] rows,
                    double[::1] values, double[::1] decision) except -1:
-        cdef Py_ssize_t j, k, n_tags = self.weights.shape[1]
+        cdef Py_ssize_t j, k
         cdef double norm = 0.0, v
-        cdef int64_t r
+        cdef double *row
         for j in range(n):
-            r = found[j]
-            rows[j] = r
-            v = (1.0 + log(counts[j])) * self.idf[r]
+            rows[j] = found[j]
+            v = (1.0 + log(counts[j])) * self.numbers[found[j] * self.width]
             values[j] = v
             norm += v * v
         norm = sqrt(norm)
@@ -306,7 +375,20 @@ cdef class Scorer:
             norm = 1.0
         for j in range(n):
             values[j] /= norm
-            r = rows[j]
-            for k in range(n_tags):
-                decision[k] += values[j] * self.weights[r, k]
+            row = self.numbers + found[j] * self.width + 1
+            for k in range(self.n_tags):
+                decision[k] += values[j] * row[k]
         return 0
+
+
+cdef inline void _count(int32_t r, int32_t *at, int64_t *found, double *counts, int32_t **where,
+                        Py_ssize_t *n) noexcept:
+    """Count the feature of row ``r`` whose state is ``at``: a new one joins the list of found features."""
+    if at[0] < 0:
+        at[0] = <int32_t>n[0]
+        found[n[0]] = r
+        counts[n[0]] = 1.0
+        where[n[0]] = at
+        n[0] += 1
+    else:
+        counts[at[0]] += 1.0

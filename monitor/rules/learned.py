@@ -251,7 +251,7 @@ class LearnedModel:
         return np.asarray(self.bias) + values @ self._weights[rows], rows, values
 
     def _probabilities(self, decision: npt.NDArray[np.float64]) -> dict[str, float]:
-        return {t: _sigmoid(float(d)) for t, d in zip(self.tags, decision, strict=True)}
+        return {t: _sigmoid(d) for t, d in zip(self.tags, decision.tolist(), strict=True)}
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Each tag's probability for a normalised text (``Analysis.text``)."""
