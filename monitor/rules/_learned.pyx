@@ -113,6 +113,11 @@ cdef inline uint64_t _fnv(int kind, void *data, Py_ssize_t s, Py_ssize_t e) noex
     return h
 
 
+def _spills(str text):
+    """Whether a string's chars go to the pool: more than ``INLINE`` of them, or one beyond the BMP."""
+    return len(text) > INLINE or any(ord(c) > 0xFFFF for c in text)
+
+
 cdef inline Py_ssize_t _capacity(Py_ssize_t n):
     """A power of two at least twice ``n`` (at most half the slots filled)."""
     cdef Py_ssize_t cap = 16
@@ -184,8 +189,7 @@ cdef class Scorer:
         cdef Py_ssize_t n = len(numbers), e = 0, cap = _capacity(n), at = 0, j
         cdef uint64_t i
         cdef Entry *x
-        long = [text for text in numbers if len(text) > INLINE or any(ord(c) > 0xFFFF for c in text)]
-        self.pool = <int32_t *>_lines(sum(len(t) for t in long) * sizeof(int32_t))
+        self.pool = <int32_t *>_lines(sum(len(t) for t in numbers if _spills(t)) * sizeof(int32_t))
         self.entries = <Entry *>_lines(n * sizeof(Entry))
         self.slots = <int32_t *>_lines(cap * sizeof(int32_t))
         memset(self.slots, 0xFF, cap * sizeof(int32_t))  # -1 everywhere
@@ -199,7 +203,7 @@ cdef class Scorer:
                 x.num[j] = nums[j]
             for j in range(3):
                 x.at[j] = -1
-            if len(text) > INLINE or any(ord(c) > 0xFFFF for c in text):
+            if _spills(text):
                 x.start = at
                 for j, c in enumerate(text):
                     self.pool[at + j] = ord(c)
