@@ -134,8 +134,8 @@ cdef class Scorer:
     cdef Pair *pairs  # open addressing by the key
     cdef uint64_t pair_mask
     cdef int pair_shift
-    # each feature's numbers in one line: its idf, then its weight for each tag (``width`` doubles a row)
-    cdef double *numbers
+    # the model's table, a feature per line: its idf, then its weight for each tag (``width`` doubles a row)
+    cdef double *table
     cdef Py_ssize_t width
     cdef Py_ssize_t n_tags
     cdef double[::1] bias
@@ -154,11 +154,11 @@ cdef class Scorer:
         self.use_pairs = use_pairs
         self.use_heads = use_heads
         self.use_stems = use_stems
-        width = max((len(p) for p in prefixes), default=1)
-        self.prefix_chars = np.array([[ord(c) for c in p] + [0] * (width - len(p)) for p in prefixes] or [[0]],
+        longest = max((len(p) for p in prefixes), default=1)
+        self.prefix_chars = np.array([[ord(c) for c in p] + [0] * (longest - len(p)) for p in prefixes] or [[0]],
                                      dtype=np.int32)
         self.prefix_len = np.array([len(p) for p in prefixes] or [0], dtype=np.int32)[:len(prefixes)]
-        self._build_numbers(idf, weights)
+        self._build_table(idf, weights)
         self._build_strings(words, heads, stems, ids)
         self._build_pairs(pairs, len(ids))
 
@@ -167,19 +167,19 @@ cdef class Scorer:
         free(self.pool)
         free(self.slots)
         free(self.pairs)
-        free(self.numbers)
+        free(self.table)
 
-    def _build_numbers(self, double[::1] idf, double[:, ::1] weights):
+    def _build_table(self, double[::1] idf, double[:, ::1] weights):
         cdef Py_ssize_t r, k, n = weights.shape[0]
         self.n_tags = weights.shape[1]
         self.width = self.n_tags + 1
         if self.width * sizeof(double) <= LINE:
             self.width = LINE // sizeof(double)  # a row per line
-        self.numbers = <double *>_lines(n * self.width * sizeof(double))
+        self.table = <double *>_lines(n * self.width * sizeof(double))
         for r in range(n):
-            self.numbers[r * self.width] = idf[r]
+            self.table[r * self.width] = idf[r]
             for k in range(self.n_tags):
-                self.numbers[r * self.width + 1 + k] = weights[r, k]
+                self.table[r * self.width + 1 + k] = weights[r, k]
 
     def _build_strings(self, dict words, dict heads, dict stems, dict ids):
         numbers: dict = {}
@@ -189,12 +189,13 @@ cdef class Scorer:
         cdef Py_ssize_t n = len(numbers), e = 0, cap = _capacity(n), at = 0, j
         cdef uint64_t i
         cdef Entry *x
-        self.pool = <int32_t *>_lines(sum(len(t) for t in numbers if _spills(t)) * sizeof(int32_t))
+        spills = [_spills(text) for text in numbers]
+        self.pool = <int32_t *>_lines(sum(len(t) for t, out in zip(numbers, spills) if out) * sizeof(int32_t))
         self.entries = <Entry *>_lines(n * sizeof(Entry))
         self.slots = <int32_t *>_lines(cap * sizeof(int32_t))
         memset(self.slots, 0xFF, cap * sizeof(int32_t))  # -1 everywhere
         self.mask = cap - 1
-        for text, nums in numbers.items():
+        for (text, nums), out in zip(numbers.items(), spills):
             PyUnicode_READY(text)
             x = &self.entries[e]
             x.hash = _fnv(PyUnicode_KIND(text), PyUnicode_DATA(text), 0, PyUnicode_GET_LENGTH(text))
@@ -203,7 +204,7 @@ cdef class Scorer:
                 x.num[j] = nums[j]
             for j in range(3):
                 x.at[j] = -1
-            if _spills(text):
+            if out:
                 x.start = at
                 for j, c in enumerate(text):
                     self.pool[at + j] = ord(c)
@@ -371,7 +372,7 @@ cdef class Scorer:
         cdef double *row
         for j in range(n):
             rows[j] = found[j]
-            v = (1.0 + log(counts[j])) * self.numbers[found[j] * self.width]
+            v = (1.0 + log(counts[j])) * self.table[found[j] * self.width]
             values[j] = v
             norm += v * v
         norm = sqrt(norm)
@@ -379,7 +380,7 @@ cdef class Scorer:
             norm = 1.0
         for j in range(n):
             values[j] /= norm
-            row = self.numbers + found[j] * self.width + 1
+            row = self.table + found[j] * self.width + 1
             for k in range(self.n_tags):
                 decision[k] += values[j] * row[k]
         return 0
