@@ -50,6 +50,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+class PortTaken(Exception):
+    """Another program took the port chosen for an embedded service before the service bound it."""
+
+
 class EmbeddedError(RuntimeError):
     """An embedded service could not start. Not retryable without a change (install the extra)."""
 
@@ -92,6 +96,21 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: flo
     raise EmbeddedError(f"embedded {name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
+def _stop_child(name: str, proc: subprocess.Popen[bytes], timeout: float = 8.0) -> None:
+    """SIGTERM to the child's process group, then SIGKILL after ``timeout``."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("embedded %s did not stop in %.0fs; killing it", name, timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
 def _wait_loaded(url: str, proc: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
     """Wait until Redis answers: it listens while it still loads its AOF (answering LOADING), and a
     large journal or delivery backlog after a crash takes a while to load."""
@@ -104,6 +123,8 @@ def _wait_loaded(url: str, proc: subprocess.Popen[bytes], timeout: float = 300.0
             try:
                 client.ping()
                 return
+            except redis.InvalidResponse:  # another protocol answers: a stranger holds the port
+                raise PortTaken(url) from None
             except (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError):
                 if proc.poll() is not None:
                     raise EmbeddedError(f"embedded Redis exited with code {proc.returncode} while loading") from None
@@ -284,8 +305,26 @@ class EmbeddedServices:
         self.kafka_bootstrap = f"127.0.0.1:{port}"
         self.started.append(f"Kafka-protocol broker (Tansu, memory storage) on {self.kafka_bootstrap}")
 
-    def _start_redis(self) -> None:
-        port = free_port()
+    def _start_redis(self, attempts: int = 3) -> None:
+        """Redis on a free port; when another program takes that port between its choice and Redis's bind
+        (Redis exits, or the port answers another protocol), again on a new port, ``attempts`` times."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_redis_on(free_port())
+                return
+            except (PortTaken, EmbeddedError) as exc:
+                if self._procs and self._procs[-1][0] == "redis":
+                    _stop_child(*self._procs.pop())
+                    self._write_lock()
+                log_text = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:]
+                taken = isinstance(exc, PortTaken) or "Address already in use" in log_text
+                if not taken or attempt == attempts:
+                    if isinstance(exc, PortTaken):
+                        raise EmbeddedError(f"embedded Redis: another program answered on its port {attempts} "
+                                            "times; free some local ports and start again") from None
+                    raise
+
+    def _start_redis_on(self, port: int) -> None:
         rdir = self.data_dir / "redis"
         rdir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _owner_only(rdir)
@@ -311,18 +350,7 @@ class EmbeddedServices:
     def stop(self, timeout: float = 8.0) -> None:
         """Stop children in reverse order: SIGTERM, then SIGKILL after ``timeout``."""
         while self._procs:
-            name, proc = self._procs.pop()
-            if proc.poll() is not None:
-                continue
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("embedded %s did not stop in %.0fs; killing it", name, timeout)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+            _stop_child(*self._procs.pop(), timeout)
         if self._lock is not None:
             self._write_lock()
             with contextlib.suppress(OSError):

@@ -108,3 +108,41 @@ async def test_api_answers_503_with_what_to_do_when_redis_is_full(tmp_path: Path
         await r.aclose()
     finally:
         svc.stop()
+
+
+def test_a_port_taken_before_redis_binds_it_is_given_up_for_another(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another program can take the free port chosen for Redis before Redis binds it (seen in CI: an HTTP
+    server answered, "Protocol error, got 'H'"). The start tries again on a new port instead of failing."""
+    import socket
+    import threading
+
+    import monitor.embedded as embedded
+
+    stranger = socket.socket()
+    stranger.bind(("127.0.0.1", 0))
+    stranger.listen(8)
+    taken = stranger.getsockname()[1]
+
+    def answer_http() -> None:
+        while True:
+            try:
+                conn, _ = stranger.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer_http, daemon=True).start()
+    ports = iter([taken])
+    real = embedded.free_port
+    monkeypatch.setattr(embedded, "free_port", lambda: next(ports, None) or real())
+    try:
+        svc = _redis_only(tmp_path)
+        try:
+            assert svc.redis_url is not None and f":{taken}/" not in svc.redis_url
+            assert redis.Redis.from_url(svc.redis_url).ping()
+        finally:
+            svc.stop()
+    finally:
+        stranger.close()
