@@ -101,8 +101,9 @@ def check(folder: Path | None) -> None:
     click.echo(f"{len(rs.rules)} rules{extra}, {len(rs.lists)} lists OK (matcher: {core})")
     if rs.learned is not None:
         m = rs.learned
+        needs = f"; rescue_needs for {', '.join(sorted(rs.rescue_needs))}" if rs.rescue_needs else ""
         click.echo(f"learned check: mode {m.describe()}, model {m.version} ({len(m.table)} features; tags "
-                   f"{', '.join(m.tags)})")
+                   f"{', '.join(m.tags)}{needs})")
 
 
 @rules.command("test")
@@ -172,6 +173,9 @@ def _explain(out: TextIO, article: Article, rs: RuleSet, color: bool) -> None:
     if analysis.probabilities:
         probs = ", ".join(f"{t} {p:.2f}" for t, p in analysis.probabilities.items())
         click.echo(f"   learned check ({rs.learned.describe() if rs.learned else '?'}): {probs}", file=out)
+    if analysis.unmet and analysis.probabilities:
+        click.echo(f"   the learned check may not add {', '.join(sorted(analysis.unmet))} here (its rescue_needs "
+                   f"did not hold)", file=out)
     for m in analysis.vetoed:
         click.echo(f"   VETOED {m.rule} (the learned check's probability of {', '.join(m.tags)} is below its "
                    f"veto threshold)", file=out)

@@ -15,7 +15,8 @@ Per article, in order:
    (canonical ids), the quantities read, and the score (weighted sum, or the number of distinct
    matched terms when the rule has no ``score``);
 7. when the folder has a learned check (``monitor.rules.learned``), it reads the normalised text and may
-   withdraw matches (``Analysis.vetoed``) or add ``<tag>.learned`` matches for tags no rule found.
+   withdraw matches (``Analysis.vetoed``) or add ``<tag>.learned`` matches for tags no rule found — a tag
+   with ``rescue_needs`` only where that expression holds (``Analysis.unmet``: the tags whose needs did not).
 
 Pure: no I/O, no clocks, no global state; safe to share between threads (nothing is mutated).
 """
@@ -43,6 +44,7 @@ PER_TERM = 3
 SNIPPET = 60
 _MATCH: Callable[[dict[str, Any]], Match] = Match.__pydantic_validator__.validate_python
 _EV_ORDER = itemgetter(0, 1, 2)
+_ALL_FIELDS = scope_of(range(len(FIELD_NAMES)))
 
 
 @dataclass(frozen=True)
@@ -101,16 +103,21 @@ class Analysis:
     #: matches the learned check withdrew, and its probability for each tag it knows (empty without one)
     vetoed: tuple[Match, ...] = ()
     probabilities: dict[str, float] = field(default_factory=dict)
+    #: the tags whose ``rescue_needs`` did not hold here: the learned check may not add them
+    unmet: frozenset[str] = frozenset()
 
 
 class RuleSet:
     """Rules and lists loaded from a folder, compiled into one automaton. Build with ``load_rules``."""
 
     def __init__(self, rules: list[Rule], lists: dict[str, TermList], table: TermTable,
-                 source_hash: str = "", learned: LearnedModel | None = None) -> None:
+                 source_hash: str = "", learned: LearnedModel | None = None,
+                 rescue_needs: dict[str, Node] | None = None) -> None:
         warm()
         #: the learned check (None: the folder has none); ``learned.mode`` may be ``off``
         self.learned = learned
+        #: tag -> what must hold in an article before the learned check may add the tag there
+        self.rescue_needs: dict[str, Node] = dict(rescue_needs or {})
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.lists = lists
         self.source_hash = source_hash
@@ -198,15 +205,16 @@ class RuleSet:
             if m is not None:
                 matches.append(m)
         text = "\n".join(t for t in texts if t)
+        unmet = frozenset(t for t, need in self.rescue_needs.items() if not need.holds(ctx, _ALL_FIELDS))
         learned = self.learned
         if learned is not None and learned.active and only is None:
             def rescued(tag: str, p: float, words: list[str]) -> Match:
                 return self._rescued(learned, tag, p, words, norms, raw)
 
-            verdict = learned.apply(text, matches, rescued)
+            verdict = learned.apply(text, matches, rescued, unmet)
             return Analysis(lang=lang, matches=verdict.matches, text=text, evaluated=tuple(evaluated),
-                            vetoed=verdict.vetoed, probabilities=verdict.probabilities)
-        return Analysis(lang=lang, matches=matches, text=text, evaluated=tuple(evaluated))
+                            vetoed=verdict.vetoed, probabilities=verdict.probabilities, unmet=unmet)
+        return Analysis(lang=lang, matches=matches, text=text, evaluated=tuple(evaluated), unmet=unmet)
 
     def _rescued(self, learned: LearnedModel, tag: str, p: float, words: list[str], norms: list[Normalized],
                  raw: tuple[str, ...]) -> Match:

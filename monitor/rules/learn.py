@@ -4,7 +4,8 @@ Contract: ``learn(ruleset, items, tags, options, ...)`` reads every labelled ite
 (its normalised text, which the model reads, and the rules' own tags, against which the thresholds are
 chosen), fits one logistic regression per tag on TF-IDF features (``monitor.rules.learned.features``),
 and chooses each tag's ``veto`` and ``rescue`` thresholds on out-of-fold probabilities (shuffled folds
-of the items). It returns the model's numbers and the cross-validated figures of the rules
+of the items) — a rescue counted only where the folder's ``rescue_needs`` for the tag hold, as when the
+check runs. It returns the model's numbers and the cross-validated figures of the rules
 alone, with the veto and with both. The thresholds are only honest when the rules have not been fitted on
 these items: train on fresh labelled articles, not on the ones the rules were tuned on.
 
@@ -40,12 +41,13 @@ class Trained:
 
 
 def figures(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float], veto: float,
-            rescue: float) -> Counts:
+            rescue: float, allowed: Sequence[bool] | None = None) -> Counts:
     """The combined call's counts: a rules tag kept when its probability reaches ``veto``, a missing one
-    added when it reaches ``rescue``."""
+    added when it reaches ``rescue`` (and, with ``allowed``, only where the item's entry is true)."""
     counts = Counts()
-    for t, r, p in zip(truth, rules, probs, strict=True):
-        counts.add(t, (r and p >= veto) or (not r and p >= rescue))
+    may = allowed if allowed is not None else [True] * len(truth)
+    for t, r, p, a in zip(truth, rules, probs, may, strict=True):
+        counts.add(t, (r and p >= veto) or (not r and a and p >= rescue))
     return counts
 
 
@@ -54,13 +56,14 @@ def f1(c: Counts) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def choose(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float]) -> tuple[float, float]:
+def choose(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float],
+           allowed: Sequence[bool] | None = None) -> tuple[float, float]:
     """The (veto, rescue) pair of the grids with the best F1; ties go to the pair that changes fewer of the
     rules' decisions (the lower veto, the higher rescue)."""
     best: tuple[float, float, float] | None = None
     for v in VETO_GRID:
         for r in RESCUE_GRID:
-            f = f1(figures(truth, rules, probs, v, r))
+            f = f1(figures(truth, rules, probs, v, r, allowed))
             key = (f, -v, r)
             if best is None or key > best:
                 best = key
@@ -113,6 +116,7 @@ def learn(ruleset: RuleSet, items: Sequence[LabelledItem], tags: Sequence[str], 
     texts = [a.text for a in analyses]
     truth = [[t in i.labels for i in items] for t in tags]
     said = [[any(t in m.tags for m in a.matches) for a in analyses] for t in tags]
+    allowed = [[t not in a.unmet for a in analyses] for t in tags]
     more = [i for i in extra if not i.ambiguous]
     more_texts = [ruleset.analyse(i.article).text for i in more]
     more_truth = [[t in i.labels for i in more] for t in tags]
@@ -128,12 +132,12 @@ def learn(ruleset: RuleSet, items: Sequence[LabelledItem], tags: Sequence[str], 
                 oof[k][j] = float(p)
     veto, rescue, cv = [], [], {}
     for k, tag in enumerate(tags):
-        v, r = choose(truth[k], said[k], oof[k])
+        v, r = choose(truth[k], said[k], oof[k], allowed[k])
         veto.append(v)
         rescue.append(r)
         cv[tag] = {"rules": figures(truth[k], said[k], oof[k], 0.0, NEVER),
                    "veto": figures(truth[k], said[k], oof[k], v, NEVER),
-                   "both": figures(truth[k], said[k], oof[k], v, r)}
+                   "both": figures(truth[k], said[k], oof[k], v, r, allowed[k])}
     vec, models = fit(texts + more_texts, [y + m for y, m in zip(truth, more_truth, strict=True)], options,
                        c, min_df)
     table, bias = exported(vec, models)

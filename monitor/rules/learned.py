@@ -11,7 +11,8 @@ chosen by cross-validation against the rules' own decisions:
   only when the model read the whole text (no longer than its ``limit``): on a longer page it saw only
   the start, which may be mastheads and menus, and the rule's call may rest on what it did not read;
 - ``rescue``: a tag that no remaining match carries is added, as a match of the rule ``<tag>.learned``,
-  when its probability reaches ``rescue``; its evidence is the words that weighed most for the tag.
+  when its probability reaches ``rescue`` — and, for a tag the rules folder gives ``rescue_needs``, only
+  where that expression holds (the engine says where not); its evidence is the words that weighed most.
 
 ``mode`` says which of the two run: ``off``, ``veto`` or ``both``; ``tag_modes`` may name another mode
 for single tags (a tag set to ``off`` is neither withdrawn nor added; a match is withdrawn only when every
@@ -276,9 +277,10 @@ class LearnedModel:
 
     # --- deciding ------------------------------------------------------------------------------
     def apply(self, text: str, matches: list[Match],
-              rescued: Callable[[str, float, list[str]], Match]) -> Verdict:
+              rescued: Callable[[str, float, list[str]], Match], unmet: frozenset[str] = frozenset()) -> Verdict:
         """Veto and (mode ``both``) rescue, as the module docstring says. ``rescued(tag, p, words)``
-        builds the match for a rescued tag (the rule set knows its severity and where the words are)."""
+        builds the match for a rescued tag (the rule set knows its severity and where the words are);
+        the tags in ``unmet`` are never added (their ``rescue_needs`` did not hold)."""
         if not self.active:
             return Verdict(matches)
         decision, rows, values = self._weigh(text)  # once: the probabilities and any rescue's words
@@ -297,7 +299,7 @@ class LearnedModel:
                 kept.append(m)
         carried = {t for m in kept for t in m.tags} | {t for m in vetoed for t in m.tags}
         for t, i in index.items():
-            if mode[t] == "both" and t not in carried and probs[t] >= self.rescue[i]:
+            if mode[t] == "both" and t not in carried and t not in unmet and probs[t] >= self.rescue[i]:
                 kept.append(rescued(t, probs[t], self._reasons(rows, values, i, EVIDENCE_WORDS)))
         return Verdict(kept, tuple(vetoed), probs)
 

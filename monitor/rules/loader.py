@@ -7,8 +7,10 @@ Every ``*.yaml`` / ``*.yml`` file under the folder (nested folders allowed, hidd
 - an examples file ``<rule-file-stem>.examples.yaml`` beside a rule file: ``positive``/``negative``
   for its rule, or ``{rule-id: {positive, negative}}`` when the rule file holds several rules;
 - the learned check's file (at most one): a mapping with ``learned: {model: FILE, mode: off|veto|both}``
-  and optionally ``tags: {TAG: MODE}`` (single tags' own modes), the model read from FILE beside it
-  (``monitor.rules.learned``); ``load_rules(folder, learned=MODE)`` overrides every mode (``MONITOR_LEARNED``).
+  and optionally ``tags: {TAG: MODE}`` (single tags' own modes) and ``rescue_needs: {TAG: EXPR}`` (what
+  must hold, in the ``match`` syntax with shared lists, before the check adds TAG), the model read from FILE
+  beside it (``monitor.rules.learned``); ``load_rules(folder, learned=MODE)`` overrides every mode
+  (``MONITOR_LEARNED``).
 
 All files are read and checked before anything is compiled; every error (YAML syntax, unknown or
 missing keys, wrong types, bad terms or regexes, duplicate rule ids or list names, unknown list
@@ -101,6 +103,7 @@ class _Loader:
         self.digest = hashlib.sha256()
         self.learned: LearnedModel | None = None
         self.learned_file: tuple[str, int | None] | None = None
+        self.needs_data: tuple[Any, str] | None = None  # the learned file's data, for its ``rescue_needs``
 
     def err(self, file: str, line: int | None, message: str) -> None:
         self.errors.append(RuleError(file, line, message))
@@ -177,6 +180,12 @@ class _Loader:
             self.err(file, line_of(data, where, line), str(exc))
             return
         self.digest.update(f"{spec.learned.model}\0{self.learned.version}\0{self.learned.describe()}\0".encode())
+        for tag in body.rescue_needs:
+            if tag not in self.learned.tags:
+                self.err(file, line_of(data, ("learned", "rescue_needs", tag), line),
+                         f"rescue_needs names `{tag}`, a tag the model does not know "
+                         f"(it knows: {', '.join(self.learned.tags)})")
+        self.needs_data = (data, file)
 
     def read_list(self, data: Any, file: str) -> None:
         try:
@@ -268,6 +277,7 @@ class _Loader:
                     if key not in self.lists and key not in local:
                         self.err(file, line_of(data, ("event", "keys", i)), f"event key `{key}` is not a known list")
             compiled.append((spec, data, file, expr, score_terms, comp))
+        needs = self.rescue_needs()
         if self.errors:
             raise RulesInvalid(self.errors)
         self.table.build()
@@ -314,7 +324,25 @@ class _Loader:
                            file=self.list_files[name][0])
             for name, cl in self.lists.items()
         }
-        return RuleSet(rules, lists, self.table, source_hash=self.digest.hexdigest(), learned=self.learned)
+        for tag, node in needs.items():
+            needs[tag] = node = intern(node, shared)
+            prepare(node, prepared)
+        return RuleSet(rules, lists, self.table, source_hash=self.digest.hexdigest(), learned=self.learned,
+                       rescue_needs=needs)
+
+    def rescue_needs(self) -> dict[str, Node]:
+        """The learned check's ``rescue_needs``, compiled like a rule's ``match`` (shared lists only)."""
+        if self.needs_data is None:
+            return {}
+        data, file = self.needs_data
+        body = data["learned"].get("rescue_needs") or {}
+        comp = Compiler(self.table, self.lists, {}, file, self.errors)
+        out: dict[str, Node] = {}
+        for tag, expr in body.items():
+            node = comp.expr(expr, line_of(data, ("learned", "rescue_needs", tag)))
+            if node is not None:
+                out[tag] = node
+        return out
 
 
 def _merge(a: ExamplesSpec | None, b: ExamplesSpec | None) -> ExamplesSpec | None:

@@ -192,6 +192,63 @@ def test_engine_vetoes_and_rescues_with_evidence(tmp_path: Path) -> None:
     assert [m.rule for m in only.matches] == ["drills.report"]
 
 
+def test_a_rescue_needs_its_expression(tmp_path: Path) -> None:
+    # parade is added only where a word of the needed list (or the plain term) occurs; drill has no needs
+    lists = tmp_path / "rules" / "lists"
+    root = _folder(tmp_path, "learned:\n  model: model.json.gz\n  rescue_needs:\n"
+                             "    parade: {any: ['@crowds', 'marchers']}\n", _model())
+    lists.mkdir()
+    (lists / "crowds.yaml").write_text("list: crowds\nterms: [crowd, spectators]\n", encoding="utf-8")
+    rs = load_rules(root)
+    held = rs.analyse(article_from({"id": "1", "title": "beta beta", "content": "Nothing else here."}))
+    assert held.matches == [] and held.unmet == frozenset({"parade"}) and held.probabilities["parade"] > 0.99
+    for text in ("A crowd saw beta.", "Marchers and beta."):
+        a = rs.analyse(article_from({"id": "2", "title": "beta", "content": text}))
+        assert [m.rule for m in a.matches] == ["parade.learned"] and a.unmet == frozenset()
+    # a rule's own match is never held back, nor vetoed for the needs
+    own = rs.analyse(article_from({"id": "3", "title": "Parade and beta"}))
+    assert [m.rule for m in own.matches] == ["parade.report"] and own.unmet == frozenset({"parade"})
+    # the command line says so: `rules check` names the tags with needs, `match --explain` a held-back tag
+    from monitor.cli import main
+
+    runner = CliRunner()
+    assert "rescue_needs for parade" in runner.invoke(main, ["rules", "check", str(root)]).output
+    article = tmp_path / "a.jsonl"
+    article.write_text(json.dumps({"id": "9", "title": "beta beta", "content": "Nothing else."}) + "\n")
+    got = runner.invoke(main, ["match", "--rules", str(root), "--explain", str(article)])
+    assert got.exit_code == 0 and "may not add parade here" in got.output, got.output
+    # the needs are part of the rule set's identity
+    (root / "learned.yaml").write_text("learned:\n  model: model.json.gz\n", encoding="utf-8")
+    assert load_rules(root).source_hash != rs.source_hash
+
+
+@pytest.mark.parametrize(("needs", "message", "line"), [
+    ("    bench: [crowd]\n", "rescue_needs names `bench`, a tag the model does not know", 4),
+    ("    parade: ['@nowhere']\n", "unknown list `@nowhere`", 4),
+    ("    parade: {near: [crowd]}\n", "near", 4),
+])
+def test_rescue_needs_errors(tmp_path: Path, needs: str, message: str, line: int) -> None:
+    root = _folder(tmp_path, "learned:\n  model: model.json.gz\n  rescue_needs:\n" + needs, _model())
+    with pytest.raises(RulesInvalid) as exc:
+        load_rules(root)
+    (err,) = exc.value.errors
+    assert err.file.endswith("learned.yaml") and err.line == line and message in err.message, err
+
+
+def test_training_counts_a_rescue_only_where_its_needs_hold() -> None:
+    from monitor.rules.learn import NEVER, choose, figures
+
+    truth = [True, True, False, False]
+    rules = [False, False, False, False]
+    probs = [0.9, 0.9, 0.9, 0.1]
+    # without needs the third item's rescue is a false alarm; held back where the needs fail, it is not
+    assert figures(truth, rules, probs, 0.0, 0.8).as_dict()["fp"] == 1
+    assert figures(truth, rules, probs, 0.0, 0.8, [True, True, False, True]).as_dict()["fp"] == 0
+    assert figures(truth, rules, probs, 0.0, NEVER).as_dict()["tp"] == 0
+    # and the thresholds are chosen on the calls the check would make
+    assert choose(truth, rules, probs, [True, True, False, True])[1] < NEVER
+
+
 @pytest.mark.parametrize(("text", "model", "message"), [
     ("learned:\n  model: nowhere.json.gz\n", False, "cannot read the model"),
     ("learned:\n  model: model.json.gz\n  mode: always\n", True, "learned.mode"),
