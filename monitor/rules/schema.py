@@ -218,7 +218,7 @@ class LearnedBody(Spec):
     #: a mode for single tags instead of ``mode``
     tags: dict[str, Mode] = Field(default_factory=dict)
     #: tag -> a match expression (the rules' ``match`` syntax) that must hold in an article before the
-    #: check may add the tag there (for example a talks word before ``negotiation-round``)
+    #: check may add the tag there (for example a striker named before ``strike-on-armed-groups``)
     rescue_needs: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
 
