@@ -258,7 +258,8 @@ def _fmt(x: float | None) -> str:
 def _outcome_json(o: Outcome) -> dict[str, Any]:
     a = o.item.article
     return {"kind": o.kind, "tag": o.tag, "id": a.id, "line": o.item.line, "lang": o.lang,
-            "title": a.title, "url": a.url, "matches": [_match_json(m) for m in o.matches]}
+            "title": a.title, "url": a.url, "matches": [_match_json(m) for m in o.matches],
+            "held_back": o.held_back}
 
 
 def _report(ev: Evaluation, color: bool) -> None:
@@ -276,6 +277,8 @@ def _report(ev: Evaluation, color: bool) -> None:
         if o.kind == "fn":
             text = " ".join(f"{a.summary} {a.content}".split())
             click.echo(f"    no rule tagged {o.tag} matched: {text[:240]}{'…' if len(text) > 240 else ''}", file=out)
+            if o.held_back:
+                click.echo(f"    the learned check would have added {o.tag}, but its rescue_needs did not hold", file=out)
         for m in o.matches:
             verb = "MATCH" if o.kind == "fp" else "other"
             click.echo(f"    {verb} {m.rule} [{m.severity}] score={m.score} tags={','.join(m.tags)}", file=out)

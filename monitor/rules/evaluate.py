@@ -88,6 +88,9 @@ class Outcome:
     item: LabelledItem
     lang: str
     matches: tuple[Match, ...]  # fp: the matches carrying the tag; fn: the article's other matches
+    #: fn only: the learned check's probability reached the tag's rescue threshold, but the folder's
+    #: ``rescue_needs`` for the tag did not hold in the article (so it was not added)
+    held_back: bool = False
 
 
 @dataclass
@@ -206,7 +209,9 @@ def evaluate(ruleset: RuleSet, items: Iterable[LabelledItem], tags: Iterable[str
             if predicted and not truth:
                 ev.errors.append(Outcome("fp", tag, item, lang, fired))
             elif truth and not predicted:
-                ev.errors.append(Outcome("fn", tag, item, lang, tuple(analysis.matches)))
+                held = ruleset.learned is not None and tag in analysis.unmet and ruleset.learned.would_add(
+                    tag, analysis.probabilities.get(tag, 0.0))
+                ev.errors.append(Outcome("fn", tag, item, lang, tuple(analysis.matches), held))
     for tag in ev.tags:  # languages in a stable order: all first, then by name
         by = ev.counts[tag]
         ev.counts[tag] = {ALL: by[ALL], **{k: by[k] for k in sorted(by) if k != ALL}}

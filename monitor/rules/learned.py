@@ -276,6 +276,11 @@ class LearnedModel:
         return [w for w, _ in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
     # --- deciding ------------------------------------------------------------------------------
+    def would_add(self, tag: str, p: float) -> bool:
+        """Whether a tag no match carries would be added at probability ``p`` (mode ``both``, at or over its
+        rescue threshold), were nothing else in the way."""
+        return tag in self.tags and self.mode_of(tag) == "both" and p >= self.rescue[self.tags.index(tag)]
+
     def apply(self, text: str, matches: list[Match],
               rescued: Callable[[str, float, list[str]], Match], unmet: frozenset[str] = frozenset()) -> Verdict:
         """Veto and (mode ``both``) rescue, as the module docstring says. ``rescued(tag, p, words)``

@@ -217,6 +217,14 @@ def test_a_rescue_needs_its_expression(tmp_path: Path) -> None:
     article.write_text(json.dumps({"id": "9", "title": "beta beta", "content": "Nothing else."}) + "\n")
     got = runner.invoke(main, ["match", "--rules", str(root), "--explain", str(article)])
     assert got.exit_code == 0 and "may not add parade here" in got.output, got.output
+    # and `rules eval` marks the miss it caused (text and JSON)
+    labelled = tmp_path / "l.jsonl"
+    labelled.write_text(json.dumps({"id": "9", "title": "beta beta", "content": "Nothing else.",
+                                    "labels": ["parade"]}) + "\n")
+    got = runner.invoke(main, ["rules", "eval", "--rules", str(root), str(labelled)])
+    assert "would have added parade, but its rescue_needs did not hold" in got.output, got.output
+    doc = json.loads(runner.invoke(main, ["rules", "eval", "--rules", str(root), "--json", str(labelled)]).output)
+    assert [(e["kind"], e["tag"], e["held_back"]) for e in doc["errors"]] == [("fn", "parade", True)]
     # the needs are part of the rule set's identity
     (root / "learned.yaml").write_text("learned:\n  model: model.json.gz\n", encoding="utf-8")
     assert load_rules(root).source_hash != rs.source_hash
