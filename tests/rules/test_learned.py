@@ -216,7 +216,12 @@ def test_a_rescue_needs_its_expression(tmp_path: Path) -> None:
     article = tmp_path / "a.jsonl"
     article.write_text(json.dumps({"id": "9", "title": "beta beta", "content": "Nothing else."}) + "\n")
     got = runner.invoke(main, ["match", "--rules", str(root), "--explain", str(article)])
-    assert got.exit_code == 0 and "may not add parade here" in got.output, got.output
+    assert got.exit_code == 0 and "held back parade here" in got.output, got.output
+    # ... only where the check would have added it: not under its threshold, not where a rule carries it
+    for title in ("Nothing at all", "Parade and beta"):
+        article.write_text(json.dumps({"id": "9", "title": title, "content": "Nothing else."}) + "\n")
+        got = runner.invoke(main, ["match", "--rules", str(root), "--explain", str(article)])
+        assert got.exit_code == 0 and "learned check (" in got.output and "held back" not in got.output, got.output
     # and `rules eval` marks the miss it caused (text and JSON)
     labelled = tmp_path / "l.jsonl"
     labelled.write_text(json.dumps({"id": "9", "title": "beta beta", "content": "Nothing else.",
