@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.rules.evaluate import article_from
 from tests.shipped.corpus import (
     BLIND3,
     EXTRA_TAGS,
@@ -97,6 +98,27 @@ def test_extra_rule_sets_on_their_examples(rules_alone, ruleset, tag: str) -> No
 def test_every_shipped_tag_is_used_by_some_rule(ruleset) -> None:  # type: ignore[no-untyped-def]
     tags = {t for r in ruleset.rules for t in r.tags}
     assert {*MAIN_TAGS, *EXTRA_TAGS} <= tags
+
+
+@pytest.mark.parametrize(("tag", "text", "holds"), [
+    # attack-on-base: the definition's places (a listed base, or Iraq, Syria, Jordan, the Gulf states)
+    ("attack-on-base", "Mortars fell on an airstrip used by American advisers in Somalia.", False),
+    ("attack-on-base", "Mortars fell on an airstrip used by American advisers in western Iraq.", True),
+    ("attack-on-base", "سقطت قذائف على مدرج يستخدمه مستشارون أمريكيون في الصومال.", False),
+    ("attack-on-base", "سقطت قذائف على مدرج يستخدمه مستشارون أمريكيون بالعراق.", True),
+    ("attack-on-base", "Two drones were downed near Harir before dawn.", True),
+    # strike-on-armed-groups: a striker of the definition named
+    ("strike-on-armed-groups", "Aircraft of unknown origin hit a militia depot near the border.", False),
+    ("strike-on-armed-groups", "US aircraft hit a militia depot near the border.", True),
+    # negotiation-round: talks, a meeting or parties meeting named ("a round of sanctions" names none)
+    ("negotiation-round", "The ministers announced a fresh round of sanctions on Tuesday.", False),
+    ("negotiation-round", "The two delegations meet again on Tuesday for a fresh round.", True),
+])
+def test_shipped_rescue_needs(ruleset, tag: str, text: str, holds: bool) -> None:  # type: ignore[no-untyped-def]
+    """The shipped folder's conditions on what the learned check may add (rules/learned.yaml)."""
+    assert tag in ruleset.rescue_needs
+    got = ruleset.analyse(article_from({"id": "n", "title": "", "content": text}))
+    assert (tag not in got.unmet) is holds, got.unmet
 
 
 def _monitor(*args: str) -> subprocess.CompletedProcess[str]:
