@@ -399,7 +399,7 @@ def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: in
       monitor rules learn --out rules/learned/model.json.gz fresh-*.jsonl
     """
     try:
-        from monitor.rules.learn import learn
+        from monitor.rules.learn import learn, mean_f1
     except ImportError as exc:  # pragma: no cover - the dev extra has it
         click.echo(f"training needs scikit-learn ({exc}): pip install -e '.[train]'", err=True)
         sys.exit(1)
@@ -437,9 +437,11 @@ def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: in
     out.parent.mkdir(parents=True, exist_ok=True)
     write_model(out, tags=trained.tags, bias=trained.bias, veto=trained.veto, rescue=trained.rescue,
                 table=trained.table, options=Options(), about=about)
+    means = {k: round(mean_f1(trained.cv, k), 4) for k in ("rules", "veto", "both")}
     if as_json:
         click.echo(orjson.dumps({"out": str(out), "features": len(trained.table), "tags": list(trained.tags),
-                                 "veto": trained.veto, "rescue": trained.rescue, **about}).decode())
+                                 "veto": trained.veto, "rescue": trained.rescue, **about,
+                                 "cv_mean_f1": means}).decode())
         return
     click.echo(f"{'tag':<26} {'veto':>5} {'rescue':>6}   rules P / R      veto P / R       both P / R")
     for i, t in enumerate(trained.tags):
@@ -447,4 +449,6 @@ def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: in
         figs = "   ".join(f"{_fmt(row[k].precision)} / {_fmt(row[k].recall)}" for k in ("rules", "veto", "both"))
         rescue = "never" if trained.rescue[i] > 1 else f"{trained.rescue[i]:.3f}"
         click.echo(f"{t:<26} {trained.veto[i]:>5.2f} {rescue:>6}   {figs}")
+    click.echo(f"mean per-tag F1: rules {means['rules']:.4f}, veto {means['veto']:.4f}, both {means['both']:.4f} "
+               f"(compare runs with another --c or --min-df on the same files by these)")
     click.echo(f"wrote {out} ({len(trained.table)} features, {out.stat().st_size:,} bytes)")

@@ -56,6 +56,12 @@ def f1(c: Counts) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
+def mean_f1(cv: dict[str, dict[str, Counts]], kind: str) -> float:
+    """The mean over tags of the cross-validated F1 of ``kind`` (``rules``, ``veto`` or ``both``): one number to
+    compare training runs on the same files (another ``--c`` or ``--min-df``)."""
+    return sum(f1(by[kind]) for by in cv.values()) / len(cv) if cv else 0.0
+
+
 def choose(truth: Sequence[bool], rules: Sequence[bool], probs: Sequence[float],
            allowed: Sequence[bool] | None = None) -> tuple[float, float]:
     """The (veto, rescue) pair of the grids with the best F1; ties go to the pair that changes fewer of the

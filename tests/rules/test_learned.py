@@ -320,6 +320,13 @@ def test_cli_learn_then_eval(tmp_path: Path) -> None:
     doc = json.loads(got.output.strip().splitlines()[-1])
     assert doc["tags"] == ["drill", "parade"] and doc["articles"] == 120 and out.exists()
     assert doc["cv"]["parade"]["rules"]["recall"] == 0.0 < doc["cv"]["parade"]["both"]["recall"]
+    # one number per kind to compare runs: the mean over tags of the figures' F1
+    for kind in ("rules", "veto", "both"):
+        f1s = [2 * c["tp"] / (2 * c["tp"] + c["fp"] + c["fn"]) for c in (doc["cv"][t][kind] for t in doc["tags"])]
+        assert doc["cv_mean_f1"][kind] == pytest.approx(sum(f1s) / len(f1s), abs=1e-4)
+    assert doc["cv_mean_f1"]["both"] > doc["cv_mean_f1"]["rules"]
+    text = runner.invoke(main, ["rules", "learn", "--rules", str(root), "--out", str(out), str(data)])
+    assert text.exit_code == 0 and f"both {doc['cv_mean_f1']['both']:.4f}" in text.output, text.output
     (root / "learned.yaml").write_text("learned:\n  model: learned/model.json.gz\n", encoding="utf-8")
     scores = {}
     for mode in ("off", "both"):
