@@ -385,7 +385,8 @@ def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: in
     tag's veto and rescue thresholds are chosen on cross-validated probabilities against the rules' own
     calls, so train on articles the rules were NOT tuned on (freshly collected and labelled), or the
     thresholds will be too timid. Prints, per tag, the cross-validated precision and recall of the rules
-    alone, with the veto, and with both; writes the model to --out. To use it, name it in the rules
+    alone, with the veto, and with both, and their mean per-tag F1 (compare runs with another --c or
+    --min-df on the same files by it); writes the model to --out. To use it, name it in the rules
     folder's learned file (see docs/rules.md, The learned check):
 
     \b
