@@ -23,6 +23,7 @@ from monitor.rules.evaluate import (
     LabelledItem,
     Outcome,
     evaluate,
+    held_back,
     read_labelled,
     rule_tags,
 )
@@ -173,9 +174,7 @@ def _explain(out: TextIO, article: Article, rs: RuleSet, color: bool) -> None:
     if analysis.probabilities:
         probs = ", ".join(f"{t} {p:.2f}" for t, p in analysis.probabilities.items())
         click.echo(f"   learned check ({rs.learned.describe() if rs.learned else '?'}): {probs}", file=out)
-    carried = {t for m in analysis.matches for t in m.tags}
-    held = sorted(t for t in analysis.unmet if t not in carried and rs.learned is not None
-                  and rs.learned.would_add(t, analysis.probabilities.get(t, 0.0)))
+    held = held_back(rs, analysis)
     if held:  # only where the condition changed the outcome: the check would have added the tag
         click.echo(f"   the learned check held back {', '.join(held)} here (probability at or over its rescue "
                    f"threshold, but its rescue_needs did not hold)", file=out)

@@ -23,7 +23,7 @@ import orjson
 from pydantic import ValidationError
 
 from monitor.models import Article, Match
-from monitor.rules.engine import RuleSet, article_from
+from monitor.rules.engine import Analysis, RuleSet, article_from
 
 ALL = "all"  # the language key of the figures over every language
 
@@ -110,6 +110,17 @@ class Evaluation:
                     if value is not None and value < minimum:
                         out.append((tag, lang, name, value))
         return out
+
+
+def held_back(ruleset: RuleSet, analysis: Analysis) -> tuple[str, ...]:
+    """The tags the learned check would have added to this article (no match carries them, their probability
+    reached the rescue threshold) but did not, because the folder's ``rescue_needs`` did not hold; sorted."""
+    model = ruleset.learned
+    if model is None or not analysis.unmet:
+        return ()
+    carried = {t for m in analysis.matches for t in m.tags}
+    return tuple(sorted(t for t in analysis.unmet
+                        if t not in carried and model.would_add(t, analysis.probabilities.get(t, 0.0))))
 
 
 def rule_tags(ruleset: RuleSet, *, enabled_only: bool = True) -> tuple[str, ...]:
@@ -209,9 +220,8 @@ def evaluate(ruleset: RuleSet, items: Iterable[LabelledItem], tags: Iterable[str
             if predicted and not truth:
                 ev.errors.append(Outcome("fp", tag, item, lang, fired))
             elif truth and not predicted:
-                held = ruleset.learned is not None and tag in analysis.unmet and ruleset.learned.would_add(
-                    tag, analysis.probabilities.get(tag, 0.0))
-                ev.errors.append(Outcome("fn", tag, item, lang, tuple(analysis.matches), held))
+                ev.errors.append(Outcome("fn", tag, item, lang, tuple(analysis.matches),
+                                         tag in held_back(ruleset, analysis)))
     for tag in ev.tags:  # languages in a stable order: all first, then by name
         by = ev.counts[tag]
         ev.counts[tag] = {ALL: by[ALL], **{k: by[k] for k in sorted(by) if k != ALL}}
