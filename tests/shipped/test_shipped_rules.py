@@ -107,6 +107,12 @@ def test_every_shipped_tag_is_used_by_some_rule(ruleset) -> None:  # type: ignor
     ("attack-on-base", "سقطت قذائف على مدرج يستخدمه مستشارون أمريكيون في الصومال.", False),
     ("attack-on-base", "سقطت قذائف على مدرج يستخدمه مستشارون أمريكيون بالعراق.", True),
     ("attack-on-base", "Two drones were downed near Harir before dawn.", True),
+    # coalition-withdrawal: the same places (a pull-out from another country is another mission's)
+    ("coalition-withdrawal", "The last of the contingent's soldiers left Mali this week.", False),
+    ("coalition-withdrawal", "The last of the contingent's soldiers left Iraq this week.", True),
+    ("coalition-withdrawal", "غادر آخر جنود الكتيبة أفغانستان هذا الأسبوع.", False),
+    ("coalition-withdrawal", "غادر آخر جنود الكتيبة سوريا هذا الأسبوع.", True),
+    ("coalition-withdrawal", "The battalion handed Camp Taji over before leaving.", True),
     # strike-on-armed-groups: a striker of the definition named
     ("strike-on-armed-groups", "Aircraft of unknown origin hit a militia depot near the border.", False),
     ("strike-on-armed-groups", "US aircraft hit a militia depot near the border.", True),
