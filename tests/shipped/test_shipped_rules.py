@@ -127,15 +127,6 @@ def test_shipped_rescue_needs(ruleset, tag: str, text: str, holds: bool) -> None
     assert (tag not in got.unmet) is holds, got.unmet
 
 
-def test_shipped_check_never_adds_attack_on_base(ruleset) -> None:  # type: ignore[no-untyped-def]
-    """rules/learned.yaml: the check may withdraw attack-on-base matches but not add the tag (its additions
-    were mostly wrong on seven fresh checks); MONITOR_LEARNED / --learned still override every tag's mode."""
-    assert ruleset.learned is not None
-    assert ruleset.learned.tag_modes == {"attack-on-base": "veto"}, ruleset.learned.tag_modes
-    assert ruleset.learned.mode == "both"
-    assert rules_mod.load_rules(RULES, learned="both").learned.tag_modes == {}
-
-
 def _monitor(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
