@@ -42,8 +42,10 @@ def test_monitor_run_alerts_on_the_seed_rounds_and_stops_cleanly(tmp_path: Path)
         m = mon.wait_for(lambda: mon.line_matching(r"Tansu.* on (127\.0\.0\.1:\d+)"), 60, "start-up summary")
         bootstrap = m.group(1)  # type: ignore[union-attr]
         api = f"http://127.0.0.1:{port}"
-        assert mon.line_matching(r"api\s+http://127\.0\.0\.1:\d+/api/v1/alerts")
-        assert mon.line_matching(r"feeds\s+1 from")
+        # the summary's lines arrive one by one: wait for each rather than read them right after the first
+        assert mon.wait_for(lambda: mon.line_matching(r"api\s+http://127\.0\.0\.1:\d+/api/v1/alerts"), 10,
+                            "the summary's api line")
+        assert mon.wait_for(lambda: mon.line_matching(r"feeds\s+1 from"), 10, "the summary's feeds line")
 
         def round_alerts() -> list[dict]:
             alerts = http_json(f"{api}/api/v1/alerts?limit=100")["alerts"]
