@@ -8,7 +8,8 @@ are ignored. It returns the items and every problem as a ``LabelError`` (``file:
 JSON, a missing or malformed field, a tag not among ``tags``, a repeated id) — it never raises on bad
 input. ``evaluate(ruleset, items, tags)`` runs the rules on each item and returns an ``Evaluation``: the
 confusion counts per tag, overall and per language, and one ``Outcome`` per false positive and false
-negative with the matches (their evidence) that made or failed to make the call. Pure: no printing, no
+negative with the matches (their evidence) that made or failed to make the call, and each article's calls
+(``monitor.rules.compare`` sets two evaluations side by side). Pure: no printing, no
 exit codes (``monitor rules eval`` in ``monitor.cli.rules`` does that).
 """
 
@@ -100,6 +101,10 @@ class Evaluation:
     skipped: int = 0  # ambiguous items
     counts: dict[str, dict[str, Counts]] = field(default_factory=dict)  # tag -> lang|"all" -> counts
     errors: list[Outcome] = field(default_factory=list)
+    #: article id -> the scored tags the rules gave it, and the language it was scored under (for
+    #: ``monitor.rules.compare``)
+    calls: dict[str, frozenset[str]] = field(default_factory=dict)
+    langs: dict[str, str] = field(default_factory=dict)
 
     def below(self, minimum: float) -> list[tuple[str, str, str, float]]:
         """(tag, lang, "precision"|"recall", value) for every defined figure under ``minimum``."""
@@ -212,6 +217,8 @@ def evaluate(ruleset: RuleSet, items: Iterable[LabelledItem], tags: Iterable[str
         ev.articles += 1
         analysis = ruleset.analyse(item.article)
         lang = item.article.lang.strip().lower() or analysis.lang or "?"
+        ev.calls[item.article.id] = frozenset(t for t in ev.tags if any(t in m.tags for m in analysis.matches))
+        ev.langs[item.article.id] = lang
         for tag in ev.tags:
             fired = tuple(m for m in analysis.matches if tag in m.tags)
             truth, predicted = tag in item.labels, bool(fired)
