@@ -8,15 +8,15 @@ from typing import Any, TextIO
 
 import click
 
-from monitor.rules.compare import Comparison, Gain
+from monitor.rules.compare import ALL, Comparison, Gain
 
 
 def _f(x: float | None) -> str:
     return "    —" if x is None else f"{x:.3f}"
 
 
-def _gain_line(label: str, g: Gain) -> str:
-    return (f"  {label:<26} {_f(g.baseline)} -> {_f(g.current)}  {g.gain:+.3f}  "
+def _gain_line(label: str, lang: str, g: Gain) -> str:
+    return (f"  {label:<26} {lang:<4} {_f(g.baseline)} -> {_f(g.current)}  {g.gain:+.3f}  "
             f"(90 % interval {g.low:+.3f}..{g.high:+.3f})")
 
 
@@ -35,10 +35,11 @@ def verdict(cmp: Comparison) -> str:
 def report(out: TextIO, cmp: Comparison, baseline: Path, color: bool) -> None:
     head = f"\nAgainst the baseline {baseline} (the same {cmp.articles} articles, {cmp.resamples:,} paired resamples):"
     click.echo(click.style(head, bold=True) if color else head, file=out)
-    click.echo(f"  {'F1':<26} {'base':>5}    {'now':>5}  {'gain':>6}", file=out)
-    click.echo(_gain_line("all tags", cmp.overall) + f"  {verdict(cmp)}", file=out)
-    for tag, g in cmp.tags.items():
-        click.echo(_gain_line(tag, g), file=out)
+    click.echo(f"  {'F1':<26} {'lang':<4} {'base':>5}    {'now':>5}  {'gain':>6}", file=out)
+    for key in (ALL, *cmp.tags):
+        for lang, by_tag in cmp.gains.items():
+            line = _gain_line(("all tags" if key == ALL else key) if lang == ALL else "", lang, by_tag[key])
+            click.echo(line + (f"  {verdict(cmp)}" if key == ALL and lang == ALL else ""), file=out)
     right = sum(c.now_right for c in cmp.changes)
     click.echo(f"  {len(cmp.changes)} call(s) changed: {right} now right, {len(cmp.changes) - right} now wrong", file=out)
     for c in cmp.changes:
@@ -55,6 +56,7 @@ def _gain_json(g: Gain) -> dict[str, Any]:
 def as_json(cmp: Comparison, baseline: Path, min_gain: float | None, passed: bool) -> dict[str, Any]:
     return {"rules": str(baseline), "articles": cmp.articles, "resamples": cmp.resamples,
             "f1": _gain_json(cmp.overall), "tags": {t: _gain_json(g) for t, g in cmp.tags.items()},
+            "langs": {lang: {k: _gain_json(g) for k, g in by.items()} for lang, by in cmp.gains.items() if lang != ALL},
             "min_gain": min_gain, "passed": passed,
             "changes": [{"id": c.item.article.id, "line": c.item.line, "lang": c.lang, "tag": c.tag,
                          "current": c.current, "label": c.label, "now_right": c.now_right} for c in cmp.changes]}

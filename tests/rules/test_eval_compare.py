@@ -58,6 +58,22 @@ def test_the_interval_straddles_zero_when_a_change_is_one_right_and_one_wrong(tm
     assert cmp.overall.low < 0 < cmp.overall.high
 
 
+def test_each_language_is_scored_on_its_own_articles(tmp_path: Path) -> None:
+    rows = [{"id": "a", "lang": "ar", "title": "أ", "labels": [TAG]}, {"id": "b", "lang": "ar", "title": "ب", "labels": []},
+            {"id": "e", "lang": "en", "title": "e", "labels": [TAG]}]
+    items, _ = read_labelled(jsonl(tmp_path / "l.jsonl", rows), [TAG])
+    base = {"a": frozenset({TAG}), "b": frozenset({TAG})}
+    now = {"a": frozenset({TAG}), "e": frozenset({TAG})}  # drops the Arabic false alarm, finds the English one
+    cmp = compare(items, [TAG], now, base)
+    assert list(cmp.gains) == ["all", "ar", "en"]
+    assert cmp.gains["ar"][TAG].baseline == pytest.approx(2 / 3) and cmp.gains["ar"][TAG].current == 1.0
+    assert cmp.gains["en"]["all"].baseline == 0.0 and cmp.gains["en"]["all"].current == 1.0
+    assert cmp.overall.baseline == pytest.approx(0.5) and cmp.overall.current == 1.0
+    for by_tag in cmp.gains.values():
+        for g in by_tag.values():
+            assert g.low <= g.gain <= g.high
+
+
 def test_a_tag_neither_set_gives_nor_any_label_has_no_figure(tmp_path: Path) -> None:
     items = labelled(tmp_path, {"a": [TAG]})
     cmp = compare(items, [TAG, OTHER], {"a": frozenset({TAG})}, {})
@@ -100,7 +116,8 @@ def test_report_ends_with_the_gain_and_every_changed_call(folders: tuple[Path, P
     tail = out[out.index("Against the baseline"):]
     assert f"Against the baseline {before} (the same 4 articles, 2,000 paired resamples)" in tail
     # before: tp 1 fn 1 (F1 0.667); now: tp 2 fp 1 (F1 0.8)
-    assert "all tags                   0.667 -> 0.800  +0.133" in tail
+    assert "all tags                   all  0.667 -> 0.800  +0.133" in tail
+    assert "                           en   0.667 -> 0.800  +0.133" in tail  # the one language's own row
     assert "2 call(s) changed: 1 now right, 1 now wrong" in tail
     assert "right attack-on-base           now tagged       dawn (line 3, en)" in tail
     assert "WRONG attack-on-base           now tagged       test (line 2, en)" in tail
@@ -113,6 +130,8 @@ def test_min_gain_gates_on_the_gain_and_json_carries_the_comparison(folders: tup
     doc = json.loads(out)["baseline"]
     assert doc["rules"] == str(now) and doc["articles"] == 4 and doc["resamples"] == 2000
     assert doc["f1"]["gain"] == pytest.approx(-2 / 15) and doc["passed"] is False and doc["min_gain"] == 0
+    assert doc["langs"]["en"]["all"]["gain"] == pytest.approx(-2 / 15)
+    assert doc["langs"]["en"]["attack-on-base"] == doc["tags"]["attack-on-base"]
     low, high = doc["f1"]["interval"]
     assert low <= doc["f1"]["gain"] <= high
     assert {(c["id"], c["current"], c["label"], c["now_right"]) for c in doc["changes"]} == {
