@@ -39,8 +39,9 @@ def test_facts_only_and_well_formed(path: Path, tags: tuple[str, ...]) -> None:
     # labels-blind*.jsonl (blind, blind2, blind3, ...): the independent blind checks, and
     # labels-siblings*.jsonl: the fresh batches a tuning round scored once before fixing what they showed;
     # labels-learn*.jsonl: the fresh batches the shipped learned check was trained on (docs/rule-sets.md);
-    # all three kinds: both languages, split = file suffix
-    blind = lang.startswith(("blind", "siblings", "learn"))
+    # labels-audit*.jsonl: a second reading of training excerpts whose labels the model doubted (docs/rules.md);
+    # all four kinds: both languages, split = file suffix
+    blind = lang.startswith(("blind", "siblings", "learn", "audit"))
     ids, urls = set(), set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         row = json.loads(line)

@@ -119,6 +119,11 @@ def test_every_shipped_tag_is_used_by_some_rule(ruleset) -> None:  # type: ignor
     # negotiation-round: talks, a meeting or parties meeting named ("a round of sanctions" names none)
     ("negotiation-round", "The ministers announced a fresh round of sanctions on Tuesday.", False),
     ("negotiation-round", "The two delegations meet again on Tuesday for a fresh round.", True),
+    # (session 25) not a league's or an election's round, nor a parliament's session, named with it
+    ("negotiation-round", "The league's third round opens on Friday while clubs hold talks on broadcast fees.", False),
+    ("negotiation-round", "تبدأ الجولة الثانية من الدوري يوم الجمعة وسط مفاوضات بين الأندية على حقوق البث.", False),
+    ("negotiation-round", "افتتح رئيس المجلس أعمال الدورة الجديدة للبرلمان بحضور الوزراء بعد اجتماع تشاوري.", False),
+    ("negotiation-round", "The joint committee's session on the border opened in the capital after talks last week.", True),
 ])
 def test_shipped_rescue_needs(ruleset, tag: str, text: str, holds: bool) -> None:  # type: ignore[no-untyped-def]
     """The shipped folder's conditions on what the learned check may add (rules/learned.yaml)."""
