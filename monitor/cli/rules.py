@@ -302,7 +302,8 @@ def _report(ev: Evaluation, color: bool) -> None:
 @click.option("--baseline", "baseline_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               default=None, metavar="DIR",
               help="Also score the rules folder DIR on the same articles (same --learned) and report the F1 "
-              "gain over it with a 90 % paired bootstrap interval, per tag, and every call that changed.")
+              "gain over it with a 90 % paired bootstrap interval, per tag and language, and every call that "
+              "changed.")
 @click.option("--min-gain", "min_gain", type=float, default=None, metavar="G",
               help="With --baseline: exit 1 when the F1 gain over it is below G (0: no worse; -0.01: at most "
               "one point worse).")
@@ -326,8 +327,9 @@ def eval_(rules_dir: Path | None, split: str | None, only_tags: tuple[str, ...],
     predictions) is shown as — and never fails --min.
 
     With --baseline DIR (say, a copy of the folder before your change), the same articles are scored
-    with DIR too and the report ends with the F1 gain over it, overall and per tag, each with a 90 %
-    interval from 2,000 paired resamples of the articles, and every call the two make differently
+    with DIR too and the report ends with the F1 gain over it, overall and per tag, over all articles
+    and per language, each with a 90 % interval from 2,000 paired resamples of the articles, and every
+    call the two make differently
     (right or wrong by the label). A gain whose interval straddles zero is not yet a gain: label more
     articles. --min-gain G exits 1 when the gain is below G.
 
