@@ -217,11 +217,12 @@ def evaluate(ruleset: RuleSet, items: Iterable[LabelledItem], tags: Iterable[str
         ev.articles += 1
         analysis = ruleset.analyse(item.article)
         lang = item.article.lang.strip().lower() or analysis.lang or "?"
-        ev.calls[item.article.id] = frozenset(t for t in ev.tags if any(t in m.tags for m in analysis.matches))
+        carried = {t for m in analysis.matches for t in m.tags}
+        ev.calls[item.article.id] = frozenset(carried.intersection(ev.tags))
         ev.langs[item.article.id] = lang
         for tag in ev.tags:
             fired = tuple(m for m in analysis.matches if tag in m.tags)
-            truth, predicted = tag in item.labels, bool(fired)
+            truth, predicted = tag in item.labels, tag in carried
             ev.counts[tag][ALL].add(truth, predicted)
             ev.counts[tag].setdefault(lang, Counts()).add(truth, predicted)
             if predicted and not truth:
