@@ -488,3 +488,94 @@ def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: in
     click.echo(f"mean per-tag F1: rules {means['rules']:.4f}, veto {means['veto']:.4f}, both {means['both']:.4f} "
                f"(compare runs with another --c or --min-df on the same files by these)")
     click.echo(f"wrote {out} ({len(trained.table)} features, {out.stat().st_size:,} bytes)")
+
+
+@rules.command("update")
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=None,
+              help="Rules folder (default: MONITOR_RULES, ./rules): its rules give the texts, calls and rescue "
+              "needs; its learned file names the model to update unless --model does.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="The model to update (default: the one the rules folder's learned file names).")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The model file to write (gzip when it ends in .gz).")
+@click.option("--anchor", "anchors", multiple=True, type=click.FloatRange(min=0, min_open=True),
+              help="An anchor strength to try (repeatable; default: 64, 16, 4, 1, 0.25). Larger keeps the model "
+              "closer to what it was.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+              help="Cross-validation folds for choosing the anchor.")
+@click.option("--json", "as_json", is_flag=True, help="Write the figures as one JSON document.")
+@click.argument("input_files", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def update_(rules_dir: Path | None, model_path: Path | None, out: Path, anchors: tuple[float, ...], folds: int,
+            as_json: bool, input_files: tuple[Path, ...]) -> None:
+    """Move the learned check's model with new labelled articles, keeping its vocabulary and thresholds.
+
+    For when the model's training texts are not at hand, or news has moved on (a new war, new names): each
+    tag's weights are refitted on the new articles with a pull toward the model's own numbers (the anchor),
+    so what the old texts taught stays wherever the new ones say nothing. The anchor is chosen by
+    cross-validation on the new articles: the strongest one whose mean per-tag F1 (the combined call, with
+    the model's thresholds) is within 0.001 of the best; if none beats the model as it is, the model is
+    written unchanged. Prints each anchor's figures beside the model's own. Score the result on articles it
+    did not see (`monitor rules eval --baseline`) before you ship it.
+
+    Needs scikit-learn: pip install -e '.[train]'.
+
+    \b
+    Example:
+      monitor rules update --out /tmp/updated.json.gz fresh-*.jsonl
+    """
+    try:
+        from monitor.rules.update import ANCHORS, update
+    except ImportError as exc:  # pragma: no cover - the dev extra has it
+        click.echo(f"updating needs scikit-learn and scipy ({exc}): pip install -e '.[train]'", err=True)
+        sys.exit(1)
+    from datetime import UTC, datetime
+
+    from monitor.rules.learned import LearnedModel, write_model
+
+    rs = _load(rules_dir, "off")
+    if model_path is None:
+        if rs.learned is None:
+            click.echo("the rules folder names no learned model: give one with --model", err=True)
+            sys.exit(1)
+        model = rs.learned
+    else:
+        model = LearnedModel.load(model_path)
+    items: list[LabelledItem] = []
+    errors: list[LabelError] = []
+    for f in input_files:
+        got, bad = read_labelled(f, rule_tags(rs))
+        items.extend(got)
+        errors.extend(bad)
+    if errors:
+        for e in errors:
+            click.echo(str(e), err=True)
+        click.echo(f"{len(errors)} bad line(s): nothing updated", err=True)
+        sys.exit(1)
+    scored = [i for i in items if not i.ambiguous]
+    if len(scored) < 10 * folds:
+        click.echo(f"too few labelled articles to update ({len(scored)}; at least {10 * folds})", err=True)
+        sys.exit(1)
+    click.echo(f"updating model {model.version} on {len(scored)} articles, {folds} folds…", err=True)
+    up = update(model, rs, items, anchors=anchors or ANCHORS, folds=folds)
+    about = {**model.about, "updated": datetime.now(UTC).strftime("%Y-%m-%d"), "update_of": model.version,
+             "update_articles": up.items, "update_files": [p.name for p in input_files], "update_anchor": up.anchor,
+             "update_cv_mean_f1": {str(a): round(m, 4) for a, m in up.means.items()}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_model(out, tags=model.tags, bias=up.bias, veto=model.veto, rescue=model.rescue, table=up.table,
+                options=model.options, about=about)
+    if as_json:
+        click.echo(orjson.dumps({"out": str(out), "model": model.version, "articles": up.items,
+                                 "anchor": up.anchor, "moved": up.moved,
+                                 "cv_mean_f1": {str(a): round(m, 4) for a, m in up.means.items()},
+                                 "cv": {str(a): {t: {k: c.as_dict() for k, c in by.items()} for t, by in per_tag.items()}
+                                        for a, per_tag in up.cv.items()}}).decode())
+        return
+    click.echo(f"{'anchor':>8}   mean per-tag F1 (both, out of fold)")
+    for a, m in up.means.items():
+        name = "model" if a == float("inf") else f"{a:g}"
+        click.echo(f"{name:>8}   {m:.4f}{'   <- chosen' if a == up.anchor else ''}")
+    if up.anchor == float("inf"):
+        click.echo(f"no anchor beat the model as it is: wrote it unchanged to {out}")
+    else:
+        click.echo(f"wrote {out} (anchor {up.anchor:g}; {up.moved:,} of {len(up.table):,} features moved)")
