@@ -499,7 +499,7 @@ def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: in
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The model file to write (gzip when it ends in .gz).")
 @click.option("--anchor", "anchors", multiple=True, type=click.FloatRange(min=0, min_open=True),
-              help="An anchor strength to try (repeatable; default: 64, 16, 4, 1, 0.25). Larger keeps the model "
+              help="An anchor strength to try (repeatable; default: 256, 64, 16, 4, 1). Larger keeps the model "
               "closer to what it was.")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
               help="Cross-validation folds for choosing the anchor.")
@@ -515,8 +515,8 @@ def update_(rules_dir: Path | None, model_path: Path | None, out: Path, anchors:
     so what the old texts taught stays wherever the new ones say nothing. The anchor is chosen by
     cross-validation on the new articles: the strongest one whose mean per-tag F1 (the combined call, with
     the model's thresholds) is within 0.001 of the best; if none beats the model as it is, the model is
-    written unchanged. Prints each anchor's figures beside the model's own. Score the result on articles it
-    did not see (`monitor rules eval --baseline`) before you ship it.
+    written unchanged (with --json, "anchor" is then null). Prints each anchor's figures beside the model's
+    own. Score the result on articles it did not see (`monitor rules eval --baseline`) before you ship it.
 
     Needs scikit-learn: pip install -e '.[train]'.
 
@@ -559,14 +559,14 @@ def update_(rules_dir: Path | None, model_path: Path | None, out: Path, anchors:
     click.echo(f"updating model {model.version} on {len(scored)} articles, {folds} folds…", err=True)
     up = update(model, rs, items, anchors=anchors or ANCHORS, folds=folds)
     about = {**model.about, "updated": datetime.now(UTC).strftime("%Y-%m-%d"), "update_of": model.version,
-             "update_articles": up.items, "update_files": [p.name for p in input_files], "update_anchor": up.anchor,
+             "update_articles": up.items, "update_files": [p.name for p in input_files], "update_anchor": None if up.anchor == float("inf") else up.anchor,
              "update_cv_mean_f1": {str(a): round(m, 4) for a, m in up.means.items()}}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_model(out, tags=model.tags, bias=up.bias, veto=model.veto, rescue=model.rescue, table=up.table,
                 options=model.options, about=about)
     if as_json:
         click.echo(orjson.dumps({"out": str(out), "model": model.version, "articles": up.items,
-                                 "anchor": up.anchor, "moved": up.moved,
+                                 "anchor": None if up.anchor == float("inf") else up.anchor, "moved": up.moved,
                                  "cv_mean_f1": {str(a): round(m, 4) for a, m in up.means.items()},
                                  "cv": {str(a): {t: {k: c.as_dict() for k, c in by.items()} for t, by in per_tag.items()}
                                         for a, per_tag in up.cv.items()}}).decode())

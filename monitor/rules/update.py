@@ -31,7 +31,7 @@ from monitor.rules.learn import figures, mean_f1
 from monitor.rules.learned import LearnedModel
 
 #: the anchors tried by default, strongest first (``inf``: the model as it is)
-ANCHORS = (64.0, 16.0, 4.0, 1.0, 0.25)
+ANCHORS = (256.0, 64.0, 16.0, 4.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,10 @@ def test_cli_update(tmp_path: Path) -> None:
     old = LearnedModel.load(root / "learned" / "model.json.gz")
     assert (new.tags, new.veto, new.rescue, set(new.table)) == (old.tags, old.veto, old.rescue, set(old.table))
     assert new.about["update_of"] == old.version and new.about["trained"] == "by hand"
+    # a pull too strong to help: the model is written unchanged, and the JSON says so with a null anchor
+    got = runner.invoke(main, ["rules", "update", "--rules", str(root), "--out", str(out), "--anchor", "1e9",
+                               "--folds", "4", "--json", str(data)])
+    assert got.exit_code == 0 and json.loads(got.output.strip().splitlines()[-1])["anchor"] is None, got.output
     text = runner.invoke(main, ["rules", "update", "--rules", str(root), "--out", str(out), "--folds", "4", str(data)])
     assert text.exit_code == 0 and "model" in text.output and "<- chosen" in text.output, text.output
     bad = tmp_path / "bad.jsonl"
