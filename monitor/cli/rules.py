@@ -7,6 +7,7 @@ Same engine as the stream processor (``monitor.rules``), no Kafka. Errors are pr
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -395,6 +396,27 @@ def eval_(rules_dir: Path | None, split: str | None, only_tags: tuple[str, ...],
         sys.exit(1)
 
 
+def _labelled_or_exit(groups: tuple[tuple[Path, ...], ...], tags: Iterable[str],
+                      what: str) -> list[list[LabelledItem]]:
+    """Each group of labelled files read into one list; every bad line reported as FILE:LINE and exit 1, with
+    nothing ``what`` (trained, updated), when there is any."""
+    out: list[list[LabelledItem]] = []
+    errors: list[LabelError] = []
+    for files in groups:
+        got_all: list[LabelledItem] = []
+        for f in files:
+            got, bad = read_labelled(f, tags)
+            got_all.extend(got)
+            errors.extend(bad)
+        out.append(got_all)
+    if errors:
+        for e in errors:
+            click.echo(str(e), err=True)
+        click.echo(f"{len(errors)} bad line(s): nothing {what}", err=True)
+        sys.exit(1)
+    return out
+
+
 @rules.command("learn")
 @click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=None,
               help="Rules folder (default: MONITOR_RULES, ./rules); its learned check is not used.")
@@ -445,19 +467,7 @@ def learn_(rules_dir: Path | None, out: Path, extra: tuple[Path, ...], folds: in
 
     rs = _load(rules_dir, "off")
     tags = rule_tags(rs)
-    items: list[LabelledItem] = []
-    more: list[LabelledItem] = []
-    errors: list[LabelError] = []
-    for files, into in ((input_files, items), (extra, more)):
-        for f in files:
-            got, bad = read_labelled(f, tags)
-            into.extend(got)
-            errors.extend(bad)
-    if errors:
-        for e in errors:
-            click.echo(str(e), err=True)
-        click.echo(f"{len(errors)} bad line(s): nothing trained", err=True)
-        sys.exit(1)
+    items, more = _labelled_or_exit((input_files, extra), tags, "trained")
     scored = [i for i in items if not i.ambiguous]
     short = [t for t in tags if sum(t in i.labels for i in scored) < folds]
     if len(scored) < 10 * folds or short:
@@ -541,17 +551,7 @@ def update_(rules_dir: Path | None, model_path: Path | None, out: Path, anchors:
         model = rs.learned
     else:
         model = LearnedModel.load(model_path)
-    items: list[LabelledItem] = []
-    errors: list[LabelError] = []
-    for f in input_files:
-        got, bad = read_labelled(f, rule_tags(rs))
-        items.extend(got)
-        errors.extend(bad)
-    if errors:
-        for e in errors:
-            click.echo(str(e), err=True)
-        click.echo(f"{len(errors)} bad line(s): nothing updated", err=True)
-        sys.exit(1)
+    (items,) = _labelled_or_exit((input_files,), rule_tags(rs), "updated")
     scored = [i for i in items if not i.ambiguous]
     if len(scored) < 10 * folds:
         click.echo(f"too few labelled articles to update ({len(scored)}; at least {10 * folds})", err=True)
