@@ -541,7 +541,7 @@ def update_(rules_dir: Path | None, model_path: Path | None, out: Path, anchors:
         sys.exit(1)
     from datetime import UTC, datetime
 
-    from monitor.rules.learned import LearnedModel, write_model
+    from monitor.rules.learned import LearnedModel, ModelInvalid, write_model
 
     rs = _load(rules_dir, "off")
     if model_path is None:
@@ -550,7 +550,11 @@ def update_(rules_dir: Path | None, model_path: Path | None, out: Path, anchors:
             sys.exit(1)
         model = rs.learned
     else:
-        model = LearnedModel.load(model_path)
+        try:
+            model = LearnedModel.load(model_path)
+        except ModelInvalid as exc:
+            click.echo(f"{model_path}: {exc}", err=True)
+            sys.exit(1)
     (items,) = _labelled_or_exit((input_files,), rule_tags(rs), "updated")
     scored = [i for i in items if not i.ambiguous]
     if len(scored) < 10 * folds:
@@ -558,16 +562,17 @@ def update_(rules_dir: Path | None, model_path: Path | None, out: Path, anchors:
         sys.exit(1)
     click.echo(f"updating model {model.version} on {len(scored)} articles, {folds} folds…", err=True)
     up = update(model, rs, items, anchors=anchors or ANCHORS, folds=folds)
+    anchor = None if up.anchor == float("inf") else up.anchor  # None: the model as it is (JSON has no infinity)
+    means = {str(a): round(m, 4) for a, m in up.means.items()}
     about = {**model.about, "updated": datetime.now(UTC).strftime("%Y-%m-%d"), "update_of": model.version,
-             "update_articles": up.items, "update_files": [p.name for p in input_files], "update_anchor": None if up.anchor == float("inf") else up.anchor,
-             "update_cv_mean_f1": {str(a): round(m, 4) for a, m in up.means.items()}}
+             "update_articles": up.items, "update_files": [p.name for p in input_files], "update_anchor": anchor,
+             "update_cv_mean_f1": means}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_model(out, tags=model.tags, bias=up.bias, veto=model.veto, rescue=model.rescue, table=up.table,
                 options=model.options, about=about)
     if as_json:
         click.echo(orjson.dumps({"out": str(out), "model": model.version, "articles": up.items,
-                                 "anchor": None if up.anchor == float("inf") else up.anchor, "moved": up.moved,
-                                 "cv_mean_f1": {str(a): round(m, 4) for a, m in up.means.items()},
+                                 "anchor": anchor, "moved": up.moved, "cv_mean_f1": means,
                                  "cv": {str(a): {t: {k: c.as_dict() for k, c in by.items()} for t, by in per_tag.items()}
                                         for a, per_tag in up.cv.items()}}).decode())
         return
@@ -575,7 +580,7 @@ def update_(rules_dir: Path | None, model_path: Path | None, out: Path, anchors:
     for a, m in up.means.items():
         name = "model" if a == float("inf") else f"{a:g}"
         click.echo(f"{name:>8}   {m:.4f}{'   <- chosen' if a == up.anchor else ''}")
-    if up.anchor == float("inf"):
+    if anchor is None:
         click.echo(f"no anchor beat the model as it is: wrote it unchanged to {out}")
     else:
         click.echo(f"wrote {out} (anchor {up.anchor:g}; {up.moved:,} of {len(up.table):,} features moved)")

@@ -123,6 +123,10 @@ def test_cli_update(tmp_path: Path) -> None:
     bad.write_text('{"id": "1", "content": "x", "labels": ["nope"]}\n', encoding="utf-8")
     got = runner.invoke(main, ["rules", "update", "--rules", str(root), "--out", str(out), str(bad)])
     assert got.exit_code == 1 and "bad.jsonl:1" in got.output
+    broken = tmp_path / "broken.json.gz"
+    broken.write_bytes(b"not a model")
+    got = runner.invoke(main, ["rules", "update", "--rules", str(root), "--model", str(broken), "--out", str(out), str(data)])
+    assert got.exit_code == 1 and "broken.json.gz" in got.output and "Traceback" not in got.output
     few = tmp_path / "few.jsonl"
     few.write_text("\n".join(json.dumps(x) for x in _items(12)), encoding="utf-8")
     got = runner.invoke(main, ["rules", "update", "--rules", str(root), "--out", str(out), str(few)])
