@@ -27,7 +27,7 @@ from typing import Any
 
 from monitor.rules.engine import RuleSet
 from monitor.rules.evaluate import Counts, LabelledItem
-from monitor.rules.learn import figures, mean_f1
+from monitor.rules.learn import NEVER, figures, mean_f1
 from monitor.rules.learned import LearnedModel
 
 #: the anchors tried by default, strongest first (``inf``: the model as it is)
@@ -131,8 +131,8 @@ def update(model: LearnedModel, ruleset: RuleSet, items: Sequence[LabelledItem],
                 for j, p in zip(test, _probs(x[test], w, b), strict=True):
                     oof[j] = p
             v, r = model.veto[k], model.rescue[k]
-            by_tag[tag] = {"rules": figures(truth[k], said[k], oof, 0.0, 1.01),
-                           "veto": figures(truth[k], said[k], oof, v, 1.01),
+            by_tag[tag] = {"rules": figures(truth[k], said[k], oof, 0.0, NEVER),
+                           "veto": figures(truth[k], said[k], oof, v, NEVER),
                            "both": figures(truth[k], said[k], oof, v, r, allowed[k])}
         cv[anchor] = by_tag
         means[anchor] = mean_f1(by_tag, "both")
